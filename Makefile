@@ -1,0 +1,61 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+export FLASK_APP := referrals
+
+.PHONY: install run test test-sqlite test-postgres lint translations clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed translations
+
+# Compiles the Dutch catalogue (.mo files are build output, not committed).
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d referrals/translations -D messages
+
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask load-demo
+	$(BIN)/flask demo-accounts
+	@echo "Serving on http://127.0.0.1:$(PORT)"
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+# The whole suite on SQLite, then again on PostgreSQL when one answers (or TEST_DATABASE_URL is set).
+test: install
+	$(MAKE) --no-print-directory test-sqlite
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		$(MAKE) --no-print-directory test-postgres PG_URL="$$TEST_DATABASE_URL"; \
+	elif $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2).close()" 2>/dev/null; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	else \
+		echo "PostgreSQL not reachable on 127.0.0.1:5432: the PostgreSQL run was not done."; \
+	fi
+
+test-sqlite:
+	@echo "== test suite on SQLite =="
+	TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres:
+	@echo "== test suite on PostgreSQL =="
+	TEST_DATABASE_URL="$(PG_URL)" $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check referrals config tests migrations
+	$(BIN)/ruff format --check referrals config tests
+
+# Run after changing user-facing strings; then translate the new entries in the .po file.
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o referrals/translations/messages.pot .
+	$(BIN)/pybabel update -i referrals/translations/messages.pot -d referrals/translations -N
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

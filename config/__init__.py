@@ -1,0 +1,1 @@
+"""Configuration modules, one per environment: default, development, testing, production."""

@@ -1,0 +1,56 @@
+"""Settings shared by every environment. Secrets never live here."""
+
+import os
+from datetime import timedelta
+
+SECRET_KEY = None  # each environment decides; production refuses to start without one
+# Unset: a SQLite file in the instance folder.
+SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
+SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+
+# Sessions: a server-side token is checked on every request (see referrals/services/sessions.py).
+SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
+SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
+PENDING_LOGIN_TIMEOUT = timedelta(minutes=5)
+SESSION_COOKIE_NAME = "rt_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = False
+REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
+PREFERRED_URL_SCHEME = "http"
+SEND_HSTS = False
+
+# Login throttling: per account in the database, per client address with Flask-Limiter.
+ACCOUNT_LOCK_FAILURES = 5
+ACCOUNT_LOCK_WINDOW = timedelta(minutes=1)
+ACCOUNT_LOCK_DURATION = timedelta(minutes=15)
+LOGIN_RATE_LIMIT = "20 per minute;200 per hour"
+# Several app servers share rate-limit counters through Redis; one process can use memory.
+RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
+RATELIMIT_HEADERS_ENABLED = True
+RATELIMIT_ENABLED = True
+
+PASSWORD_MIN_LENGTH = 12
+# argon2id parameters (argon2-cffi's RFC 9106 low-memory profile by default)
+ARGON2_TIME_COST = 3
+ARGON2_MEMORY_COST = 65536
+ARGON2_PARALLELISM = 4
+TOTP_ISSUER = "Runningtherapie verwijzingen"
+
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None  # the session's own timeouts bound a token's life
+WTF_I18N_ENABLED = True
+
+BABEL_DEFAULT_LOCALE = "nl"
+BABEL_DEFAULT_TIMEZONE = "Europe/Amsterdam"
+LANGUAGES = ("nl", "en")
+LANGUAGE_COOKIE = "rt_lang"
+
+AUDIT_PAGE_SIZE = 50
+
+MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "").lower() in {"1", "true", "yes"}
+MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@runningtherapie.invalid")

@@ -1,0 +1,11 @@
+"""Production: secrets come from the environment only; cookies and HSTS for HTTPS."""
+
+import os
+
+from config.default import *  # noqa: F403
+
+SECRET_KEY = os.environ.get("SECRET_KEY")
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+SESSION_COOKIE_SECURE = True
+PREFERRED_URL_SCHEME = "https"
+SEND_HSTS = True

@@ -1,0 +1,11 @@
+"""Test suite: cheap password hashing, CSRF off (one test module turns it back on)."""
+
+from config.default import *  # noqa: F403
+
+TESTING = True
+SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105
+WTF_CSRF_ENABLED = False
+ARGON2_TIME_COST = 1
+ARGON2_MEMORY_COST = 8192
+ARGON2_PARALLELISM = 1
+SERVER_NAME = None

@@ -1,0 +1,131 @@
+"""Referral and programme administration for Dutch running therapy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+
+from referrals.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_NAMES = ("development", "testing", "production")
+# Values a production SECRET_KEY may never have: the other environments' keys and placeholders.
+WEAK_SECRET_KEYS = {"", "changeme", "change-me", "secret", "dev", "development"}
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
+    """Build the application for `config_name` (default: $REFERRALS_CONFIG or development)."""
+    config_name = config_name or os.environ.get("REFERRALS_CONFIG", "development")
+    if config_name not in CONFIG_NAMES:
+        raise ValueError(f"unknown configuration {config_name!r}; choose from {CONFIG_NAMES}")
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.from_object(f"config.{config_name}")
+    app.config["CONFIG_NAME"] = config_name
+    app.config.update(overrides or {})
+    register_database_defaults(app)
+    check_secret_key(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_security_and_errors(app)
+    register_cli(app)
+    return app
+
+
+def check_secret_key(app: Flask) -> None:
+    """Refuse to start in production without a real, long, random SECRET_KEY."""
+    if app.config["CONFIG_NAME"] != "production":
+        return
+    key = app.config.get("SECRET_KEY") or ""
+    if (
+        key.lower() in WEAK_SECRET_KEYS
+        or "development" in key
+        or "testing" in key
+        or len(key) < MIN_SECRET_KEY_LENGTH
+    ):
+        raise RuntimeError(
+            "SECRET_KEY must be set to a random value of at least 32 characters in production, "
+            'for example: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        raise RuntimeError("DATABASE_URL must be set in production")
+
+
+def register_database_defaults(app: Flask) -> None:
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if not uri:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{Path(app.instance_path) / 'referrals.sqlite'}"
+    if uri.startswith("postgres://"):
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgres://")
+    elif uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+
+
+def register_extensions(app: Flask) -> None:
+    from referrals.i18n import register_template_filters, select_locale
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    limiter.init_app(app)
+    register_template_filters(app)
+
+
+def configure_engine(engine: sa.Engine) -> None:
+    """SQLite: WAL, foreign keys, a busy timeout, and real transactions (BEGIN/SAVEPOINT)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 5000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def register_blueprints(app: Flask) -> None:
+    from referrals.blueprints.admin import bp as admin_bp
+    from referrals.blueprints.audit import bp as audit_bp
+    from referrals.blueprints.auth import bp as auth_bp
+    from referrals.blueprints.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(audit_bp, url_prefix="/admin/audit")
+
+
+def register_security_and_errors(app: Flask) -> None:
+    from referrals.errors import register_error_handlers
+    from referrals.security import register_security
+
+    register_security(app)
+    register_error_handlers(app)
+
+
+def register_cli(app: Flask) -> None:
+    from referrals.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,1 @@
+"""One package per feature: __init__.py (bp), views.py, forms.py."""

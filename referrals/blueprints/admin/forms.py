@@ -1,0 +1,114 @@
+"""Forms for organisations, users and the audit-log filter."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+
+from referrals.models import AuditAction, OrganisationKind, Role
+
+KIND_LABELS = {
+    OrganisationKind.GP_PRACTICE: _l("GP practice"),
+    OrganisationKind.MUNICIPALITY: _l("Municipality"),
+    OrganisationKind.THERAPIST_PRACTICE: _l("Therapist practice"),
+    OrganisationKind.OPERATOR: _l("Operator"),
+    OrganisationKind.FUNDER: _l("Funder or care group"),
+    OrganisationKind.SCHOOL: _l("School"),
+    OrganisationKind.EMPLOYER: _l("Employer"),
+}
+ROLE_LABELS = {
+    Role.REFERRER: _l("Referrer"),
+    Role.COORDINATOR: _l("Coordinator"),
+    Role.THERAPIST: _l("Therapist"),
+    Role.OFFICER: _l("Officer (funder)"),
+    Role.ADMIN: _l("Administrator"),
+}
+ACTION_LABELS = {
+    AuditAction.CREATE: _l("create"),
+    AuditAction.READ: _l("read"),
+    AuditAction.UPDATE: _l("update"),
+    AuditAction.DELETE: _l("delete"),
+    AuditAction.EXPORT: _l("export"),
+    AuditAction.PRINT: _l("print"),
+    AuditAction.SEARCH: _l("search"),
+    AuditAction.LOGIN: _l("login"),
+    AuditAction.LOGIN_FAILED: _l("failed login"),
+    AuditAction.LOGOUT: _l("logout"),
+}
+
+
+def _name_field():
+    return StringField(
+        _l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=200)]
+    )
+
+
+class OrganisationEditForm(FlaskForm):
+    name = _name_field()
+    code = StringField(
+        _l("Code (AGB, CBS, BRIN or KvK)"),
+        validators=[Optional(), Length(max=16)],
+        description=_l("GP practice: AGB code, 8 digits. Municipality: CBS code, e.g. GM0575."),
+    )
+
+
+class OrganisationForm(OrganisationEditForm):
+    kind = SelectField(
+        _l("Kind"),
+        choices=[(kind.value, label) for kind, label in KIND_LABELS.items()],
+        validators=[DataRequired(_l("Choose a kind."))],
+    )
+
+
+class UserEditForm(FlaskForm):
+    name = _name_field()
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[
+            DataRequired(_l("Enter an e-mail address.")),
+            Email(_l("Enter a valid e-mail address, like name@example.nl."), check_deliverability=False),
+            Length(max=254),
+        ],
+    )
+    role = SelectField(
+        _l("Role"),
+        choices=[(role.value, label) for role, label in ROLE_LABELS.items()],
+        validators=[DataRequired(_l("Choose a role."))],
+    )
+
+
+class UserForm(UserEditForm):
+    organisation_id = SelectField(
+        _l("Organisation"), coerce=int, validators=[DataRequired(_l("Choose an organisation."))]
+    )
+    password = PasswordField(
+        _l("Temporary password"),
+        validators=[DataRequired(_l("Enter a temporary password.")), Length(max=1024)],
+        description=_l("The user must change it at the first login."),
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class TemporaryPasswordForm(FlaskForm):
+    password = UserForm.password
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter; it changes nothing
+
+    user_id = IntegerField(
+        _l("User number"),
+        validators=[Optional(), NumberRange(min=1, message=_l("Enter a positive number."))],
+    )
+    participant_id = IntegerField(
+        _l("Participant number"),
+        validators=[Optional(), NumberRange(min=1, message=_l("Enter a positive number."))],
+    )
+    action = SelectField(
+        _l("Action"),
+        choices=[("", _l("All actions"))] + [(a.value, label) for a, label in ACTION_LABELS.items()],
+        validators=[Optional()],
+    )
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("Up to and including"), validators=[Optional()])

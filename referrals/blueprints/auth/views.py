@@ -1,0 +1,176 @@
+"""Login with password and TOTP, authenticator enrolment, logout and password change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import segno
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup
+
+from referrals.blueprints.auth import bp
+from referrals.blueprints.auth.forms import ChangePasswordForm, LoginForm, SecondFactorForm
+from referrals.extensions import db, limiter
+from referrals.models import SessionEndReason, User, utcnow
+from referrals.security import safe_next_url
+from referrals.services import ServiceError, sessions
+from referrals.services.accounts import check_password_strength
+from referrals.services.passwords import verify_password
+
+PENDING_KEY = "pending_login"
+
+
+def login_rate_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _pending_user() -> User | None:
+    """The user who passed the password step in this browser, within the allowed time."""
+    pending = session.get(PENDING_KEY)
+    if not pending:
+        return None
+    started = datetime.fromisoformat(pending["started"])
+    if utcnow() - started > current_app.config["PENDING_LOGIN_TIMEOUT"]:
+        session.pop(PENDING_KEY, None)
+        return None
+    user = db.session.get(User, pending["user_id"])
+    if user is None or not user.is_active or sessions.is_locked(user):
+        session.pop(PENDING_KEY, None)
+        return None
+    return user
+
+
+def _finish_login(user: User):
+    """Both factors passed: a brand-new cookie session bound to a new server-side token."""
+    next_url = session.get(PENDING_KEY, {}).get("next")
+    sessions.start_session(user)
+    session.clear()
+    login_user(user)
+    db.session.commit()
+    return redirect(safe_next_url(next_url))
+
+
+def _second_factor_failed(user: User, form: SecondFactorForm):
+    db.session.commit()  # keep the audit row and any lock
+    if sessions.is_locked(user):
+        session.pop(PENDING_KEY, None)
+        flash(_("Too many failed attempts. This account is locked for a while."), "error")
+        return redirect(url_for("auth.login"))
+    form.code.errors.append(_("This code is not valid. Wait for a new code and try again."))
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        check = sessions.check_password(form.email.data, form.password.data)
+        if check.ok:
+            session.clear()
+            session[PENDING_KEY] = {
+                "user_id": check.user.id,
+                "started": utcnow().isoformat(),
+                "next": safe_next_url(request.args.get("next")),
+            }
+            db.session.commit()
+            if check.user.totp_confirmed_at is None:
+                return redirect(url_for("auth.enrol"))
+            return redirect(url_for("auth.second_factor"))
+        db.session.commit()  # the failed attempt is audited and may have locked the account
+        if check.locked:
+            form.form_errors.append(
+                _("Too many failed attempts. This account is locked for a while; try again later.")
+            )
+        else:
+            form.form_errors.append(_("The e-mail address or password is not correct."))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def second_factor():
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    if user.totp_confirmed_at is None:
+        return redirect(url_for("auth.enrol"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        if sessions.verify_second_factor(user, form.code.data):
+            return _finish_login(user)
+        response = _second_factor_failed(user, form)
+        if response is not None:
+            return response
+    return render_template("auth/second_factor.html", form=form)
+
+
+@bp.route("/login/authenticator", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def enrol():
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    if user.totp_confirmed_at is not None:
+        return redirect(url_for("auth.second_factor"))
+    if user.totp_secret is None:
+        user.totp_secret = sessions.new_totp_secret()
+        db.session.commit()
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        if sessions.confirm_enrolment(user, form.code.data):
+            return _finish_login(user)
+        response = _second_factor_failed(user, form)
+        if response is not None:
+            return response
+    uri = sessions.provisioning_uri(user, user.totp_secret)
+    qr_svg = segno.make(uri, error="m").svg_inline(
+        scale=5, dark="#000000", light="#ffffff", title=_("QR code for your authenticator app")
+    )
+    secret_groups = " ".join(
+        user.totp_secret[i : i + 4] for i in range(0, len(user.totp_secret), 4)
+    )
+    return render_template(
+        "auth/enrol.html", form=form, qr_svg=Markup(qr_svg), secret=secret_groups  # noqa: S704
+    )
+
+
+@bp.post("/logout")
+def logout():
+    sessions.end_session(current_user.session_token, SessionEndReason.LOGOUT)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You have been logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        min_length = current_app.config["PASSWORD_MIN_LENGTH"]
+        try:
+            if not verify_password(user.password_hash, form.current_password.data):
+                raise ServiceError(_("This is not your current password."), "current_password")
+            check_password_strength(form.new_password.data, min_length)
+            if form.new_password.data == form.current_password.data:
+                raise ServiceError(_("Choose a password different from the current one."), "new_password")
+        except ServiceError as error:
+            getattr(form, error.field).errors.append(error.message)
+        else:
+            sessions.change_password(user, form.new_password.data)
+            login_user(user)
+            db.session.commit()
+            flash(_("Your password has been changed. Other sessions have been logged out."), "success")
+            return redirect(url_for("main.index"))
+    return render_template(
+        "auth/change_password.html",
+        form=form,
+        min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+    )

@@ -1,0 +1,80 @@
+"""Flask commands: demo data, demo accounts, first administrator."""
+
+from __future__ import annotations
+
+import click
+import pyotp
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from referrals.extensions import db
+from referrals.models import Organisation, OrganisationKind, Role
+from referrals.services import ServiceError, accounts
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(load_demo_command)
+    app.cli.add_command(demo_accounts_command)
+    app.cli.add_command(create_admin_command)
+
+
+@click.command("load-demo")
+def load_demo_command() -> None:
+    """Load the demo organisations and accounts (running it again changes nothing)."""
+    from referrals.demo import load_demo_data
+
+    if current_app.config["CONFIG_NAME"] == "production":
+        raise click.ClickException("demo data is never loaded in production")
+    created = load_demo_data()
+    db.session.commit()
+    click.echo(f"Demo data loaded: {created} new account(s).")
+
+
+@click.command("demo-accounts")
+def demo_accounts_command() -> None:
+    """Print the demo accounts with password, TOTP secret and the code valid right now."""
+    from referrals.demo import ACCOUNTS, DEMO_PASSWORD
+
+    click.echo("")
+    click.echo("Demo accounts (password for all: %s)" % DEMO_PASSWORD)
+    click.echo("Add the TOTP secret to an authenticator app, or get a code with:")
+    click.echo("  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"")
+    click.echo("")
+    header = f"{'role':<12} {'e-mail':<34} {'TOTP secret':<34} now"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for account in ACCOUNTS:
+        code = pyotp.TOTP(account.totp_secret).now()
+        click.echo(f"{account.role.value:<12} {account.email:<34} {account.totp_secret:<34} {code}")
+    click.echo("")
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--organisation", "organisation_name", default="Operator", show_default=True)
+@click.password_option(help="At least 12 characters.")
+def create_admin_command(email: str, name: str, organisation_name: str, password: str) -> None:
+    """Create an administrator (and the operator organisation if needed)."""
+    try:
+        accounts.check_password_strength(password, current_app.config["PASSWORD_MIN_LENGTH"])
+        organisation = db.session.scalar(
+            sa.select(Organisation).where(
+                Organisation.kind == OrganisationKind.OPERATOR,
+                Organisation.name == organisation_name,
+            )
+        ) or accounts.create_organisation(
+            kind=OrganisationKind.OPERATOR, name=organisation_name, code=None
+        )
+        accounts.create_user(
+            organisation=organisation,
+            email=email,
+            name=name,
+            role=Role.ADMIN,
+            password=password,
+            must_change_password=False,
+        )
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    click.echo(f"Administrator {email} created; the authenticator is set up at first login.")

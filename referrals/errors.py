@@ -1,0 +1,33 @@
+"""Error pages in the user's language, without stack traces or SQL."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from referrals.extensions import db
+
+PAGES = {400, 403, 404, 405, 429, 500}
+
+
+def render_error(error: HTTPException):
+    code = error.code if error.code in PAGES else 500
+    return render_template(f"errors/{code}.html", error=error), code
+
+
+def render_csrf_error(error: CSRFError):
+    return render_template("errors/400.html", error=error, csrf=True), 400
+
+
+def render_internal_error(error: Exception):
+    # Whatever the request half-did is thrown away; the traceback goes to the server log only.
+    db.session.rollback()
+    return render_template("errors/500.html", error=InternalServerError()), 500
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(CSRFError, render_csrf_error)
+    for code in PAGES - {500}:
+        app.register_error_handler(code, render_error)
+    app.register_error_handler(InternalServerError, render_internal_error)

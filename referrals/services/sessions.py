@@ -1,0 +1,228 @@
+"""Login: password, second factor (TOTP), account locks and server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyotp
+import sqlalchemy as sa
+from flask import current_app, request
+
+from referrals import audit
+from referrals.extensions import db
+from referrals.models import AuditAction, AuditEvent, SessionEndReason, User, UserSession, utcnow
+from referrals.services.passwords import (
+    burn_verification_time,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+
+# A code is valid in its own 30-second step and the one before and after (clock drift).
+TOTP_DRIFT_STEPS = 1
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The outcome of the first login step."""
+
+    user: User | None
+    locked: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None and not self.locked
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    return user.locked_until is not None and user.locked_until > (now or utcnow())
+
+
+def record_login_failure(user: User | None, reason: str) -> None:
+    """Audit a failed attempt; the Nth failure within the window locks the account."""
+    audit.record(
+        AuditAction.LOGIN_FAILED,
+        actor=user,
+        object_type="user" if user else None,
+        object_id=user.id if user else None,
+        detail=reason,
+    )
+    if user is None:
+        return
+    db.session.flush()
+    cfg = current_app.config
+    now = utcnow()
+    failures = db.session.scalar(
+        sa.select(sa.func.count(AuditEvent.id)).where(
+            AuditEvent.user_id == user.id,
+            AuditEvent.action == AuditAction.LOGIN_FAILED,
+            AuditEvent.occurred_at > now - cfg["ACCOUNT_LOCK_WINDOW"],
+        )
+    )
+    if failures >= cfg["ACCOUNT_LOCK_FAILURES"] and not is_locked(user, now):
+        user.locked_until = now + cfg["ACCOUNT_LOCK_DURATION"]
+
+
+def check_password(email: str, password: str) -> PasswordCheck:
+    """First factor. Audits failures; a locked account is refused without checking."""
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.is_active:
+        burn_verification_time(password)
+        record_login_failure(user, "unknown or inactive account")
+        return PasswordCheck(user=None)
+    if is_locked(user):
+        record_login_failure(user, "account locked")
+        return PasswordCheck(user=user, locked=True)
+    if not verify_password(user.password_hash, password):
+        record_login_failure(user, "wrong password")
+        return PasswordCheck(user=None, locked=is_locked(user))
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return PasswordCheck(user=user)
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(
+        name=user.email, issuer_name=current_app.config["TOTP_ISSUER"]
+    )
+
+
+def _matching_counter(secret: str, code: str, now: datetime) -> int | None:
+    code = "".join(code.split())
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for counter in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
+        if secrets.compare_digest(totp.generate_otp(counter), code):
+            return counter
+    return None
+
+
+def verify_second_factor(user: User, code: str) -> bool:
+    """Check a TOTP code and spend it: the same code (or an older one) is never accepted again.
+
+    The counter moves forward with a conditional UPDATE, so two requests racing with the
+    same code cannot both succeed, on SQLite or PostgreSQL.
+    """
+    if is_locked(user) or not user.totp_secret:
+        record_login_failure(user, "account locked" if is_locked(user) else "no authenticator")
+        return False
+    counter = _matching_counter(user.totp_secret, code, utcnow())
+    if counter is not None:
+        result = db.session.execute(
+            sa.update(User)
+            .where(
+                User.id == user.id,
+                sa.or_(User.totp_last_counter.is_(None), User.totp_last_counter < counter),
+            )
+            .values(totp_last_counter=counter)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            db.session.refresh(user)
+            return True
+    record_login_failure(user, "wrong or reused code")
+    return False
+
+
+def confirm_enrolment(user: User, code: str) -> bool:
+    """Finish enrolling an authenticator with a first valid code."""
+    if not verify_second_factor(user, code):
+        return False
+    user.totp_confirmed_at = utcnow()
+    audit.record(AuditAction.UPDATE, actor=user, obj=user, detail="authenticator enrolled")
+    return True
+
+
+def start_session(user: User, *, is_login: bool = True) -> str:
+    """Open a server-side session for a fully authenticated user; returns the cookie token."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(
+        UserSession(
+            user=user,
+            token_hash=_hash_token(token),
+            created_at=now,
+            last_seen_at=now,
+            ip_address=audit.client_address(),
+            user_agent=(request.user_agent.string or "")[:200] or None,
+        )
+    )
+    user.session_token = token
+    user.locked_until = None
+    db.session.flush()
+    if is_login:
+        audit.record(AuditAction.LOGIN, actor=user, obj=user)
+    return token
+
+
+def find_session(token: str) -> UserSession | None:
+    """The live session for `token`, or None when it ended, idled out or grew too old."""
+    if not token:
+        return None
+    user_session = db.session.scalar(
+        sa.select(UserSession).where(UserSession.token_hash == _hash_token(token))
+    )
+    if user_session is None or user_session.ended_at is not None:
+        return None
+    cfg = current_app.config
+    now = utcnow()
+    if now - user_session.last_seen_at > cfg["SESSION_IDLE_TIMEOUT"]:
+        return None
+    if now - user_session.created_at > cfg["SESSION_ABSOLUTE_TIMEOUT"]:
+        return None
+    if not user_session.user.is_active:
+        return None
+    return user_session
+
+
+def touch_session(session_id: int) -> None:
+    """Move a session's idle clock forward (a bookkeeping write, done after the response)."""
+    db.session.execute(
+        sa.update(UserSession).where(UserSession.id == session_id).values(last_seen_at=utcnow())
+    )
+
+
+def end_session(token: str, reason: SessionEndReason) -> None:
+    user_session = db.session.scalar(
+        sa.select(UserSession).where(UserSession.token_hash == _hash_token(token))
+    )
+    if user_session is not None and user_session.ended_at is None:
+        user_session.ended_at = utcnow()
+        user_session.end_reason = reason
+        if reason is SessionEndReason.LOGOUT:
+            audit.record(AuditAction.LOGOUT, actor=user_session.user, obj=user_session.user)
+        db.session.flush()
+
+
+def end_all_sessions(user: User, reason: SessionEndReason) -> int:
+    """End every open session of `user`; a copied cookie stops working at once."""
+    result = db.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def change_password(user: User, new_password: str) -> str:
+    """Set a new password, end every session and return the token of a fresh one."""
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    end_all_sessions(user, SessionEndReason.PASSWORD_CHANGE)
+    audit.record(AuditAction.UPDATE, actor=user, obj=user, detail="password changed")
+    return start_session(user, is_login=False)

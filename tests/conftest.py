@@ -1,0 +1,153 @@
+"""Fixtures: a test database per run (SQLite file or a fresh PostgreSQL database), each test
+inside one outer transaction that is rolled back, and `login_as(role)`.
+
+TEST_DATABASE_URL chooses PostgreSQL: a new database is created next to the one in the URL
+and dropped afterwards. Unset or empty: a SQLite file in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from referrals import create_app
+from referrals.extensions import db as _db
+from referrals.extensions import limiter
+from referrals.models import Organisation, OrganisationKind, Role, User
+from tests import factories
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL' if os.environ.get('TEST_DATABASE_URL') else 'SQLite'}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI (FAIL_ON_SKIP=1) a skipped test fails the run: nothing may silently not run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if os.environ.get("FAIL_ON_SKIP") and skipped:
+        reporter.write_line(f"FAIL_ON_SKIP: {skipped} test(s) were skipped", red=True)
+        session.exitstatus = 1
+
+
+class DatabaseFactory:
+    """Creates throw-away databases of the kind this run tests, and drops them at the end."""
+
+    def __init__(self, tmp_dir: Path):
+        self.server_url = os.environ.get("TEST_DATABASE_URL") or None
+        self.tmp_dir = tmp_dir
+        self.created: list[str] = []
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.server_url is not None
+
+    def new(self, label: str) -> str:
+        if not self.is_postgres:
+            return f"sqlite:///{self.tmp_dir / f'{label}-{uuid.uuid4().hex[:8]}.sqlite'}"
+        name = f"referrals_test_{label}_{uuid.uuid4().hex[:10]}"
+        with self._admin_engine().connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return sa.make_url(self.server_url).set(database=name).render_as_string(hide_password=False)
+
+    def _admin_engine(self) -> sa.Engine:
+        url = sa.make_url(self.server_url).set(drivername="postgresql+psycopg")
+        return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        with self._admin_engine().connect() as conn:
+            for name in self.created:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory):
+    factory = DatabaseFactory(tmp_path_factory.mktemp("db"))
+    yield factory
+    factory.drop_all()
+
+
+def make_app(database_url: str, **overrides):
+    return create_app(
+        "testing", overrides={"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
+    )
+
+
+@pytest.fixture(scope="session")
+def app(databases):
+    """One app for the run, its database brought to the newest migration."""
+    app = make_app(databases.new("main"))
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The database, with everything this test writes rolled back afterwards.
+
+    Views commit as they would in production; those commits only release savepoints
+    inside the outer transaction opened here.
+    """
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        factory = _db.session.session_factory
+        factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+        _db.session.remove()
+        limiter.reset()
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            factory.configure(bind=None, join_transaction_mode="conservative_savepoint")
+            if outer.is_active:
+                outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def login_as(app, db, client):
+    """Log `client` in as a new user of `role` (or as `user=`), skipping the login pages."""
+
+    def _login(role: Role | str | None = None, *, user: User | None = None) -> User:
+        from flask_login import login_user
+
+        from referrals.services import sessions
+
+        if user is None:
+            user = factories.make_user(role=Role(role))
+        with app.test_request_context():
+            sessions.start_session(user)
+            _db.session.commit()
+            token = user.session_token
+            login_user(user)
+        with client.session_transaction() as flask_session:
+            flask_session["_user_id"] = token
+            flask_session["_fresh"] = True
+        return user
+
+    return _login
+
+
+@pytest.fixture
+def organisation(db) -> Organisation:
+    return factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
