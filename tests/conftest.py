@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from referrals import create_app
@@ -77,10 +78,19 @@ def databases(tmp_path_factory):
     factory.drop_all()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (its own `g` and database session), as in
+    production, even while the test itself holds an app context for its factories."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def make_app(database_url: str, **overrides):
-    return create_app(
-        "testing", overrides={"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
-    )
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+    app.test_client_class = IsolatedClient
+    return app
 
 
 @pytest.fixture(scope="session")
@@ -126,9 +136,12 @@ def client(app, db):
 
 @pytest.fixture
 def login_as(app, db, client):
-    """Log `client` in as a new user of `role` (or as `user=`), skipping the login pages."""
+    """Log a client in as a new user of `role` (or as `user=`), skipping the login pages.
 
-    def _login(role: Role | str | None = None, *, user: User | None = None) -> User:
+    Uses the test's `client` unless another is passed as `into=`.
+    """
+
+    def _login(role: Role | str | None = None, *, user: User | None = None, into=None) -> User:
         from flask_login import login_user
 
         from referrals.services import sessions
@@ -140,7 +153,7 @@ def login_as(app, db, client):
             _db.session.commit()
             token = user.session_token
             login_user(user)
-        with client.session_transaction() as flask_session:
+        with (into or client).session_transaction() as flask_session:
             flask_session["_user_id"] = token
             flask_session["_fresh"] = True
         return user

@@ -2,7 +2,15 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from referrals.models import AuditAction, OrganisationKind, Role
@@ -55,7 +63,7 @@ class OrganisationEditForm(FlaskForm):
 class OrganisationForm(OrganisationEditForm):
     kind = SelectField(
         _l("Kind"),
-        choices=[(kind.value, label) for kind, label in KIND_LABELS.items()],
+        choices=[SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()],
         validators=[DataRequired(_l("Choose a kind."))],
     )
 
@@ -72,7 +80,7 @@ class UserEditForm(FlaskForm):
     )
     role = SelectField(
         _l("Role"),
-        choices=[(role.value, label) for role, label in ROLE_LABELS.items()],
+        choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()],
         validators=[DataRequired(_l("Choose a role."))],
     )
 
@@ -107,7 +115,8 @@ class AuditFilterForm(FlaskForm):
     )
     action = SelectField(
         _l("Action"),
-        choices=[("", _l("All actions"))] + [(a.value, label) for a, label in ACTION_LABELS.items()],
+        choices=[SelectChoice("", _l("All actions"))]
+        + [SelectChoice(a.value, label) for a, label in ACTION_LABELS.items()],
         validators=[Optional()],
     )
     date_from = DateField(_l("From"), validators=[Optional()])

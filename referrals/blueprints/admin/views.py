@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from referrals.blueprints.admin import bp
 from referrals.blueprints.admin.forms import (
@@ -140,11 +141,11 @@ def users():
     )
 
 
-def _organisation_choices() -> list[tuple[int, str]]:
+def _organisation_choices() -> list[SelectChoice]:
     rows = db.session.scalars(
         sa.select(Organisation).where(Organisation.active).order_by(Organisation.name)
     )
-    return [(o.id, f"{o.name} ({KIND_LABELS[o.kind]})") for o in rows]
+    return [SelectChoice(o.id, f"{o.name} ({KIND_LABELS[o.kind]})") for o in rows]
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

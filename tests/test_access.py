@@ -1,0 +1,93 @@
+"""Deny by default: every endpoint, every role and anonymous, against a declared matrix.
+
+A new route that is not in ACCESS fails test_every_endpoint_is_declared.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from referrals.models import OrganisationKind, Role
+from tests import factories
+
+PUBLIC = "public"  # answers without a login
+ANY_ROLE = frozenset(Role)
+ADMIN = frozenset({Role.ADMIN})
+
+ACCESS: dict[str, frozenset[Role] | str] = {
+    "static": PUBLIC,
+    "main.health": PUBLIC,
+    "main.set_language": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.second_factor": PUBLIC,
+    "auth.enrol": PUBLIC,
+    "main.index": ANY_ROLE,
+    "auth.logout": ANY_ROLE,
+    "auth.change_password": ANY_ROLE,
+    "admin.organisations": ADMIN,
+    "admin.new_organisation": ADMIN,
+    "admin.edit_organisation": ADMIN,
+    "admin.set_organisation_active": ADMIN,
+    "admin.users": ADMIN,
+    "admin.new_user": ADMIN,
+    "admin.edit_user": ADMIN,
+    "admin.deactivate_user": ADMIN,
+    "admin.reactivate_user": ADMIN,
+    "admin.reset_second_factor": ADMIN,
+    "admin.set_temporary_password": ADMIN,
+    "audit.log": ADMIN,
+}
+
+
+def test_every_endpoint_is_declared(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - ACCESS.keys() == set(), "add new endpoints to ACCESS"
+    assert ACCESS.keys() - endpoints == set(), "remove endpoints that no longer exist"
+
+
+def _request_for(app, endpoint: str, ids: dict[str, int]) -> tuple[str, str]:
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    values = {arg: ids[arg] for arg in rule.arguments}
+    if endpoint == "static":
+        values["filename"] = "style.css"
+    with app.test_request_context():
+        from flask import url_for
+
+        url = url_for(endpoint, **values)
+    method = "GET" if "GET" in rule.methods else "POST"
+    return method, url
+
+
+@pytest.fixture
+def ids(db):
+    """Ids of objects that the endpoints with <int:...> arguments can point at."""
+    organisation = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
+    user = factories.make_user(role=Role.OFFICER, organisation=organisation)
+    return {"organisation_id": organisation.id, "user_id": user.id, "filename": "style.css"}
+
+
+@pytest.mark.parametrize("endpoint", sorted(ACCESS))
+@pytest.mark.parametrize("role", [None, *Role], ids=lambda r: r.value if r else "anonymous")
+def test_access_matrix(app, client, login_as, ids, endpoint, role):
+    method, url = _request_for(app, endpoint, ids)
+    if role is not None:
+        login_as(role)
+    response = client.open(url, method=method)
+    response.close()
+    allowed = ACCESS[endpoint]
+    location = response.headers.get("Location", "")
+
+    if allowed == PUBLIC or (role is not None and role in allowed):
+        assert response.status_code < 400, f"{role} {method} {url}: {response.status_code}"
+        assert not location.startswith("/login?"), f"{role} {method} {url} sent to login"
+    elif role is None:
+        assert response.status_code == 302, f"anonymous {method} {url}: {response.status_code}"
+        assert location.startswith("/login?next="), location
+    else:
+        assert response.status_code == 403, f"{role} {method} {url}: {response.status_code}"
+
+
+def test_unknown_url_is_a_dutch_404_for_anonymous(client):
+    response = client.get("/bestaat-niet")
+    assert response.status_code == 404
+    assert "Pagina niet gevonden" in response.get_data(as_text=True)

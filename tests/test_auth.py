@@ -1,0 +1,221 @@
+"""Login with password and TOTP, enrolment, throttling and redirects after login."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+
+from referrals.models import AuditAction, AuditEvent, Role, User, UserSession, utcnow
+from tests import factories
+from tests.helpers import current_code, log_in_through_pages, submit_password, text
+
+
+def audit_actions(db, user: User) -> list[str]:
+    rows = db.session.scalars(
+        sa.select(AuditEvent.action).where(AuditEvent.user_id == user.id).order_by(AuditEvent.id)
+    )
+    return [action.value for action in rows]
+
+
+def test_login_with_password_and_code_reaches_the_home_page(client, db):
+    user = factories.make_user(role=Role.COORDINATOR)
+    response = log_in_through_pages(client, user)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    home = client.get("/")
+    assert home.status_code == 200
+    assert user.name in text(home)
+    assert audit_actions(db, user)[-1] == "login"
+    assert db.session.scalar(sa.select(sa.func.count()).where(UserSession.user_id == user.id)) == 1
+
+
+def test_password_alone_does_not_log_in(client, db):
+    user = factories.make_user(role=Role.OFFICER)
+    submit_password(client, user.email)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("email_case", ["wrong password", "unknown address"])
+def test_failed_password_shows_one_message_keeps_the_address_and_is_audited(client, db, email_case):
+    user = factories.make_user()
+    email = user.email if email_case == "wrong password" else "nobody@example.org"
+    response = submit_password(client, email, "not the password at all")
+    page = text(response)
+    assert response.status_code == 200
+    assert "niet juist" in page
+    assert f'value="{email}"' in page
+    assert "not the password at all" not in page
+    failed = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == AuditAction.LOGIN_FAILED)
+    ).all()
+    assert len(failed) == 1
+    assert failed[0].user_id == (user.id if email_case == "wrong password" else None)
+    assert failed[0].ip_address == "127.0.0.1"
+
+
+def test_empty_login_form_says_what_is_missing(client, db):
+    response = client.post("/login", data={"email": "", "password": ""})
+    page = text(response)
+    assert "Vul uw e-mailadres in" in page or "Enter your e-mail address" in page
+    assert 'aria-invalid="true"' in page
+
+
+def test_wrong_code_is_refused_and_audited(client, db):
+    user = factories.make_user()
+    submit_password(client, user.email)
+    wrong = f"{(int(current_code(user)) + 1) % 1000000:06d}"
+    response = client.post("/login/code", data={"code": wrong})
+    assert response.status_code == 200
+    assert "niet geldig" in text(response)
+    assert client.get("/").status_code == 302
+    assert audit_actions(db, user)[-1] == "login_failed"
+
+
+def test_a_code_is_accepted_once_only(app, db):
+    user = factories.make_user()
+    first, second = app.test_client(), app.test_client()
+    assert log_in_through_pages(first, user).headers["Location"] == "/"
+    submit_password(second, user.email)
+    replay = second.post("/login/code", data={"code": current_code(user)})
+    assert replay.status_code == 200
+    assert "niet geldig" in text(replay)
+    assert second.get("/").status_code == 302
+
+
+def test_an_older_code_is_refused_after_a_newer_one_was_used(client, db):
+    user = factories.make_user()
+    totp = pyotp.TOTP(user.totp_secret)
+    user.totp_last_counter = totp.timecode(utcnow())
+    db.session.commit()
+    submit_password(client, user.email)
+    previous = totp.at(utcnow() - timedelta(seconds=30))
+    response = client.post("/login/code", data={"code": previous})
+    assert "niet geldig" in text(response)
+
+
+def test_first_login_enrols_the_authenticator_with_a_server_drawn_qr_code(client, db):
+    user = factories.make_user(enrolled=False)
+    first = submit_password(client, user.email)
+    assert first.headers["Location"] == "/login/authenticator"
+    page = client.get("/login/authenticator")
+    html = text(page)
+    assert "<svg" in html and "<script" not in html
+    db.session.refresh(user)
+    secret = user.totp_secret
+    assert secret and " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)) in html
+    # Reloading the page shows the same secret, so a scanned code stays valid.
+    assert secret == db.session.scalar(sa.select(User.totp_secret).where(User.id == user.id))
+    assert client.post("/login/code").headers["Location"] == "/login/authenticator"
+    done = client.post("/login/authenticator", data={"code": pyotp.TOTP(secret).now()})
+    assert done.headers["Location"] == "/"
+    db.session.refresh(user)
+    assert user.totp_confirmed_at is not None
+    assert client.get("/").status_code == 200
+
+
+def test_enrolment_with_a_wrong_code_keeps_the_user_out(client, db):
+    user = factories.make_user(enrolled=False)
+    submit_password(client, user.email)
+    client.get("/login/authenticator")
+    response = client.post("/login/authenticator", data={"code": "12345"})
+    assert "6 cijfers" in text(response) or "6 digits" in text(response)
+    db.session.refresh(user)
+    assert user.totp_confirmed_at is None
+    assert client.get("/").status_code == 302
+
+
+def test_pending_login_expires(client, db):
+    user = factories.make_user()
+    submit_password(client, user.email)
+    with client.session_transaction() as flask_session:
+        pending = flask_session["pending_login"]
+        pending["started"] = (utcnow() - timedelta(minutes=6)).isoformat()
+        flask_session["pending_login"] = pending
+    response = client.post("/login/code", data={"code": current_code(user)})
+    assert response.headers["Location"] == "/login"
+
+
+def test_five_failures_in_a_minute_lock_that_account_only(app, client, db):
+    user = factories.make_user()
+    other = factories.make_user()
+    for _ in range(5):
+        submit_password(client, user.email, "wrong password guess")
+    locked = submit_password(client, user.email)
+    assert locked.status_code == 200
+    assert "geblokkeerd" in text(locked)
+    db.session.refresh(user)
+    assert user.locked_until > utcnow() + timedelta(minutes=10)
+    # Another account, from the same address, logs in as usual.
+    assert log_in_through_pages(app.test_client(), other).headers["Location"] == "/"
+
+
+def test_a_lock_ends_after_its_time(client, db):
+    user = factories.make_user()
+    user.locked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert log_in_through_pages(client, user).headers["Location"] == "/"
+
+
+def test_wrong_codes_count_towards_the_lock(client, db):
+    user = factories.make_user()
+    submit_password(client, user.email)
+    for _ in range(5):
+        response = client.post("/login/code", data={"code": "000000"})
+    assert response.headers["Location"] == "/login"
+    db.session.refresh(user)
+    assert user.locked_until is not None
+
+
+def test_login_attempts_are_limited_per_client_address(app, db):
+    client = app.test_client()
+    limit = int(app.config["LOGIN_RATE_LIMIT"].split()[0])
+    for n in range(limit):
+        response = client.post("/login", data={"email": f"x{n}@example.org", "password": "p"})
+        assert response.status_code == 200
+    blocked = client.post("/login", data={"email": "y@example.org", "password": "p"})
+    assert blocked.status_code == 429
+    assert "Te veel pogingen" in text(blocked)
+    elsewhere = app.test_client()
+    response = elsewhere.post(
+        "/login",
+        data={"email": "z@example.org", "password": "p"},
+        environ_base={"REMOTE_ADDR": "192.0.2.10"},
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "\\\\evil.example",
+        "https:evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "https://evil.example/",
+    ],
+)
+def test_next_only_leads_to_this_site(client, db, target):
+    from urllib.parse import quote
+
+    user = factories.make_user()
+    response = log_in_through_pages(client, user, next_url=quote(target, safe=""))
+    assert response.headers["Location"] == "/"
+
+
+def test_next_leads_to_the_page_asked_for(client, db):
+    user = factories.make_user(role=Role.ADMIN)
+    anonymous = client.get("/admin/users")
+    assert anonymous.headers["Location"] == "/login?next=%2Fadmin%2Fusers"
+    response = log_in_through_pages(client, user, next_url="%2Fadmin%2Fusers")
+    assert response.headers["Location"] == "/admin/users"
+
+
+def test_logged_in_user_visiting_login_goes_home(client, login_as):
+    login_as("referrer")
+    assert client.get("/login").headers["Location"] == "/"

@@ -1,0 +1,40 @@
+"""Dutch by default, English on request, the choice remembered."""
+
+from __future__ import annotations
+
+from tests.helpers import text
+
+
+def test_dutch_is_the_default(client):
+    page = text(client.get("/login"))
+    assert '<html lang="nl">' in page
+    assert "Inloggen" in page
+
+
+def test_switching_to_english_is_remembered(client):
+    response = client.post("/language", data={"language": "en", "next": "/login"})
+    assert response.headers["Location"] == "/login"
+    page = text(client.get("/login"))
+    assert '<html lang="en">' in page and "Log in" in page
+    assert '<html lang="en">' in text(client.get("/nowhere"))
+    client.post("/language", data={"language": "nl", "next": "/login"})
+    assert '<html lang="nl">' in text(client.get("/login"))
+
+
+def test_the_language_survives_login(client, login_as):
+    client.post("/language", data={"language": "en", "next": "/"})
+    login_as("officer")
+    assert "What you can do next" in text(client.get("/"))
+
+
+def test_unknown_language_and_foreign_next_are_ignored(client):
+    response = client.post("/language", data={"language": "xx", "next": "//evil.example"})
+    assert response.headers["Location"] == "/"
+    assert '<html lang="nl">' in text(client.get("/login"))
+
+
+def test_dutch_date_format(app):
+    from datetime import date
+
+    with app.test_request_context():
+        assert app.jinja_env.filters["date"](date(2026, 3, 1)) == "1 maart 2026"

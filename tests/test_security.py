@@ -1,0 +1,107 @@
+"""Security headers, cookies, error pages and the production start-up checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from referrals import create_app
+from referrals.models import Role
+from tests import factories
+from tests.helpers import log_in_through_pages, text
+
+
+def assert_security_headers(response) -> None:
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.parametrize("path", ["/login", "/health", "/does-not-exist", "/static/style.css"])
+def test_security_headers_on_every_response(client, path):
+    response = client.get(path)
+    response.close()
+    assert_security_headers(response)
+
+
+def test_security_headers_and_dutch_page_on_a_server_error(app, client, monkeypatch):
+    def broken_view():
+        raise RuntimeError("SELECT secret FROM participants -- boom")
+
+    monkeypatch.setitem(app.view_functions, "main.health", broken_view)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    response = client.get("/health")
+    page = text(response)
+    assert response.status_code == 500
+    assert_security_headers(response)
+    assert "Er ging iets mis" in page
+    assert "SELECT" not in page and "Traceback" not in page and "RuntimeError" not in page
+
+
+def test_no_inline_script_or_style_in_pages(client, login_as):
+    login_as(Role.ADMIN)
+    for path in ["/", "/admin/users", "/admin/organisations", "/admin/audit/"]:
+        page = text(client.get(path))
+        assert "<script" not in page and "style=" not in page, path
+
+
+def test_dutch_error_pages(client, login_as):
+    assert "Pagina niet gevonden" in text(client.get("/nergens"))
+    login_as(Role.REFERRER)
+    forbidden = client.get("/admin/users")
+    assert forbidden.status_code == 403 and "Geen toegang" in text(forbidden)
+    not_allowed = client.get("/logout")
+    assert not_allowed.status_code == 405
+
+
+def test_session_cookie_is_httponly_and_lax(app, db):
+    user = factories.make_user()
+    client = app.test_client()
+    log_in_through_pages(client, user)
+    cookie = client.get_cookie("rt_session")
+    assert cookie.http_only and cookie.same_site == "Lax"
+    assert not cookie.secure  # development and tests run on plain http
+    assert cookie.expires is None  # no remember-me: gone when the browser closes
+
+
+def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.invalid/referrals")
+    for bad in [
+        None,
+        "",
+        "changeme",
+        "short",
+        "development-only-secret-key-do-not-use-in-production",
+    ]:
+        if bad is None:
+            monkeypatch.delenv("SECRET_KEY", raising=False)
+        else:
+            monkeypatch.setenv("SECRET_KEY", bad)
+        with pytest.raises(RuntimeError, match="SECRET_KEY"):
+            create_app("production", overrides={"SECRET_KEY": bad})
+
+
+def test_production_sends_hsts_and_secure_cookies(databases):
+    app = create_app(
+        "production",
+        overrides={
+            "SECRET_KEY": "x" * 48,
+            "SQLALCHEMY_DATABASE_URI": databases.new("production"),
+        },
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+    with app.test_client() as client:
+        response = client.get("/login", base_url="https://localhost")
+        assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
+        assert "Secure" in response.headers["Set-Cookie"]
+    from referrals.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_health_shows_no_data(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
