@@ -54,8 +54,8 @@ lint: $(VENV)/.installed
 
 # Run after changing user-facing strings; then translate the new entries in the .po file.
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o referrals/translations/messages.pot .
-	$(BIN)/pybabel update -i referrals/translations/messages.pot -d referrals/translations -N
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs ".* __pycache__ .venv" -o referrals/translations/messages.pot .
+	$(BIN)/pybabel update -i referrals/translations/messages.pot -d referrals/translations -N --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

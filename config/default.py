@@ -30,6 +30,9 @@ RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
 RATELIMIT_HEADERS_ENABLED = True
 RATELIMIT_ENABLED = True
 
+# How many proxies in front of the app set X-Forwarded-For/-Proto (0: none, trust nothing).
+PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+
 PASSWORD_MIN_LENGTH = 12
 # argon2id parameters (argon2-cffi's RFC 9106 low-memory profile by default)
 ARGON2_TIME_COST = 3

@@ -5,6 +5,4 @@ import os
 from config.default import *  # noqa: F403
 
 DEBUG = False  # the Werkzeug debugger runs code from the browser; turn it on by hand if needed
-SECRET_KEY = os.environ.get(
-    "SECRET_KEY", "development-only-secret-key-do-not-use-in-production"
-)
+SECRET_KEY = os.environ.get("SECRET_KEY", "development-only-secret-key-do-not-use-in-production")

@@ -36,7 +36,7 @@ def demo_accounts_command() -> None:
     from referrals.demo import ACCOUNTS, DEMO_PASSWORD
 
     click.echo("")
-    click.echo("Demo accounts (password for all: %s)" % DEMO_PASSWORD)
+    click.echo(f"Demo accounts (password for all: {DEMO_PASSWORD})")
     click.echo("Add the TOTP secret to an authenticator app, or get a code with:")
     click.echo("  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"")
     click.echo("")

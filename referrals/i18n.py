@@ -17,11 +17,15 @@ def select_locale() -> str:
 def register_template_filters(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     register_context(app)
-    app.jinja_env.filters["date"] = lambda value, fmt="long": format_date(value, fmt) if value else ""
-    app.jinja_env.filters["datetime"] = (
-        lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+    app.jinja_env.filters["date"] = lambda value, fmt="long": (
+        format_date(value, fmt) if value else ""
     )
-    app.jinja_env.filters["decimal"] = lambda value: format_decimal(value) if value is not None else ""
+    app.jinja_env.filters["datetime"] = lambda value, fmt="medium": (
+        format_datetime(value, fmt) if value else ""
+    )
+    app.jinja_env.filters["decimal"] = lambda value: (
+        format_decimal(value) if value is not None else ""
+    )
 
 
 def current_language() -> str:

@@ -85,7 +85,13 @@ def require_login():
 
 
 def touch_session(response):
+    """Record activity for the idle timeout, in a transaction of its own.
+
+    Views commit what they mean to keep; whatever is still uncommitted here was not meant
+    to be saved, so it is rolled back first and never rides along with this write.
+    """
     if g.get("touch_user_session") and g.get("user_session_id"):
+        db.session.rollback()
         sessions.touch_session(g.user_session_id)
         db.session.commit()
     return response

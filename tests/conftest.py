@@ -123,7 +123,7 @@ def db(app):
             yield _db
         finally:
             _db.session.remove()
-            factory.configure(bind=None, join_transaction_mode="conservative_savepoint")
+            factory.configure(bind=None, join_transaction_mode="conditional_savepoint")
             if outer.is_active:
                 outer.rollback()
             connection.close()

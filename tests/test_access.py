@@ -91,3 +91,36 @@ def test_unknown_url_is_a_dutch_404_for_anonymous(client):
     response = client.get("/bestaat-niet")
     assert response.status_code == 404
     assert "Pagina niet gevonden" in response.get_data(as_text=True)
+
+
+GARBAGE = {
+    "kind": "\x00",
+    "name": "x" * 5000,
+    "code": "'; DROP TABLE users; --",
+    "email": "@@",
+    "role": "root",
+    "organisation_id": "abc",
+    "password": "",
+    "active": "maybe",
+    "language": "<script>",
+    "next": "javascript:alert(1)",
+    "current_password": "x",
+    "new_password": "y",
+    "confirm_password": "z",
+    "code_": "\u202e",
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(e for e in ACCESS if e != "static"))
+def test_garbage_input_never_gives_a_server_error(app, client, login_as, ids, endpoint):
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    if "POST" not in rule.methods:
+        _, url = _request_for(app, endpoint, ids)
+        response = client.get(url, query_string={k: v for k, v in GARBAGE.items() if k != "name"})
+    else:
+        allowed = ACCESS[endpoint]
+        login_as(Role.ADMIN if allowed != PUBLIC and Role.ADMIN in allowed else Role.REFERRER)
+        _, url = _request_for(app, endpoint, ids)
+        response = client.post(url, data=GARBAGE)
+    response.close()
+    assert response.status_code < 500, f"{endpoint}: {response.status_code}"

@@ -261,3 +261,16 @@ def test_user_list_filters_by_organisation_and_role(client, db, admin):
     page = text(client.get(f"/admin/users?organisation={municipality.id}&role=officer"))
     assert officer.email in page
     assert coordinator.email not in page and outsider.email not in page
+
+
+def test_bad_code_on_edit_keeps_the_old_values(client, db, admin):
+    organisation = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
+    old_code = organisation.code
+    response = client.post(
+        f"/admin/organisations/{organisation.id}/edit", data={"name": "Nieuwe Naam", "code": "12"}
+    )
+    page = text(response)
+    assert 'id="code-error"' in page and 'value="12"' in page and 'value="Nieuwe Naam"' in page
+    db.session.refresh(organisation)
+    assert (organisation.name, organisation.code) != ("Nieuwe Naam", "12")
+    assert organisation.code == old_code

@@ -219,3 +219,38 @@ def test_next_leads_to_the_page_asked_for(client, db):
 def test_logged_in_user_visiting_login_goes_home(client, login_as):
     login_as("referrer")
     assert client.get("/login").headers["Location"] == "/"
+
+
+def test_login_limit_is_shared_through_redis_when_configured(app, db):
+    """Several app servers count together when REDIS_URL is set (CI has Redis on 6379)."""
+    import uuid
+
+    import redis
+
+    from tests.conftest import make_app
+
+    url = "redis://127.0.0.1:6379/15"
+    servers = [
+        make_app(
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            RATELIMIT_STORAGE_URI=url,
+            LOGIN_RATE_LIMIT="3 per minute",
+            RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
+        )
+        for _ in range(2)
+    ]
+    statuses = []
+    for n in range(4):
+        client = servers[n % 2].test_client()
+        response = client.post("/login", data={"email": f"r{n}@example.org", "password": "p"})
+        statuses.append(response.status_code)
+    assert statuses == [200, 200, 200, 429]
+    redis.Redis.from_url(url).close()
+    from referrals.extensions import db as _db
+
+    # The limiter is one object; binding it to a new app set its storage to Redis. Bind it
+    # to an in-memory storage again so that later tests count as they did before.
+    servers.append(make_app(app.config["SQLALCHEMY_DATABASE_URI"]))
+    for server in servers:
+        with server.app_context():
+            _db.engine.dispose()

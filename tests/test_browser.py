@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 
 from referrals.demo import ACCOUNTS, DEMO_PASSWORD, DemoAccount, load_demo_data
 from referrals.extensions import db, limiter
-from referrals.models import Role
+from referrals.models import Role, User
 from tests.conftest import make_app
 
 pytestmark = pytest.mark.browser
@@ -73,8 +73,6 @@ class LiveServer:
             return _(message)
 
     def organisation_name(self, email: str) -> str:
-        from referrals.models import User
-
         with self.app.app_context():
             try:
                 user = db.session.scalar(db.select(User).where(User.email == email))

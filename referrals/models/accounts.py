@@ -121,7 +121,7 @@ class User(UserMixin, TimestampMixin, Base):
 
 class SessionEndReason(enum.StrEnum):
     LOGOUT = "logout"
-    PASSWORD_CHANGE = "password_change"
+    PASSWORD_CHANGE = "password_change"  # noqa: S105 - a reason, not a password
     DEACTIVATED = "deactivated"
     SECOND_FACTOR_RESET = "second_factor_reset"
 

@@ -42,16 +42,20 @@ def normalise_organisation_code(kind: OrganisationKind, code: str | None) -> str
         return None
     if kind is OrganisationKind.MUNICIPALITY:
         if not _CBS_CODE.fullmatch(code):
-            raise ServiceError(_("A CBS code is GM followed by 4 digits, for example GM0575."), "code")
+            raise ServiceError(
+                _("A CBS code is GM followed by 4 digits, for example GM0575."), "code"
+            )
     elif kind is OrganisationKind.SCHOOL:
         try:
             code = brin.validate(code)
         except StdnumError:
-            raise ServiceError(_("A BRIN code is 2 digits and 2 letters, e.g. 00AA."), "code") from None
+            raise ServiceError(
+                _("A BRIN code is 2 digits and 2 letters, e.g. 00AA."), "code"
+            ) from None
     elif not _EIGHT_DIGITS.fullmatch(code):
         if kind is OrganisationKind.GP_PRACTICE:
             raise ServiceError(_("An AGB code has exactly 8 digits."), "code")
-        raise ServiceError(_("This code has exactly 8 digits (AGB or KvK number)."), "code")
+        raise ServiceError(_("This code must have exactly 8 digits (AGB or KvK number)."), "code")
     return code
 
 
@@ -94,7 +98,9 @@ def set_organisation_active(organisation: Organisation, active: bool) -> Organis
         for user in organisation.users:
             end_all_sessions(user, SessionEndReason.DEACTIVATED)
     db.session.flush()
-    audit.record(AuditAction.UPDATE, obj=organisation, detail="activated" if active else "deactivated")
+    audit.record(
+        AuditAction.UPDATE, obj=organisation, detail="activated" if active else "deactivated"
+    )
     return organisation
 
 
@@ -117,9 +123,7 @@ def _check_email_free(email: str, exclude_id: int | None) -> None:
 
 def check_password_strength(password: str, min_length: int, field: str = "new_password") -> None:
     if len(password) < min_length:
-        raise ServiceError(
-            _("A password needs at least %(n)d characters.", n=min_length), field
-        )
+        raise ServiceError(_("A password needs at least %(n)d characters.", n=min_length), field)
 
 
 def create_user(

@@ -50,7 +50,7 @@ def record_login_failure(user: User | None, reason: str) -> None:
     audit.record(
         AuditAction.LOGIN_FAILED,
         actor=user,
-        object_type="user" if user else None,
+        object_type="users" if user else None,
         object_id=user.id if user else None,
         detail=reason,
     )

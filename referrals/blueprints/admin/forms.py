@@ -31,6 +31,12 @@ ROLE_LABELS = {
     Role.OFFICER: _l("Officer (funder)"),
     Role.ADMIN: _l("Administrator"),
 }
+# How the audit log names the objects it mentions (the audit rows store table names).
+OBJECT_LABELS = {
+    "users": _l("user"),
+    "organisations": _l("organisation"),
+    "audit_log": _l("audit log"),
+}
 ACTION_LABELS = {
     AuditAction.CREATE: _l("create"),
     AuditAction.READ: _l("read"),
@@ -46,9 +52,7 @@ ACTION_LABELS = {
 
 
 def _name_field():
-    return StringField(
-        _l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=200)]
-    )
+    return StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=200)])
 
 
 class OrganisationEditForm(FlaskForm):
@@ -74,7 +78,10 @@ class UserEditForm(FlaskForm):
         _l("E-mail address"),
         validators=[
             DataRequired(_l("Enter an e-mail address.")),
-            Email(_l("Enter a valid e-mail address, like name@example.nl."), check_deliverability=False),
+            Email(
+                _l("Enter a valid e-mail address, like name@example.nl."),
+                check_deliverability=False,
+            ),
             Length(max=254),
         ],
     )

@@ -23,6 +23,7 @@ from referrals.models import Organisation, OrganisationKind, Role, User
 from referrals.permissions import roles_required
 from referrals.services import ServiceError, accounts
 
+
 def _apply_service_error(form, error: ServiceError) -> None:
     db.session.rollback()
     field = getattr(form, error.field, None) if error.field else None
@@ -109,7 +110,10 @@ def set_organisation_active(organisation_id: int):
         flash(_("Organisation %(name)s is active again.", name=organisation.name), "success")
     else:
         flash(
-            _("Organisation %(name)s is deactivated; its users are logged out.", name=organisation.name),
+            _(
+                "Organisation %(name)s is deactivated; its users are logged out.",
+                name=organisation.name,
+            ),
             "success",
         )
     return redirect(url_for("admin.edit_organisation", organisation_id=organisation.id))

@@ -9,7 +9,12 @@ from flask import current_app, render_template, request
 from flask_babel import get_timezone
 
 from referrals import audit
-from referrals.blueprints.admin.forms import ACTION_LABELS, AuditFilterForm
+from referrals.blueprints.admin.forms import (
+    ACTION_LABELS,
+    OBJECT_LABELS,
+    ROLE_LABELS,
+    AuditFilterForm,
+)
 from referrals.blueprints.audit import bp
 from referrals.extensions import db
 from referrals.models import AuditAction, AuditEvent
@@ -75,4 +80,6 @@ def log():
         has_next=has_next,
         args=args,
         action_labels=ACTION_LABELS,
+        role_labels=ROLE_LABELS,
+        object_labels=OBJECT_LABELS,
     )

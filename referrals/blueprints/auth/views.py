@@ -52,7 +52,15 @@ def _finish_login(user: User):
     return redirect(safe_next_url(next_url))
 
 
-def _second_factor_failed(user: User, form: SecondFactorForm):
+def _submit_code(user: User, form: SecondFactorForm, check_code):
+    """Handle a posted code: log in when `check_code` accepts it, else explain or lock out.
+
+    Returns a response to send, or None to show the form again with its errors.
+    """
+    if not form.validate_on_submit():
+        return None
+    if check_code(user, form.code.data):
+        return _finish_login(user)
     db.session.commit()  # keep the audit row and any lock
     if sessions.is_locked(user):
         session.pop(PENDING_KEY, None)
@@ -100,12 +108,9 @@ def second_factor():
     if user.totp_confirmed_at is None:
         return redirect(url_for("auth.enrol"))
     form = SecondFactorForm()
-    if form.validate_on_submit():
-        if sessions.verify_second_factor(user, form.code.data):
-            return _finish_login(user)
-        response = _second_factor_failed(user, form)
-        if response is not None:
-            return response
+    response = _submit_code(user, form, sessions.verify_second_factor)
+    if response is not None:
+        return response
     return render_template("auth/second_factor.html", form=form)
 
 
@@ -121,12 +126,9 @@ def enrol():
         user.totp_secret = sessions.new_totp_secret()
         db.session.commit()
     form = SecondFactorForm()
-    if form.validate_on_submit():
-        if sessions.confirm_enrolment(user, form.code.data):
-            return _finish_login(user)
-        response = _second_factor_failed(user, form)
-        if response is not None:
-            return response
+    response = _submit_code(user, form, sessions.confirm_enrolment)
+    if response is not None:
+        return response
     uri = sessions.provisioning_uri(user, user.totp_secret)
     qr_svg = segno.make(uri, error="m").svg_inline(
         scale=5, dark="#000000", light="#ffffff", title=_("QR code for your authenticator app")
@@ -135,7 +137,11 @@ def enrol():
         user.totp_secret[i : i + 4] for i in range(0, len(user.totp_secret), 4)
     )
     return render_template(
-        "auth/enrol.html", form=form, qr_svg=Markup(qr_svg), secret=secret_groups  # noqa: S704
+        "auth/enrol.html",
+        form=form,
+        # segno draws the SVG from the otpauth URI alone; no user input reaches it unescaped.
+        qr_svg=Markup(qr_svg),  # noqa: S704
+        secret=secret_groups,
     )
 
 
@@ -160,14 +166,18 @@ def change_password():
                 raise ServiceError(_("This is not your current password."), "current_password")
             check_password_strength(form.new_password.data, min_length)
             if form.new_password.data == form.current_password.data:
-                raise ServiceError(_("Choose a password different from the current one."), "new_password")
+                raise ServiceError(
+                    _("Choose a password different from the current one."), "new_password"
+                )
         except ServiceError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
             sessions.change_password(user, form.new_password.data)
             login_user(user)
             db.session.commit()
-            flash(_("Your password has been changed. Other sessions have been logged out."), "success")
+            flash(
+                _("Your password has been changed. Other sessions have been logged out."), "success"
+            )
             return redirect(url_for("main.index"))
     return render_template(
         "auth/change_password.html",
