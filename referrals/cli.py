@@ -33,19 +33,24 @@ def load_demo_command() -> None:
 @click.command("demo-accounts")
 def demo_accounts_command() -> None:
     """Print the demo accounts with password, TOTP secret and the code valid right now."""
-    from referrals.demo import ACCOUNTS, DEMO_PASSWORD
+    from referrals.demo import ACCOUNTS, DEMO_PASSWORD, ORGANISATIONS
 
     click.echo("")
     click.echo(f"Demo accounts (password for all: {DEMO_PASSWORD})")
     click.echo("Add the TOTP secret to an authenticator app, or get a code with:")
     click.echo("  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\"")
     click.echo("")
-    header = f"{'role':<12} {'e-mail':<34} {'TOTP secret':<34} now"
+    organisations = {spec.key: spec.name for spec in ORGANISATIONS}
+    header = f"{'role':<12} {'organisation':<30} {'e-mail':<32} {'TOTP secret':<33} now"
     click.echo(header)
     click.echo("-" * len(header))
     for account in ACCOUNTS:
         code = pyotp.TOTP(account.totp_secret).now()
-        click.echo(f"{account.role.value:<12} {account.email:<34} {account.totp_secret:<34} {code}")
+        organisation = organisations[account.organisation]
+        click.echo(
+            f"{account.role.value:<12} {organisation:<30} {account.email:<32} "
+            f"{account.totp_secret:<33} {code}"
+        )
     click.echo("")
 
 

@@ -1,0 +1,44 @@
+"""The database connection is set up as the design asks, on whichever database this run uses."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+
+def test_connection_settings(app, db):
+    engine = db.engine
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            pragma = connection.exec_driver_sql
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA busy_timeout").scalar() == 5000
+        else:
+            assert engine.dialect.name == "postgresql"
+            assert engine.dialect.driver == "psycopg"
+            assert connection.exec_driver_sql("SHOW TIMEZONE").scalar()
+
+
+def test_foreign_keys_are_enforced(db):
+    savepoint = db.session.begin_nested()
+    try:
+        db.session.execute(
+            sa.text(
+                "INSERT INTO users (organisation_id, email, name, role, password_hash, "
+                "password_changed_at, must_change_password, active, created_at, updated_at) "
+                "VALUES (987654, 'fk@example.org', 'x', 'referrer', 'x', "
+                "CURRENT_TIMESTAMP, false, true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        raised = False
+    except sa.exc.IntegrityError:
+        raised = True
+    savepoint.rollback()
+    assert raised
+
+
+def test_postgres_urls_use_psycopg_3():
+    from referrals import create_app
+
+    app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": "postgres://u@db.invalid/x"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
