@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export FLASK_APP := referrals
 
-.PHONY: install run test test-sqlite test-postgres lint translations clean
+.PHONY: install run worker test test-sqlite test-postgres lint translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: install
 	$(BIN)/flask demo-accounts
 	@echo "Serving on http://127.0.0.1:$(PORT)"
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+# Delivers notifications every 30 s (development: .eml files in instance/outbox/); Ctrl-C stops.
+worker: install
+	$(BIN)/flask send-notifications --loop
 
 # The whole suite on SQLite, then again on PostgreSQL when one answers (or TEST_DATABASE_URL is set).
 test: install

@@ -50,7 +50,13 @@ LANGUAGES = ("nl", "en")
 LANGUAGE_COOKIE = "rt_lang"
 
 AUDIT_PAGE_SIZE = 50
+REFERRALS_PAGE_SIZE = 50
+# Links in e-mails point here; without it they use the address of the request that caused them.
+BASE_URL = os.environ.get("BASE_URL")
 
+# "smtp" sends through MAIL_SERVER; "folder" writes .eml files to MAIL_FOLDER (development).
+MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")
+MAIL_FOLDER = os.environ.get("MAIL_FOLDER")  # default: instance/outbox
 MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
 MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
 MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "").lower() in {"1", "true", "yes"}

@@ -6,3 +6,4 @@ from config.default import *  # noqa: F403
 
 DEBUG = False  # the Werkzeug debugger runs code from the browser; turn it on by hand if needed
 SECRET_KEY = os.environ.get("SECRET_KEY", "development-only-secret-key-do-not-use-in-production")
+MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "folder")

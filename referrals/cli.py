@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import time
+
 import click
 import pyotp
 import sqlalchemy as sa
@@ -16,6 +19,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(load_demo_command)
     app.cli.add_command(demo_accounts_command)
     app.cli.add_command(create_admin_command)
+    app.cli.add_command(send_notifications_command)
 
 
 @click.command("load-demo")
@@ -83,3 +87,50 @@ def create_admin_command(email: str, name: str, organisation_name: str, password
         raise click.ClickException(error.message) from None
     db.session.commit()
     click.echo(f"Administrator {email} created; the authenticator is set up at first login.")
+
+
+@click.command("send-notifications")
+@click.option("--loop", is_flag=True, help="Keep running; stop with Ctrl-C or SIGTERM.")
+@click.option(
+    "--interval", default=30.0, show_default=True, type=click.FloatRange(min=0), help="Seconds."
+)
+def send_notifications_command(loop: bool, interval: float) -> None:
+    """Deliver the notifications that are due; failed ones are retried later (exit code 0)."""
+    from referrals.services import notifications
+
+    if not loop:
+        sent, failed = notifications.deliver_due()
+        click.echo(f"sent {sent}, failed {failed}")
+        return
+
+    stopping = False
+
+    def request_stop(_signum, _frame):
+        # The round under way finishes (no message is left claimed); a second signal does not wait.
+        nonlocal stopping
+        if stopping:
+            raise KeyboardInterrupt
+        stopping = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    click.echo(f"Delivering notifications every {interval:g} s; Ctrl-C stops.")
+    try:
+        while not stopping:
+            try:
+                sent, failed = notifications.deliver_due()
+            except Exception:
+                # The database may be away for a moment: log it, try again next round.
+                db.session.rollback()
+                current_app.logger.exception("delivering notifications failed")
+            else:
+                if sent or failed:
+                    click.echo(f"sent {sent}, failed {failed}")
+            deadline = time.monotonic() + interval
+            while not stopping and (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(left, 1.0))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("Stopped.")

@@ -1,18 +1,21 @@
-"""Demo organisations and accounts: two municipalities, two GP practices, every role.
+"""Demo organisations, accounts and programmes: two municipalities, two GP practices, every role.
 
-Loading is idempotent: what already exists (by organisation code or e-mail) is left alone.
+Loading is idempotent: what already exists (by organisation name, e-mail or programme name) is
+left alone.
 The TOTP secrets are fixed so a person can add them to an authenticator app once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 
 from referrals.extensions import db
-from referrals.models import Organisation, OrganisationKind, Role, User
+from referrals.models import Organisation, OrganisationKind, Programme, Questionnaire, Role, User
 from referrals.services import accounts
+from referrals.services.programmes import ProgrammeDetails, create_programme
 
 DEMO_PASSWORD = "Hardlopen-is-gezond-2026"  # noqa: S105 - printed for demo use on purpose
 
@@ -129,6 +132,56 @@ ACCOUNTS = [
 ]
 
 
+@dataclass(frozen=True)
+class DemoProgramme:
+    name: str
+    funder: str  # organisation key
+    referrers: tuple[str, ...]  # organisation keys
+    coordinators: tuple[str, ...]  # e-mail addresses
+    postcode_areas: str
+    funded_places: int
+    weeks: int
+    sessions: int
+    tariff_cents: int
+    questionnaires: tuple[Questionnaire, ...]
+    starts_on: date
+    ends_on: date | None
+
+
+# One programme fed by GP practices, one by a municipal social team.
+PROGRAMMES = [
+    DemoProgramme(
+        name="Runningtherapie op recept Noordwijk",
+        funder="noordwijk",
+        referrers=("duinen", "bos"),
+        coordinators=("coordinator@noordwijk.example",),
+        postcode_areas="2200-2204, 2210-2211",
+        funded_places=40,
+        weeks=12,
+        sessions=12,
+        tariff_cents=4500,
+        questionnaires=(Questionnaire.MHC_SF, Questionnaire.K10),
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2027, 12, 31),
+    ),
+    DemoProgramme(
+        # The social team's referrer account belongs to the municipality itself.
+        name="Welzijn op recept Lelystad: in beweging",
+        funder="lelystad",
+        referrers=("lelystad",),
+        coordinators=("coordinator@lelystad.example",),
+        postcode_areas="8211-8245",
+        funded_places=25,
+        weeks=10,
+        sessions=10,
+        tariff_cents=3850,
+        questionnaires=(Questionnaire.WHO5, Questionnaire.K10),
+        starts_on=date(2026, 1, 1),
+        ends_on=None,
+    ),
+]
+
+
 def _organisation(spec: DemoOrganisation) -> Organisation:
     query = sa.select(Organisation).where(
         Organisation.kind == spec.kind, Organisation.name == spec.name
@@ -157,4 +210,29 @@ def load_demo_data() -> int:
         )
         created += 1
     db.session.flush()
+    for spec in PROGRAMMES:
+        _programme(spec, organisations)
     return created
+
+
+def _programme(spec: DemoProgramme, organisations: dict[str, Organisation]) -> None:
+    if db.session.scalar(sa.select(Programme.id).where(Programme.name == spec.name)):
+        return
+    coordinators = db.session.scalars(sa.select(User).where(User.email.in_(spec.coordinators)))
+    create_programme(
+        ProgrammeDetails(
+            name=spec.name,
+            funder=organisations[spec.funder],
+            starts_on=spec.starts_on,
+            ends_on=spec.ends_on,
+            referrer_organisations=[organisations[key] for key in spec.referrers],
+            coordinators=list(coordinators),
+            postcode_areas=spec.postcode_areas,
+            min_age=18,
+            funded_places=spec.funded_places,
+            trajectory_weeks=spec.weeks,
+            supervised_sessions=spec.sessions,
+            tariff_cents=spec.tariff_cents,
+            questionnaires=[q.value for q in spec.questionnaires],
+        )
+    )

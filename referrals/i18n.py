@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 
 def select_locale() -> str:
     """Dutch unless the person chose English with the language switch (remembered in a cookie)."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]  # CLI and workers
     chosen = request.cookies.get(current_app.config["LANGUAGE_COOKIE"])
     if chosen in current_app.config["LANGUAGES"]:
         return chosen
@@ -34,4 +36,6 @@ def current_language() -> str:
 
 
 def register_context(app: Flask) -> None:
-    app.context_processor(lambda: {"current_language": current_language()})
+    from referrals.labels import template_labels
+
+    app.context_processor(lambda: {"current_language": current_language(), **template_labels()})

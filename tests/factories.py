@@ -68,3 +68,91 @@ def make_user(
     )
     db.session.flush()
     return user
+
+
+def make_programme(
+    *,
+    funder: Organisation | None = None,
+    referrers: list[Organisation] | None = None,
+    coordinators: list[User] | None = None,
+    areas: str = "2200-2299",
+    min_age: int = 18,
+    name: str | None = None,
+):
+    """A programme open today, by default for PC4 2200-2299 and people of 18 and older."""
+    from datetime import date
+
+    from referrals.services.programmes import ProgrammeDetails, create_programme
+
+    funder = funder or make_organisation(kind=OrganisationKind.MUNICIPALITY)
+    programme = create_programme(
+        ProgrammeDetails(
+            name=name or f"Programme {next(_sequence)}",
+            funder=funder,
+            starts_on=date(2020, 1, 1),
+            ends_on=None,
+            referrer_organisations=referrers or [],
+            coordinators=coordinators or [],
+            postcode_areas=areas,
+            min_age=min_age,
+            funded_places=20,
+            trajectory_weeks=12,
+            supervised_sessions=12,
+            tariff_cents=4500,
+            questionnaires=["k10"],
+        )
+    )
+    db.session.flush()
+    return programme
+
+
+def participant_details(**changes):
+    from datetime import date
+
+    from referrals.services.intake import ParticipantDetails
+
+    values = {
+        "first_name": "Sanne",
+        "last_name": "Visser",
+        "date_of_birth": date(1985, 6, 15),
+        "postcode": "2201ab",
+        "phone": "06 12345678",
+        "email": None,
+        "bsn": None,
+    }
+    values.update(changes)
+    return ParticipantDetails(**values)
+
+
+def referral_details(**changes):
+    from referrals.services.intake import ReferralDetails
+
+    values = {
+        "reasons": ["stress", "low_mood"],
+        "description": "Sleeps badly since a reorganisation at work.",
+        "preferred_form": "group",
+        "preferred_days": ["tue", "thu"],
+        "consent_to_refer": True,
+        "consent_share_progress": True,
+    }
+    values.update(changes)
+    return ReferralDetails(**values)
+
+
+def make_referral(*, programme=None, referrer: User | None = None, **participant_changes):
+    """A submitted referral by `referrer` (a new GP referrer by default) into `programme`."""
+    from referrals.services.intake import submit_referral
+
+    if referrer is None:
+        referrer = make_user(role=Role.REFERRER)
+    if programme is None:
+        programme = make_programme(referrers=[referrer.organisation])
+    referral = submit_referral(
+        referrer=referrer,
+        programme=programme,
+        participant=participant_details(**participant_changes),
+        details=referral_details(),
+        confirm_duplicate=True,
+    )
+    db.session.flush()
+    return referral

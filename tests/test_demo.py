@@ -5,15 +5,16 @@ from __future__ import annotations
 import pyotp
 import sqlalchemy as sa
 
-from referrals.demo import ACCOUNTS, DEMO_PASSWORD, load_demo_data
-from referrals.models import Organisation, OrganisationKind, Role, User
+from referrals.demo import ACCOUNTS, DEMO_PASSWORD, PROGRAMMES, load_demo_data
+from referrals.models import Organisation, OrganisationKind, Programme, Role, User
 from tests.helpers import text
 
 
-def counts(db) -> tuple[int, int]:
+def counts(db) -> tuple[int, int, int]:
     return (
         db.session.scalar(sa.select(sa.func.count(Organisation.id))),
         db.session.scalar(sa.select(sa.func.count(User.id))),
+        db.session.scalar(sa.select(sa.func.count(Programme.id))),
     )
 
 
@@ -30,6 +31,28 @@ def test_demo_data_covers_every_role_and_loads_once(app, db):
     kinds = list(db.session.scalars(sa.select(Organisation.kind)))
     assert kinds.count(OrganisationKind.MUNICIPALITY) >= 2
     assert kinds.count(OrganisationKind.GP_PRACTICE) >= 2
+
+
+def test_demo_programmes_exist_once_with_their_members(app, db):
+    with app.test_request_context():
+        load_demo_data()
+        load_demo_data()
+        db.session.commit()
+    names = [spec.name for spec in PROGRAMMES]
+    programmes = db.session.scalars(sa.select(Programme).where(Programme.name.in_(names))).all()
+    assert sorted(p.name for p in programmes) == sorted(names)
+    by_name = {p.name: p for p in programmes}
+    noordwijk = by_name["Runningtherapie op recept Noordwijk"]
+    assert noordwijk.funder.name == "Gemeente Noordwijk"
+    assert {o.kind for o in noordwijk.referrer_organisations} == {OrganisationKind.GP_PRACTICE}
+    assert len(noordwijk.referrer_organisations) == 2
+    assert [str(a) for a in noordwijk.postcode_areas] == ["2200-2204", "2210-2211"]
+    assert (noordwijk.tariff_cents, noordwijk.funded_places) == (4500, 40)
+    lelystad = by_name["Welzijn op recept Lelystad: in beweging"]
+    assert [o.name for o in lelystad.referrer_organisations] == ["Gemeente Lelystad"]
+    assert [u.email for u in lelystad.coordinators] == ["coordinator@lelystad.example"]
+    assert (lelystad.ends_on, lelystad.tariff_cents) == (None, 3850)
+    assert sorted(lelystad.questionnaires) == ["k10", "who5"]
 
 
 def test_a_demo_account_logs_in_with_the_printed_secret(app, client, db):

@@ -11,9 +11,44 @@ from referrals.models.accounts import (
 )
 from referrals.models.audit import AuditAction, AuditEvent
 from referrals.models.base import Base, utcnow
+from referrals.models.intake import (
+    OPEN_STATES,
+    Participant,
+    PreferredForm,
+    Reason,
+    Referral,
+    ReferralEvent,
+    ReferralState,
+    RejectionReason,
+    Weekday,
+)
+from referrals.models.notifications import Notification, NotificationKind
+from referrals.models.programmes import (
+    PostcodeArea,
+    Programme,
+    Questionnaire,
+    programme_coordinators,
+    programme_referrers,
+)
 
 __all__ = [
+    "OPEN_STATES",
     "ROLES_BY_KIND",
+    "Notification",
+    "NotificationKind",
+    "Participant",
+    "PostcodeArea",
+    "PreferredForm",
+    "Programme",
+    "Questionnaire",
+    "Reason",
+    "Referral",
+    "ReferralEvent",
+    "ReferralState",
+    "RejectionReason",
+    "Weekday",
+    "programme_coordinators",
+    "programme_referrers",
     "AuditAction",
     "AuditEvent",
     "Base",

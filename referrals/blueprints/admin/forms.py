@@ -36,6 +36,8 @@ OBJECT_LABELS = {
     "users": _l("user"),
     "organisations": _l("organisation"),
     "audit_log": _l("audit log"),
+    "programmes": _l("programme"),
+    "referrals": _l("referral"),
 }
 ACTION_LABELS = {
     AuditAction.CREATE: _l("create"),

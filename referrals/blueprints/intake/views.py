@@ -1,0 +1,227 @@
+"""Referrers: submit referrals, follow them, withdraw them. Coordinators read them here too."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from referrals import audit
+from referrals.blueprints.intake import bp
+from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, WithdrawForm
+from referrals.extensions import db
+from referrals.models import AuditAction, Participant, Programme, Referral, ReferralState, utcnow
+from referrals.permissions import Role, can_view_referral, can_withdraw, roles_required
+from referrals.services import ServiceError, intake
+from referrals.services.intake import ParticipantDetails, ReferralDetails
+
+
+def visible_referrals(user) -> sa.Select:
+    """The referrals `user` may see: deny by default."""
+    query = sa.select(Referral).join(Referral.participant).join(Referral.programme)
+    if user.role is Role.REFERRER:
+        return query.where(Referral.referring_organisation_id == user.organisation_id)
+    if user.role is Role.COORDINATOR:
+        from referrals.models import programme_coordinators as pc
+
+        mine = sa.select(pc.c.programme_id).where(pc.c.user_id == user.id)
+        return query.where(Referral.programme_id.in_(mine))
+    return query.where(sa.false())
+
+
+def get_referral_or_404(referral_id: int) -> Referral:
+    """Load, then authorize: a referral the user may not see does not exist for them."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None or not can_view_referral(current_user, referral):
+        abort(404)
+    return referral
+
+
+def referable_programmes(user) -> list[Programme]:
+    programmes = db.session.scalars(
+        sa.select(Programme).where(Programme.active).order_by(Programme.name)
+    )
+    return [p for p in programmes if intake.can_refer_to(user, p)]
+
+
+def audit_listed(referrals: list[Referral], action: AuditAction, what: str) -> None:
+    """One access-log row per participant shown, so each person's log is complete."""
+    for referral in referrals:
+        audit.record(action, obj=referral, participant_id=referral.participant_id, detail=what)
+
+
+@bp.get("/referrals")
+@roles_required(Role.REFERRER, Role.COORDINATOR)
+def index():
+    form = ReferralFilterForm(request.args)
+    # Distinct ids first: PostgreSQL cannot compare whole rows that hold JSON columns.
+    programme_ids = visible_referrals(current_user).with_only_columns(Programme.id).distinct()
+    programmes = db.session.scalars(
+        sa.select(Programme).where(Programme.id.in_(programme_ids)).order_by(Programme.name)
+    ).all()
+    form.programme.choices = [SelectChoice("", _("All programmes"))] + [
+        SelectChoice(str(p.id), p.name) for p in programmes
+    ]
+    query = visible_referrals(current_user)
+    searched = False
+    if form.validate():
+        if form.state.data:
+            query = query.where(Referral.state == ReferralState(form.state.data))
+        if form.programme.data:
+            query = query.where(Referral.programme_id == int(form.programme.data))
+        if form.q.data and form.q.data.strip():
+            searched = True
+            term = f"%{form.q.data.strip().lower()}%"
+            full_name = sa.func.lower(Participant.first_name + " " + Participant.last_name)
+            query = query.where(
+                sa.or_(full_name.like(term), sa.func.lower(Referral.reference).like(term))
+            )
+    else:
+        query = query.where(sa.false())
+    page = max(request.args.get("page", 1, type=int), 1)
+    size = current_app.config["REFERRALS_PAGE_SIZE"]
+    rows = db.session.scalars(
+        query.order_by(Referral.submitted_at.desc(), Referral.id.desc())
+        .offset((page - 1) * size)
+        .limit(size + 1)
+    ).all()
+    referrals, has_next = rows[:size], len(rows) > size
+    if searched:
+        audit.record(AuditAction.SEARCH, object_type="referrals", detail=f"{len(referrals)} found")
+    audit_listed(referrals, AuditAction.SEARCH if searched else AuditAction.READ, "list")
+    db.session.commit()
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "intake/index.html",
+        form=form,
+        referrals=referrals,
+        now=utcnow(),
+        page=page,
+        has_next=has_next,
+        args=args,
+        can_refer=bool(current_user.role is Role.REFERRER and referable_programmes(current_user)),
+    )
+
+
+@bp.get("/referrals/new")
+@roles_required(Role.REFERRER)
+def choose_programme():
+    programmes = referable_programmes(current_user)
+    if len(programmes) == 1:
+        return redirect(url_for("intake.new_referral", programme_id=programmes[0].id))
+    return render_template("intake/choose_programme.html", programmes=programmes)
+
+
+def _details_from(form: ReferralForm) -> tuple[ParticipantDetails, ReferralDetails]:
+    participant = ParticipantDetails(
+        first_name=form.first_name.data or "",
+        last_name=form.last_name.data or "",
+        date_of_birth=form.date_of_birth.data,
+        postcode=form.postcode.data or "",
+        phone=form.phone.data,
+        email=form.email.data,
+        bsn=form.bsn.data if "bsn" in form else None,
+    )
+    details = ReferralDetails(
+        reasons=form.reasons.data or [],
+        description=form.description.data or "",
+        preferred_form=form.preferred_form.data or "",
+        preferred_days=form.preferred_days.data or [],
+        consent_to_refer=bool(form.consent_to_refer.data),
+        consent_share_progress=bool(form.consent_share_progress.data),
+    )
+    return participant, details
+
+
+def _show_errors(form: ReferralForm, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        field = form._fields.get(name)
+        if field is not None and not field.errors:
+            field.errors = [*field.errors, message]
+        elif field is None:
+            form.form_errors.append(message)
+
+
+@bp.route("/referrals/new/<int:programme_id>", methods=["GET", "POST"])
+@roles_required(Role.REFERRER)
+def new_referral(programme_id: int):
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or not intake.can_refer_to(current_user, programme):
+        abort(404)
+    form = ReferralForm()
+    if not current_user.organisation.kind.is_care_provider:
+        del form.bsn  # municipal and other referrers never see or send a BSN
+    duplicates = []
+    if request.method == "POST":
+        form.validate()
+        if form.date_of_birth.data is not None:
+            participant, details = _details_from(form)
+            _show_errors(form, intake.check_referral(current_user, programme, participant, details))
+        if not any(f.errors for f in form) and not form.form_errors:
+            try:
+                referral = intake.submit_referral(
+                    referrer=current_user,
+                    programme=programme,
+                    participant=participant,
+                    details=details,
+                    confirm_duplicate=form.confirm_duplicate.data == "yes",
+                )
+            except intake.DuplicateReferral as duplicate:
+                db.session.rollback()
+                duplicates = duplicate.duplicates
+                form.confirm_duplicate.data = "yes"
+            except ServiceError as error:
+                db.session.rollback()
+                form.form_errors.append(error.message)
+            else:
+                db.session.commit()
+                flash(
+                    _("Referral %(reference)s has been submitted.", reference=referral.reference),
+                    "success",
+                )
+                return redirect(url_for("intake.referral", referral_id=referral.id))
+    return render_template(
+        "intake/new.html", form=form, programme=programme, duplicates=duplicates, now=utcnow()
+    )
+
+
+@bp.get("/referrals/<int:referral_id>")
+@roles_required(Role.REFERRER, Role.COORDINATOR)
+def referral(referral_id: int):
+    referral = get_referral_or_404(referral_id)
+    audit.record(AuditAction.READ, obj=referral, participant_id=referral.participant_id)
+    db.session.commit()
+    return render_template(
+        "intake/referral.html",
+        referral=referral,
+        now=utcnow(),
+        show_bsn=current_user.role is Role.REFERRER,
+        can_withdraw=can_withdraw(current_user, referral)
+        and referral.state in intake.TRANSITIONS["withdraw"][0],
+        can_reject=current_user.role is Role.COORDINATOR
+        and referral.state in intake.TRANSITIONS["reject"][0],
+    )
+
+
+@bp.route("/referrals/<int:referral_id>/withdraw", methods=["GET", "POST"])
+@roles_required(Role.REFERRER, Role.COORDINATOR)
+def withdraw(referral_id: int):
+    referral = get_referral_or_404(referral_id)
+    if not can_withdraw(current_user, referral):
+        abort(403)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            intake.withdraw_referral(referral, actor=current_user, reason=form.reason.data)
+        except ServiceError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("intake.referral", referral_id=referral.id))
+        db.session.commit()
+        flash(
+            _("Referral %(reference)s has been withdrawn.", reference=referral.reference), "success"
+        )
+        return redirect(url_for("intake.referral", referral_id=referral.id))
+    return render_template("intake/withdraw.html", form=form, referral=referral)

@@ -1,0 +1,166 @@
+"""Admin pages for programmes: the list, creating one and changing one."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+from wtforms import SelectChoice
+
+from referrals.blueprints.programmes import bp
+from referrals.blueprints.programmes.forms import ProgrammeForm
+from referrals.extensions import db
+from referrals.models import ROLES_BY_KIND, Organisation, Programme, Role, User
+from referrals.permissions import roles_required
+from referrals.services import ServiceError
+from referrals.services.programmes import (
+    FUNDER_KINDS,
+    ProgrammeDetails,
+    create_programme,
+    update_programme,
+)
+
+REFERRER_KINDS = frozenset(kind for kind, roles in ROLES_BY_KIND.items() if Role.REFERRER in roles)
+
+
+def get_programme_or_404(programme_id: int) -> Programme:
+    return db.session.get(Programme, programme_id) or abort(404)
+
+
+def _apply_service_error(form: ProgrammeForm, error: ServiceError) -> None:
+    db.session.rollback()
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors.append(error.message)
+    else:
+        form.form_errors.append(error.message)
+
+
+def _label(name: str, active: bool) -> str:
+    return name if active else _("%(name)s (deactivated)", name=name)
+
+
+def _set_choices(form: ProgrammeForm, programme: Programme | None) -> None:
+    """Offer what is active, plus whatever the programme already has (even if deactivated
+    since), so that saving an unrelated change never drops a member without being asked."""
+    funder_id = programme.funder_id if programme else None
+    referrer_ids = [o.id for o in programme.referrer_organisations] if programme else []
+    coordinator_ids = [u.id for u in programme.coordinators] if programme else []
+
+    funders = db.session.scalars(
+        sa.select(Organisation)
+        .where(Organisation.kind.in_(FUNDER_KINDS))
+        .where(sa.or_(Organisation.active, Organisation.id == funder_id))
+        .order_by(Organisation.name)
+    )
+    form.funder_id.choices = [SelectChoice("", _("Choose a funder"))] + [
+        SelectChoice(o.id, _label(o.name, o.active)) for o in funders
+    ]
+    referrers = db.session.scalars(
+        sa.select(Organisation)
+        .where(Organisation.kind.in_(REFERRER_KINDS))
+        .where(sa.or_(Organisation.active, Organisation.id.in_(referrer_ids)))
+        .order_by(Organisation.name)
+    )
+    form.referrer_organisations.choices = [
+        SelectChoice(o.id, _label(o.name, o.active)) for o in referrers
+    ]
+    coordinators = db.session.scalars(
+        sa.select(User)
+        .join(User.organisation)
+        .where(User.role == Role.COORDINATOR)
+        .where(sa.or_(sa.and_(User.active, Organisation.active), User.id.in_(coordinator_ids)))
+        .order_by(User.name)
+        .options(sa.orm.contains_eager(User.organisation))
+    )
+    form.coordinators.choices = [
+        SelectChoice(u.id, _label(f"{u.name} ({u.organisation.name})", u.is_active))
+        for u in coordinators
+    ]
+
+
+def _form_data(programme: Programme) -> dict:
+    return {
+        "name": programme.name,
+        "funder_id": programme.funder_id,
+        "starts_on": programme.starts_on,
+        "ends_on": programme.ends_on,
+        "referrer_organisations": [o.id for o in programme.referrer_organisations],
+        "coordinators": [u.id for u in programme.coordinators],
+        "postcode_areas": ", ".join(str(area) for area in programme.postcode_areas),
+        "min_age": programme.min_age,
+        "funded_places": programme.funded_places,
+        "trajectory_weeks": programme.trajectory_weeks,
+        "supervised_sessions": programme.supervised_sessions,
+        "tariff": programme.tariff_cents,
+        "questionnaires": list(programme.questionnaires),
+    }
+
+
+def _load(model, ids: list[int]) -> list:
+    return list(db.session.scalars(sa.select(model).where(model.id.in_(ids))))
+
+
+def _details(form: ProgrammeForm) -> ProgrammeDetails:
+    return ProgrammeDetails(
+        name=form.name.data,
+        funder=db.session.get(Organisation, form.funder_id.data),
+        starts_on=form.starts_on.data,
+        ends_on=form.ends_on.data,
+        referrer_organisations=_load(Organisation, form.referrer_organisations.data),
+        coordinators=_load(User, form.coordinators.data),
+        postcode_areas=form.postcode_areas.data,
+        min_age=form.min_age.data,
+        funded_places=form.funded_places.data,
+        trajectory_weeks=form.trajectory_weeks.data,
+        supervised_sessions=form.supervised_sessions.data,
+        tariff_cents=form.tariff.data,
+        questionnaires=form.questionnaires.data,
+    )
+
+
+@bp.get("")
+@roles_required(Role.ADMIN)
+def index():
+    programmes = db.session.scalars(
+        sa.select(Programme)
+        .order_by(Programme.name)
+        .options(selectinload(Programme.funder), selectinload(Programme.referrer_organisations))
+    )
+    return render_template("programmes/index.html", programmes=programmes.all())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def new():
+    form = ProgrammeForm()
+    _set_choices(form, None)
+    if form.validate_on_submit():
+        try:
+            programme = create_programme(_details(form))
+        except ServiceError as error:
+            _apply_service_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Programme %(name)s created.", name=programme.name), "success")
+            return redirect(url_for("programmes.index"))
+    return render_template("programmes/programme_form.html", form=form, programme=None)
+
+
+@bp.route("/<int:programme_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def edit(programme_id: int):
+    programme = get_programme_or_404(programme_id)
+    form = ProgrammeForm(data=_form_data(programme))
+    _set_choices(form, programme)
+    if form.validate_on_submit():
+        try:
+            update_programme(programme, _details(form))
+        except ServiceError as error:
+            _apply_service_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Programme %(name)s saved.", name=programme.name), "success")
+            return redirect(url_for("programmes.index"))
+    return render_template("programmes/programme_form.html", form=form, programme=programme)

@@ -1,0 +1,67 @@
+"""How the interface names domain values, in the user's language."""
+
+from flask_babel import lazy_gettext as _l
+
+from referrals.models import (
+    PreferredForm,
+    Questionnaire,
+    Reason,
+    ReferralState,
+    RejectionReason,
+    Weekday,
+)
+
+STATE_LABELS = {
+    ReferralState.SUBMITTED: _l("submitted"),
+    ReferralState.OFFERED: _l("offered to a therapist"),
+    ReferralState.ACCEPTED: _l("accepted"),
+    ReferralState.ACTIVE: _l("active"),
+    ReferralState.COMPLETED: _l("completed"),
+    ReferralState.DROPPED_OUT: _l("dropped out"),
+    ReferralState.REJECTED: _l("rejected"),
+    ReferralState.WITHDRAWN: _l("withdrawn"),
+}
+REASON_LABELS = {
+    Reason.STRESS: _l("Stress"),
+    Reason.BURNOUT: _l("Burnout"),
+    Reason.DEPRESSION: _l("Depression"),
+    Reason.ANXIETY: _l("Anxiety"),
+    Reason.LOW_MOOD: _l("Low mood"),
+    Reason.OTHER: _l("Other"),
+}
+FORM_LABELS = {
+    PreferredForm.GROUP: _l("In a group"),
+    PreferredForm.INDIVIDUAL: _l("Individually"),
+    PreferredForm.EITHER: _l("Either"),
+}
+WEEKDAY_LABELS = {
+    Weekday.MONDAY: _l("Monday"),
+    Weekday.TUESDAY: _l("Tuesday"),
+    Weekday.WEDNESDAY: _l("Wednesday"),
+    Weekday.THURSDAY: _l("Thursday"),
+    Weekday.FRIDAY: _l("Friday"),
+    Weekday.SATURDAY: _l("Saturday"),
+    Weekday.SUNDAY: _l("Sunday"),
+}
+REJECTION_LABELS = {
+    RejectionReason.NOT_ELIGIBLE: _l("Not eligible for this programme"),
+    RejectionReason.OTHER_CARE: _l("Needs other care"),
+    RejectionReason.DUPLICATE: _l("Duplicate referral"),
+    RejectionReason.OTHER: _l("Other reason"),
+}
+QUESTIONNAIRE_LABELS = {
+    Questionnaire.MHC_SF: _l("MHC-SF (well-being, 14 items)"),
+    Questionnaire.K10: _l("K10 (distress, 10 items)"),
+    Questionnaire.WHO5: _l("WHO-5 (well-being, 5 items)"),
+}
+
+
+def template_labels() -> dict:
+    return {
+        "state_labels": STATE_LABELS,
+        "reason_labels": REASON_LABELS,
+        "form_labels": FORM_LABELS,
+        "weekday_labels": WEEKDAY_LABELS,
+        "rejection_labels": REJECTION_LABELS,
+        "questionnaire_labels": QUESTIONNAIRE_LABELS,
+    }

@@ -1,0 +1,113 @@
+"""Programmes: funded running-therapy offers, who refers into them, who coordinates them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referrals.models.accounts import Organisation, User
+from referrals.models.base import Base, TimestampMixin
+
+
+class Questionnaire(enum.StrEnum):
+    """Outcome instruments a programme may use (free to use; see FIELD.md)."""
+
+    MHC_SF = "mhc_sf"
+    K10 = "k10"
+    WHO5 = "who5"
+
+
+programme_referrers = sa.Table(
+    "programme_referrers",
+    Base.metadata,
+    sa.Column("programme_id", sa.ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("organisation_id", sa.ForeignKey("organisations.id"), primary_key=True),
+)
+
+programme_coordinators = sa.Table(
+    "programme_coordinators",
+    Base.metadata,
+    sa.Column("programme_id", sa.ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+)
+
+
+class Programme(TimestampMixin, Base):
+    """A funded programme that people are referred into."""
+
+    __tablename__ = "programmes"
+    __table_args__ = (
+        sa.CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="period_order"),
+        sa.CheckConstraint("min_age >= 0 AND min_age <= 120", name="min_age_range"),
+        sa.CheckConstraint("funded_places >= 0", name="funded_places_positive"),
+        sa.CheckConstraint("trajectory_weeks BETWEEN 1 AND 104", name="weeks_range"),
+        sa.CheckConstraint("supervised_sessions BETWEEN 1 AND 200", name="sessions_range"),
+        sa.CheckConstraint("tariff_cents >= 0", name="tariff_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    funder_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    starts_on: Mapped[date]
+    ends_on: Mapped[date | None]
+    min_age: Mapped[int] = mapped_column(default=18)
+    funded_places: Mapped[int]
+    trajectory_weeks: Mapped[int] = mapped_column(default=12)
+    supervised_sessions: Mapped[int] = mapped_column(default=12)
+    # Money in whole cents: no floating point in amounts that are invoiced.
+    tariff_cents: Mapped[int]
+    questionnaires: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    funder: Mapped[Organisation] = relationship()
+    referrer_organisations: Mapped[list[Organisation]] = relationship(
+        secondary=programme_referrers, order_by="Organisation.name"
+    )
+    coordinators: Mapped[list[User]] = relationship(
+        secondary=programme_coordinators, order_by="User.name"
+    )
+    postcode_areas: Mapped[list[PostcodeArea]] = relationship(
+        back_populates="programme",
+        cascade="all, delete-orphan",
+        order_by="PostcodeArea.pc4_from",
+    )
+
+    def covers_postcode(self, postcode: str) -> bool:
+        """Whether a normalised postcode (`1234 AB`) lies in one of the programme's PC4 areas."""
+        pc4 = int(postcode[:4])
+        return any(area.pc4_from <= pc4 <= area.pc4_to for area in self.postcode_areas)
+
+    def is_open_on(self, day: date) -> bool:
+        return (
+            self.active and self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
+        )
+
+    def __repr__(self) -> str:
+        return f"<Programme {self.id} {self.name!r}>"
+
+
+class PostcodeArea(Base):
+    """A PC4 code (from == to) or an inclusive range of PC4 codes a programme covers."""
+
+    __tablename__ = "postcode_areas"
+    __table_args__ = (
+        sa.CheckConstraint("pc4_from BETWEEN 1000 AND 9999", name="from_range"),
+        sa.CheckConstraint("pc4_to BETWEEN pc4_from AND 9999", name="to_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("programmes.id", ondelete="CASCADE"), index=True
+    )
+    pc4_from: Mapped[int]
+    pc4_to: Mapped[int]
+
+    programme: Mapped[Programme] = relationship(back_populates="postcode_areas")
+
+    def __str__(self) -> str:
+        return (
+            str(self.pc4_from) if self.pc4_from == self.pc4_to else f"{self.pc4_from}-{self.pc4_to}"
+        )

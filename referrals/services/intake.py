@@ -1,0 +1,363 @@
+"""Referral intake: checks, submission, duplicates and the state transitions of a referral.
+
+Every transition is one function here. Each moves the state with a conditional UPDATE
+(`... WHERE state IN (allowed)`), so two people acting at once cannot both succeed, on
+SQLite and PostgreSQL alike; it records a ReferralEvent and an audit row.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.nl import bsn as stdnum_bsn
+from stdnum.nl import postcode as stdnum_postcode
+
+from referrals import audit
+from referrals.extensions import db
+from referrals.labels import STATE_LABELS
+from referrals.models import (
+    OPEN_STATES,
+    AuditAction,
+    NotificationKind,
+    Participant,
+    PreferredForm,
+    Programme,
+    Reason,
+    Referral,
+    ReferralEvent,
+    ReferralState,
+    RejectionReason,
+    Role,
+    User,
+    Weekday,
+    utcnow,
+)
+from referrals.services import ServiceError
+from referrals.services.notifications import enqueue
+from referrals.services.texts import notification_text
+
+MAX_AGE = 120
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{8,18}$")
+
+
+class InvalidReferral(ServiceError):
+    """Several fields can be wrong at once; `errors` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(next(iter(errors.values())), next(iter(errors)))
+        self.errors = errors
+
+
+class DuplicateReferral(ServiceError):
+    """The person already has an open referral in this programme; the referrer must confirm."""
+
+    def __init__(self, duplicates: list[Referral]):
+        super().__init__(_("This person already has an open referral in this programme."))
+        self.duplicates = duplicates
+
+
+class TransitionRefused(ServiceError):
+    """The referral's state does not allow this change (any more)."""
+
+
+@dataclass
+class ParticipantDetails:
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    postcode: str
+    phone: str | None = None
+    email: str | None = None
+    bsn: str | None = None
+
+
+@dataclass
+class ReferralDetails:
+    reasons: list[str]
+    description: str
+    preferred_form: str
+    preferred_days: list[str] = field(default_factory=list)
+    consent_to_refer: bool = False
+    consent_share_progress: bool = False
+
+
+def normalise_postcode(value: str) -> str:
+    """`3511ab` -> `3511 AB`; raises ServiceError on the postcode field."""
+    try:
+        return stdnum_postcode.validate(value or "")
+    except StdnumError:
+        raise ServiceError(
+            _("Enter a Dutch postcode of 4 digits and 2 letters, like 1234 AB."), "postcode"
+        ) from None
+
+
+def normalise_bsn(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return stdnum_bsn.validate(value)
+    except StdnumError:
+        raise ServiceError(
+            _("This is not a valid BSN: it has 9 digits and passes the 11-test."), "bsn"
+        ) from None
+
+
+def _participant_errors(details: ParticipantDetails, referrer: User, today: date) -> dict:
+    errors: dict[str, str] = {}
+    if not details.first_name.strip():
+        errors["first_name"] = _("Enter the first name.")
+    if not details.last_name.strip():
+        errors["last_name"] = _("Enter the last name.")
+    if details.date_of_birth > today:
+        errors["date_of_birth"] = _("The date of birth lies in the future.")
+    elif today.year - details.date_of_birth.year > MAX_AGE:
+        errors["date_of_birth"] = _("Check the date of birth: that is more than 120 years ago.")
+    try:
+        details.postcode = normalise_postcode(details.postcode)
+    except ServiceError as error:
+        errors["postcode"] = error.message
+    phone, email = (details.phone or "").strip(), (details.email or "").strip()
+    if not phone and not email:
+        errors["phone"] = _("Enter a phone number or an e-mail address (or both).")
+    elif phone and not _PHONE.match(phone):
+        errors["phone"] = _("Enter a phone number of 10 digits, like 06 12345678.")
+    details.phone, details.email = phone or None, email.lower() or None
+    if details.bsn and not referrer.organisation.kind.is_care_provider:
+        errors["bsn"] = _("Only a care provider may send a BSN.")
+    else:
+        try:
+            details.bsn = normalise_bsn(details.bsn)
+        except ServiceError as error:
+            errors["bsn"] = error.message
+    return errors
+
+
+def _referral_errors(details: ReferralDetails) -> dict:
+    errors: dict[str, str] = {}
+    if not details.reasons:
+        errors["reasons"] = _("Choose at least one reason.")
+    elif not set(details.reasons) <= {r.value for r in Reason}:
+        errors["reasons"] = _("Choose reasons from the list.")
+    if not details.description.strip():
+        errors["description"] = _("Describe briefly why you refer this person.")
+    if details.preferred_form not in {f.value for f in PreferredForm}:
+        errors["preferred_form"] = _("Choose group, individual or either.")
+    if not set(details.preferred_days) <= {d.value for d in Weekday}:
+        errors["preferred_days"] = _("Choose days from the list.")
+    if not details.consent_to_refer:
+        errors["consent_to_refer"] = _(
+            "A referral needs the participant's consent. Ask for it before you refer."
+        )
+    return errors
+
+
+def _eligibility_errors(programme: Programme, details: ParticipantDetails, today: date) -> dict:
+    errors: dict[str, str] = {}
+    # Only a postcode that passed its own check can be compared with the area.
+    valid_postcode = re.fullmatch(r"\d{4} [A-Z]{2}", details.postcode or "")
+    if valid_postcode and not programme.covers_postcode(details.postcode):
+        areas = ", ".join(str(area) for area in programme.postcode_areas)
+        errors["postcode"] = _(
+            "This postcode lies outside the programme's area (%(areas)s).", areas=areas
+        )
+    born = details.date_of_birth
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if 0 <= age < programme.min_age:
+        errors["date_of_birth"] = _(
+            "This programme is for people of %(age)d and older.", age=programme.min_age
+        )
+    return errors
+
+
+def can_refer_to(user: User, programme: Programme, today: date | None = None) -> bool:
+    return (
+        user.role is Role.REFERRER
+        and programme.is_open_on(today or utcnow().date())
+        and any(o.id == user.organisation_id for o in programme.referrer_organisations)
+    )
+
+
+def find_duplicates(programme: Programme, details: ParticipantDetails) -> list[Referral]:
+    """Open referrals in the programme for the same BSN, or same name, birth date and postcode."""
+    same_person = sa.and_(
+        sa.func.lower(Participant.first_name) == details.first_name.strip().lower(),
+        sa.func.lower(Participant.last_name) == details.last_name.strip().lower(),
+        Participant.date_of_birth == details.date_of_birth,
+        Participant.postcode == details.postcode,
+    )
+    if details.bsn:
+        same_person = sa.or_(same_person, Participant.bsn == details.bsn)
+    query = (
+        sa.select(Referral)
+        .join(Referral.participant)
+        .where(Referral.programme_id == programme.id, Referral.state.in_(OPEN_STATES), same_person)
+        .order_by(Referral.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def check_referral(
+    referrer: User, programme: Programme, participant: ParticipantDetails, details: ReferralDetails
+) -> dict[str, str]:
+    """Every problem with a referral, by field; normalises postcode, BSN and contact details."""
+    today = utcnow().date()
+    errors = _participant_errors(participant, referrer, today) | _referral_errors(details)
+    for name, message in _eligibility_errors(programme, participant, today).items():
+        errors.setdefault(name, message)
+    return errors
+
+
+def submit_referral(
+    *,
+    referrer: User,
+    programme: Programme,
+    participant: ParticipantDetails,
+    details: ReferralDetails,
+    confirm_duplicate: bool = False,
+) -> Referral:
+    """Check everything, then save the participant and the referral as `submitted`.
+
+    Raises InvalidReferral (field messages), DuplicateReferral (unless confirmed) or
+    ServiceError; nothing is written before all checks pass.
+    """
+    if not can_refer_to(referrer, programme):
+        raise ServiceError(_("Your organisation cannot refer to this programme."))
+    errors = check_referral(referrer, programme, participant, details)
+    if errors:
+        raise InvalidReferral(errors)
+    duplicates = find_duplicates(programme, participant)
+    if duplicates and not confirm_duplicate:
+        raise DuplicateReferral(duplicates)
+    return _save_referral(referrer, programme, participant, details, bool(duplicates))
+
+
+def _save_referral(referrer, programme, participant, details, duplicate_confirmed) -> Referral:
+    now = utcnow()
+    person = Participant(
+        first_name=participant.first_name.strip(),
+        last_name=participant.last_name.strip(),
+        date_of_birth=participant.date_of_birth,
+        postcode=participant.postcode,
+        phone=participant.phone,
+        email=participant.email,
+        bsn=participant.bsn,
+    )
+    referral = Referral(
+        programme=programme,
+        participant=person,
+        referring_organisation_id=referrer.organisation_id,
+        referrer=referrer,
+        reasons=sorted(set(details.reasons)),
+        description=details.description.strip(),
+        preferred_form=PreferredForm(details.preferred_form),
+        preferred_days=[d.value for d in Weekday if d.value in set(details.preferred_days)],
+        consent_to_refer=True,
+        consent_share_progress=bool(details.consent_share_progress),
+        state=ReferralState.SUBMITTED,
+        submitted_at=now,
+    )
+    db.session.add(referral)
+    db.session.flush()
+    referral.reference = f"RT-{now.year}-{referral.id:06d}"
+    note = "duplicate confirmed by referrer" if duplicate_confirmed else None
+    _record_event(referral, referrer, None, ReferralState.SUBMITTED, reason=None, note=note)
+    audit.record(AuditAction.CREATE, actor=referrer, obj=referral, participant_id=person.id)
+    for coordinator in programme.coordinators:
+        if coordinator.is_active:
+            subject, body = notification_text(NotificationKind.NEW_REFERRAL, referral)
+            enqueue(NotificationKind.NEW_REFERRAL, coordinator, subject, body)
+    db.session.flush()
+    return referral
+
+
+def _record_event(referral, actor, from_state, to_state, *, reason, note) -> ReferralEvent:
+    event = ReferralEvent(
+        referral=referral,
+        occurred_at=utcnow(),
+        actor=actor,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        note=note,
+    )
+    db.session.add(event)
+    return event
+
+
+# Transition name -> (states it may start from, state it leads to).
+TRANSITIONS: dict[str, tuple[frozenset[ReferralState], ReferralState]] = {
+    "withdraw": (
+        frozenset({ReferralState.SUBMITTED, ReferralState.OFFERED}),
+        ReferralState.WITHDRAWN,
+    ),
+    "reject": (frozenset({ReferralState.SUBMITTED}), ReferralState.REJECTED),
+}
+
+REFUSALS = {
+    "withdraw": lambda state: _(
+        "A referral that is %(state)s can no longer be withdrawn.", state=state
+    ),
+    "reject": lambda state: _(
+        "A referral that is %(state)s can no longer be rejected.", state=state
+    ),
+}
+
+
+def _transition(referral: Referral, name: str, actor: User, *, reason=None, note=None, **values):
+    """Move `referral` along transition `name`, atomically; refuse with a clear message."""
+    allowed_from, to_state = TRANSITIONS[name]
+    from_state = referral.state
+    result = db.session.execute(
+        sa.update(Referral)
+        .where(Referral.id == referral.id, Referral.state.in_(allowed_from))
+        .values(state=to_state, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(referral)
+    if result.rowcount != 1:
+        raise TransitionRefused(REFUSALS[name](STATE_LABELS[referral.state]))
+    _record_event(referral, actor, from_state, to_state, reason=reason, note=note)
+    audit.record(
+        AuditAction.UPDATE,
+        actor=actor,
+        obj=referral,
+        participant_id=referral.participant_id,
+        detail=f"{name}: {from_state.value} -> {to_state.value}",
+    )
+    db.session.flush()
+    return referral
+
+
+def withdraw_referral(referral: Referral, *, actor: User, reason: str) -> Referral:
+    """The referrer takes back a submitted or offered referral, saying why."""
+    if not reason.strip():
+        raise ServiceError(_("Say why the referral is withdrawn."), "reason")
+    _transition(referral, "withdraw", actor, note=reason.strip(), closed_at=utcnow())
+    return referral
+
+
+def reject_referral(
+    referral: Referral, *, actor: User, reason: RejectionReason, note: str = ""
+) -> Referral:
+    """The coordinator rejects a submitted referral; the referrer is told and sees why."""
+    if reason is RejectionReason.OTHER and not note.strip():
+        raise ServiceError(_("Explain the reason when you choose 'other'."), "note")
+    _transition(
+        referral,
+        "reject",
+        actor,
+        reason=reason.value,
+        note=note.strip() or None,
+        closed_at=utcnow(),
+        rejection_reason=reason,
+    )
+    if referral.referrer.is_active:
+        subject, body = notification_text(NotificationKind.REFERRAL_REJECTED, referral)
+        enqueue(NotificationKind.REFERRAL_REJECTED, referral.referrer, subject, body)
+    return referral
