@@ -18,19 +18,11 @@ from referrals.blueprints.admin.forms import (
     UserEditForm,
     UserForm,
 )
+from referrals.blueprints.common import apply_service_error
 from referrals.extensions import db
 from referrals.models import Organisation, OrganisationKind, Role, User
 from referrals.permissions import roles_required
 from referrals.services import ServiceError, accounts
-
-
-def _apply_service_error(form, error: ServiceError) -> None:
-    db.session.rollback()
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors.append(error.message)
-    else:
-        form.form_errors.append(error.message)
 
 
 def get_organisation_or_404(organisation_id: int) -> Organisation:
@@ -66,7 +58,7 @@ def new_organisation():
                 kind=OrganisationKind(form.kind.data), name=form.name.data, code=form.code.data
             )
         except ServiceError as error:
-            _apply_service_error(form, error)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Organisation %(name)s created.", name=organisation.name), "success")
@@ -83,7 +75,7 @@ def edit_organisation(organisation_id: int):
         try:
             accounts.update_organisation(organisation, name=form.name.data, code=form.code.data)
         except ServiceError as error:
-            _apply_service_error(form, error)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Organisation %(name)s saved.", name=organisation.name), "success")
@@ -173,7 +165,7 @@ def new_user():
                 password=form.password.data,
             )
         except ServiceError as error:
-            _apply_service_error(form, error)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Account for %(name)s created.", name=user.name), "success")
@@ -192,7 +184,7 @@ def edit_user(user_id: int):
                 user, email=form.email.data, name=form.name.data, role=Role(form.role.data)
             )
         except ServiceError as error:
-            _apply_service_error(form, error)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Account of %(name)s saved.", name=user.name), "success")
@@ -251,7 +243,7 @@ def set_temporary_password(user_id: int):
                 user, form.password.data, current_app.config["PASSWORD_MIN_LENGTH"]
             )
         except ServiceError as error:
-            _apply_service_error(form, error)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Temporary password set; %(name)s must change it.", name=user.name), "success")

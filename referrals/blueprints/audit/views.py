@@ -16,6 +16,7 @@ from referrals.blueprints.admin.forms import (
     AuditFilterForm,
 )
 from referrals.blueprints.audit import bp
+from referrals.blueprints.common import page_of
 from referrals.extensions import db
 from referrals.models import AuditAction, AuditEvent
 from referrals.permissions import Role, roles_required
@@ -58,12 +59,8 @@ def log():
     events, has_next = [], False
     if valid:
         query, used = _filtered_query(form)
-        rows = db.session.scalars(
-            query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size + 1)
-        ).all()
-        events, has_next = rows[:page_size], len(rows) > page_size
+        ordered = query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        events, has_next = page_of(ordered, page, page_size)
         audit.record(
             AuditAction.SEARCH if used else AuditAction.READ,
             object_type="audit_log",

@@ -10,21 +10,13 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
-    widgets,
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from referrals.blueprints.common import CheckboxListField
 from referrals.labels import FORM_LABELS, REASON_LABELS, STATE_LABELS, WEEKDAY_LABELS
-
-
-class CheckboxListField(SelectMultipleField):
-    """Several choices as checkboxes; rendered in a fieldset by the choice_group macro."""
-
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
 
 
 def _choices(labels: dict) -> list[SelectChoice]:

@@ -9,6 +9,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from referrals import audit
+from referrals.blueprints.common import page_of
 from referrals.blueprints.intake import bp
 from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, WithdrawForm
 from referrals.extensions import db
@@ -82,12 +83,8 @@ def index():
         query = query.where(sa.false())
     page = max(request.args.get("page", 1, type=int), 1)
     size = current_app.config["REFERRALS_PAGE_SIZE"]
-    rows = db.session.scalars(
-        query.order_by(Referral.submitted_at.desc(), Referral.id.desc())
-        .offset((page - 1) * size)
-        .limit(size + 1)
-    ).all()
-    referrals, has_next = rows[:size], len(rows) > size
+    ordered = query.order_by(Referral.submitted_at.desc(), Referral.id.desc())
+    referrals, has_next = page_of(ordered, page, size)
     if searched:
         audit.record(AuditAction.SEARCH, object_type="referrals", detail=f"{len(referrals)} found")
     audit_listed(referrals, AuditAction.SEARCH if searched else AuditAction.READ, "list")

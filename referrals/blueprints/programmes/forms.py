@@ -13,7 +13,6 @@ from wtforms import (
     IntegerField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     widgets,
@@ -27,6 +26,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from referrals.blueprints.common import CheckboxListField
 from referrals.labels import QUESTIONNAIRE_LABELS
 from referrals.services import ServiceError
 from referrals.services.programmes import parse_postcode_areas
@@ -76,13 +76,6 @@ class EuroField(StringField):
         if self.raw_data:
             return self.raw_data[0]
         return format_euros(self.data) if self.data is not None else ""
-
-
-class CheckboxListField(SelectMultipleField):
-    """Several choices as checkboxes; rendered in a fieldset by the choice_group macro."""
-
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
 
 
 class WholeNumberRange:

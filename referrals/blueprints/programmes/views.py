@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from referrals.blueprints.common import apply_service_error
 from referrals.blueprints.programmes import bp
 from referrals.blueprints.programmes.forms import ProgrammeForm
 from referrals.extensions import db
@@ -26,15 +27,6 @@ REFERRER_KINDS = frozenset(kind for kind, roles in ROLES_BY_KIND.items() if Role
 
 def get_programme_or_404(programme_id: int) -> Programme:
     return db.session.get(Programme, programme_id) or abort(404)
-
-
-def _apply_service_error(form: ProgrammeForm, error: ServiceError) -> None:
-    db.session.rollback()
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors.append(error.message)
-    else:
-        form.form_errors.append(error.message)
 
 
 def _label(name: str, active: bool) -> str:
@@ -140,7 +132,7 @@ def new():
         try:
             programme = create_programme(_details(form))
         except ServiceError as error:
-            _apply_service_error(form, error)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Programme %(name)s created.", name=programme.name), "success")
@@ -158,7 +150,7 @@ def edit(programme_id: int):
         try:
             update_programme(programme, _details(form))
         except ServiceError as error:
-            _apply_service_error(form, error)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Programme %(name)s saved.", name=programme.name), "success")

@@ -1,0 +1,32 @@
+"""Small pieces the blueprints share: service errors on forms, checkbox lists, paging."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from wtforms import SelectMultipleField, widgets
+
+from referrals.extensions import db
+from referrals.services import ServiceError
+
+
+class CheckboxListField(SelectMultipleField):
+    """Several choices as checkboxes; rendered in a fieldset by the choice_group macro."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def apply_service_error(form, error: ServiceError) -> None:
+    """Undo the half-done change and show the service's message next to its field."""
+    db.session.rollback()
+    field = form._fields.get(error.field) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def page_of(query: sa.Select, page: int, size: int) -> tuple[list, bool]:
+    """One page of `query` and whether there is a next page."""
+    rows = db.session.scalars(query.offset((page - 1) * size).limit(size + 1)).all()
+    return rows[:size], len(rows) > size
