@@ -32,7 +32,7 @@ REASON_LABELS = {
 FORM_LABELS = {
     PreferredForm.GROUP: _l("In a group"),
     PreferredForm.INDIVIDUAL: _l("Individually"),
-    PreferredForm.EITHER: _l("Either"),
+    PreferredForm.EITHER: _l("No preference"),
 }
 WEEKDAY_LABELS = {
     Weekday.MONDAY: _l("Monday"),

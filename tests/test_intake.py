@@ -203,7 +203,7 @@ def test_a_possible_duplicate_is_flagged_before_saving_and_can_be_confirmed(
     assert confirmed.status_code == 302
     assert count(db, Referral) == 2
     second = db.session.scalars(sa.select(Referral).order_by(Referral.id.desc())).first()
-    assert second.events[0].note == "duplicate confirmed by referrer"
+    assert second.events[0].reason == "duplicate_confirmed"
 
 
 def test_the_same_bsn_is_a_duplicate_even_with_another_name(client, db, login_as, setup):

@@ -104,7 +104,7 @@ def normalise_bsn(value: str | None) -> str | None:
         return stdnum_bsn.validate(value)
     except StdnumError:
         raise ServiceError(
-            _("This is not a valid BSN: it has 9 digits and passes the 11-test."), "bsn"
+            _("This is not a valid BSN. A BSN has 9 digits and passes the 11-test."), "bsn"
         ) from None
 
 
@@ -147,7 +147,7 @@ def _referral_errors(details: ReferralDetails) -> dict:
     if not details.description.strip():
         errors["description"] = _("Describe briefly why you refer this person.")
     if details.preferred_form not in {f.value for f in PreferredForm}:
-        errors["preferred_form"] = _("Choose group, individual or either.")
+        errors["preferred_form"] = _("Choose group, individual or no preference.")
     if not set(details.preferred_days) <= {d.value for d in Weekday}:
         errors["preferred_days"] = _("Choose days from the list.")
     if not details.consent_to_refer:
@@ -265,8 +265,8 @@ def _save_referral(referrer, programme, participant, details, duplicate_confirme
     db.session.add(referral)
     db.session.flush()
     referral.reference = f"RT-{now.year}-{referral.id:06d}"
-    note = "duplicate confirmed by referrer" if duplicate_confirmed else None
-    _record_event(referral, referrer, None, ReferralState.SUBMITTED, reason=None, note=note)
+    reason = "duplicate_confirmed" if duplicate_confirmed else None
+    _record_event(referral, referrer, None, ReferralState.SUBMITTED, reason=reason, note=None)
     audit.record(AuditAction.CREATE, actor=referrer, obj=referral, participant_id=person.id)
     for coordinator in programme.coordinators:
         if coordinator.is_active:
@@ -301,10 +301,12 @@ TRANSITIONS: dict[str, tuple[frozenset[ReferralState], ReferralState]] = {
 
 REFUSALS = {
     "withdraw": lambda state: _(
-        "A referral that is %(state)s can no longer be withdrawn.", state=state
+        "Withdrawing is no longer possible: this referral now has the state '%(state)s'.",
+        state=state,
     ),
     "reject": lambda state: _(
-        "A referral that is %(state)s can no longer be rejected.", state=state
+        "Rejecting is no longer possible: this referral now has the state '%(state)s'.",
+        state=state,
     ),
 }
 

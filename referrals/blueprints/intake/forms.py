@@ -74,7 +74,7 @@ class ReferralForm(FlaskForm):
         _l("Preferred form"),
         choices=_choices(FORM_LABELS),
         default="either",
-        validators=[DataRequired(_l("Choose group, individual or either."))],
+        validators=[DataRequired(_l("Choose group, individual or no preference."))],
     )
     preferred_days = CheckboxListField(_l("Preferred days"), choices=_choices(WEEKDAY_LABELS))
     consent_to_refer = BooleanField(
