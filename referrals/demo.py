@@ -148,6 +148,9 @@ class DemoProgramme:
     ends_on: date | None
 
 
+# Demo periods follow the calendar, so the demo (and the browser tests on it) never runs out.
+_THIS_YEAR = date.today().year
+
 # One programme fed by GP practices, one by a municipal social team.
 PROGRAMMES = [
     DemoProgramme(
@@ -161,8 +164,8 @@ PROGRAMMES = [
         sessions=12,
         tariff_cents=4500,
         questionnaires=(Questionnaire.MHC_SF, Questionnaire.K10),
-        starts_on=date(2026, 1, 1),
-        ends_on=date(2027, 12, 31),
+        starts_on=date(_THIS_YEAR, 1, 1),
+        ends_on=date(_THIS_YEAR + 1, 12, 31),
     ),
     DemoProgramme(
         # The social team's referrer account belongs to the municipality itself.
@@ -176,7 +179,7 @@ PROGRAMMES = [
         sessions=10,
         tariff_cents=3850,
         questionnaires=(Questionnaire.WHO5, Questionnaire.K10),
-        starts_on=date(2026, 1, 1),
+        starts_on=date(_THIS_YEAR - 1, 1, 1),
         ends_on=None,
     ),
 ]
