@@ -3,6 +3,8 @@
 from flask_babel import lazy_gettext as _l
 
 from referrals.models import (
+    DeclineReason,
+    OfferState,
     PreferredForm,
     Questionnaire,
     Reason,
@@ -55,6 +57,21 @@ QUESTIONNAIRE_LABELS = {
     Questionnaire.WHO5: _l("WHO-5 (well-being, 5 items)"),
 }
 
+OFFER_STATE_LABELS = {
+    OfferState.OPEN: _l("open"),
+    OfferState.ACCEPTED: _l("accepted"),
+    OfferState.DECLINED: _l("declined"),
+    OfferState.EXPIRED: _l("deadline passed"),
+    OfferState.WITHDRAWN: _l("withdrawn"),
+}
+DECLINE_LABELS = {
+    DeclineReason.NO_CAPACITY: _l("No room at the moment"),
+    DeclineReason.SCHEDULE: _l("Days or times do not fit"),
+    DeclineReason.DISTANCE: _l("Too far away"),
+    DeclineReason.NOT_SUITABLE: _l("Not the right help for this person"),
+    DeclineReason.OTHER: _l("Other reason"),
+}
+
 
 def template_labels() -> dict:
     return {
@@ -64,4 +81,6 @@ def template_labels() -> dict:
         "weekday_labels": WEEKDAY_LABELS,
         "rejection_labels": REJECTION_LABELS,
         "questionnaire_labels": QUESTIONNAIRE_LABELS,
+        "offer_state_labels": OFFER_STATE_LABELS,
+        "decline_labels": DECLINE_LABELS,
     }

@@ -30,8 +30,24 @@ from referrals.models.programmes import (
     programme_coordinators,
     programme_referrers,
 )
+from referrals.models.therapists import (
+    DeclineReason,
+    Offer,
+    OfferState,
+    Pc4Area,
+    RegisterImport,
+    Therapist,
+    programme_therapists,
+)
 
 __all__ = [
+    "DeclineReason",
+    "Offer",
+    "OfferState",
+    "Pc4Area",
+    "RegisterImport",
+    "Therapist",
+    "programme_therapists",
     "OPEN_STATES",
     "ROLES_BY_KIND",
     "Notification",

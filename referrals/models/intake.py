@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from referrals.models.accounts import Organisation, User
 from referrals.models.base import Base, TimestampMixin, UTCDateTime, enum_column_type
 from referrals.models.programmes import Programme
+
+if TYPE_CHECKING:
+    from referrals.models.therapists import Offer, Therapist
 
 
 class ReferralState(enum.StrEnum):
@@ -129,6 +133,8 @@ class Referral(TimestampMixin, Base):
     rejection_reason: Mapped[RejectionReason | None] = mapped_column(
         enum_column_type(RejectionReason, "rejection_reason")
     )
+    # The therapist who accepted the referral (set on acceptance).
+    therapist_id: Mapped[int | None] = mapped_column(sa.ForeignKey("therapists.id"), index=True)
 
     programme: Mapped[Programme] = relationship()
     participant: Mapped[Participant] = relationship()
@@ -137,6 +143,8 @@ class Referral(TimestampMixin, Base):
     events: Mapped[list[ReferralEvent]] = relationship(
         back_populates="referral", order_by="ReferralEvent.id"
     )
+    therapist: Mapped[Therapist | None] = relationship()
+    offers: Mapped[list[Offer]] = relationship(order_by="Offer.id")
 
     def waiting_days(self, now: datetime) -> int:
         """Days since submission, up to now or until the referral was closed."""

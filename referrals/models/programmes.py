@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import date
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referrals.models.accounts import Organisation, User
 from referrals.models.base import Base, TimestampMixin
+
+if TYPE_CHECKING:
+    from referrals.models.therapists import Therapist
 
 
 class Questionnaire(enum.StrEnum):
@@ -46,6 +50,7 @@ class Programme(TimestampMixin, Base):
         sa.CheckConstraint("trajectory_weeks BETWEEN 1 AND 104", name="weeks_range"),
         sa.CheckConstraint("supervised_sessions BETWEEN 1 AND 200", name="sessions_range"),
         sa.CheckConstraint("tariff_cents >= 0", name="tariff_positive"),
+        sa.CheckConstraint("offer_deadline_days BETWEEN 1 AND 30", name="deadline_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,6 +66,10 @@ class Programme(TimestampMixin, Base):
     tariff_cents: Mapped[int]
     questionnaires: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    # Offers: working days a therapist has to answer, and whether the best match gets an offer
+    # as soon as a referral comes in.
+    offer_deadline_days: Mapped[int] = mapped_column(default=5, server_default="5")
+    auto_offer: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     funder: Mapped[Organisation] = relationship()
     referrer_organisations: Mapped[list[Organisation]] = relationship(
@@ -68,6 +77,9 @@ class Programme(TimestampMixin, Base):
     )
     coordinators: Mapped[list[User]] = relationship(
         secondary=programme_coordinators, order_by="User.name"
+    )
+    therapists: Mapped[list[Therapist]] = relationship(
+        secondary="programme_therapists", order_by="Therapist.name"
     )
     postcode_areas: Mapped[list[PostcodeArea]] = relationship(
         back_populates="programme",
