@@ -109,7 +109,10 @@ def configure_engine(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock at the start, so a transaction never reads a snapshot
+        # that a concurrent writer then invalidates (SQLITE_BUSY_SNAPSHOT); others wait for it
+        # up to the busy timeout. Conditional UPDATEs then decide races on SQLite as on PostgreSQL.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def register_blueprints(app: Flask) -> None:
