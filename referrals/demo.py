@@ -8,14 +8,23 @@ The TOTP secrets are fixed so a person can add them to an authenticator app once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from referrals.extensions import db
-from referrals.models import Organisation, OrganisationKind, Programme, Questionnaire, Role, User
+from referrals.models import (
+    Organisation,
+    OrganisationKind,
+    Programme,
+    Questionnaire,
+    Role,
+    Therapist,
+    User,
+)
 from referrals.services import accounts
 from referrals.services.programmes import ProgrammeDetails, create_programme
+from referrals.services.therapists import create_therapist, update_availability
 
 DEMO_PASSWORD = "Hardlopen-is-gezond-2026"  # noqa: S105 - printed for demo use on purpose
 
@@ -146,6 +155,7 @@ class DemoProgramme:
     questionnaires: tuple[Questionnaire, ...]
     starts_on: date
     ends_on: date | None
+    therapists: tuple[str, ...] = ()  # BRTN numbers
 
 
 # Demo periods follow the calendar, so the demo (and the browser tests on it) never runs out.
@@ -166,6 +176,7 @@ PROGRAMMES = [
         questionnaires=(Questionnaire.MHC_SF, Questionnaire.K10),
         starts_on=date(_THIS_YEAR, 1, 1),
         ends_on=date(_THIS_YEAR + 1, 12, 31),
+        therapists=("102345", "104410", "105521", "106632", "107743", "108854"),
     ),
     DemoProgramme(
         # The social team's referrer account belongs to the municipality itself.
@@ -181,8 +192,85 @@ PROGRAMMES = [
         questionnaires=(Questionnaire.WHO5, Questionnaire.K10),
         starts_on=date(_THIS_YEAR - 1, 1, 1),
         ends_on=None,
+        therapists=("108712", "109965", "110076", "111187"),
     ),
 ]
+
+
+@dataclass(frozen=True)
+class DemoTherapist:
+    brtn_number: str
+    name: str
+    email: str | None
+    postcode: str
+    days_registered: int  # from the day the demo is loaded; negative: already expired
+    radius_km: int
+    capacity: int
+    forms: str  # "group", "individual" or both
+    weekdays: str
+    languages: str
+    accepting: bool = True
+    linked: bool = False  # linked to the demo account with the same e-mail address
+
+
+# Register entries around Noordwijk/Leiden and Lelystad: two belong to the demo therapist
+# accounts; some registrations end within 30 days, one has ended, one takes no referrals now.
+# fmt: off
+THERAPISTS = [
+    # BRTN, name, e-mail, postcode, days registered,
+    #     radius km, capacity, forms, weekdays, languages
+    DemoTherapist("102345", "Eva Smit", "eva@runningtherapiekust.example", "2201 CK", 700,
+                  15, 8, "group individual", "tue thu sat", "nl en", linked=True),
+    DemoTherapist("108712", "Ruud Hendriks", "ruud@loopgroeppolder.example", "8232 BA", 540,
+                  20, 6, "group", "mon wed", "nl", linked=True),
+    DemoTherapist("104410", "Marieke van Dijk", "marieke@duinloop.example", "2202 LN", 400,
+                  10, 6, "group individual", "mon wed fri", "nl"),
+    DemoTherapist("105521", "Youssef Amrani", "youssef@rennenleiden.example", "2311 EZ", 12,
+                  12, 5, "individual", "tue thu", "nl ar fr"),
+    DemoTherapist("106632", "Sophie de Graaf", None, "2225 LB", 300,
+                  8, 4, "group", "sat", "nl", accepting=False),
+    DemoTherapist("107743", "Joost Willems", "joost@loopfit.example", "2316 XB", -20,
+                  15, 8, "group individual", "wed sat", "nl"),
+    DemoTherapist("108854", "Anouk Bos", "anouk@bollenstreekloopt.example", "2211 AD", 25,
+                  20, 6, "group individual", "mon thu", "nl de"),
+    DemoTherapist("109965", "Henk Dijkstra", "henk@flevoloop.example", "8224 DK", 450,
+                  25, 8, "group individual", "tue thu", "nl"),
+    DemoTherapist("110076", "Priya Ramdin", "priya@beweeglelystad.example", "8243 PM", 20,
+                  15, 6, "group individual", "mon fri", "nl en"),
+    DemoTherapist("111187", "Wim Koster", None, "8251 HC", 600,
+                  30, 5, "individual", "wed sat", "nl"),
+]
+# fmt: on
+
+
+def _therapist(spec: DemoTherapist) -> Therapist:
+    existing = db.session.scalar(
+        sa.select(Therapist).where(Therapist.brtn_number == spec.brtn_number)
+    )
+    if existing is not None:
+        return existing
+    user = None
+    if spec.linked:
+        user = db.session.scalar(sa.select(User).where(User.email == spec.email))
+    therapist = create_therapist(
+        brtn_number=spec.brtn_number,
+        name=spec.name,
+        email=spec.email,
+        registered_until=date.today() + timedelta(days=spec.days_registered),
+        postcode=spec.postcode,
+        user=user,
+    )
+    update_availability(
+        therapist,
+        accepting_referrals=spec.accepting,
+        weekdays=spec.weekdays.split(),
+        travel_radius_km=spec.radius_km,
+        capacity=spec.capacity,
+        offers_group="group" in spec.forms,
+        offers_individual="individual" in spec.forms,
+        languages=spec.languages.split(),
+    )
+    return therapist
 
 
 def _organisation(spec: DemoOrganisation) -> Organisation:
@@ -213,12 +301,17 @@ def load_demo_data() -> int:
         )
         created += 1
     db.session.flush()
+    therapists = {spec.brtn_number: _therapist(spec) for spec in THERAPISTS}
     for spec in PROGRAMMES:
-        _programme(spec, organisations)
+        _programme(spec, organisations, therapists)
     return created
 
 
-def _programme(spec: DemoProgramme, organisations: dict[str, Organisation]) -> None:
+def _programme(
+    spec: DemoProgramme,
+    organisations: dict[str, Organisation],
+    therapists: dict[str, Therapist],
+) -> None:
     if db.session.scalar(sa.select(Programme.id).where(Programme.name == spec.name)):
         return
     coordinators = db.session.scalars(sa.select(User).where(User.email.in_(spec.coordinators)))
@@ -237,5 +330,6 @@ def _programme(spec: DemoProgramme, organisations: dict[str, Organisation]) -> N
             supervised_sessions=spec.sessions,
             tariff_cents=spec.tariff_cents,
             questionnaires=[q.value for q in spec.questionnaires],
+            therapists=[therapists[number] for number in spec.therapists],
         )
     )

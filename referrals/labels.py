@@ -45,6 +45,23 @@ WEEKDAY_LABELS = {
     Weekday.SATURDAY: _l("Saturday"),
     Weekday.SUNDAY: _l("Sunday"),
 }
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction only; it is translated where it is used."""
+    return message
+
+
+# Translated where used: matching translates them in bulk, once per match.
+WEEKDAY_SHORT_MESSAGES = {
+    Weekday.MONDAY: N_("Mon"),
+    Weekday.TUESDAY: N_("Tue"),
+    Weekday.WEDNESDAY: N_("Wed"),
+    Weekday.THURSDAY: N_("Thu"),
+    Weekday.FRIDAY: N_("Fri"),
+    Weekday.SATURDAY: N_("Sat"),
+    Weekday.SUNDAY: N_("Sun"),
+}
 REJECTION_LABELS = {
     RejectionReason.NOT_ELIGIBLE: _l("Not eligible for this programme"),
     RejectionReason.OTHER_CARE: _l("Needs other care"),

@@ -20,6 +20,7 @@ from referrals import create_app
 from referrals.extensions import db as _db
 from referrals.extensions import limiter
 from referrals.models import Organisation, OrganisationKind, Role, User
+from referrals.services.geo import load_pc4_areas
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,9 @@ def app(databases):
     app = make_app(databases.new("main"))
     with app.app_context():
         upgrade()
+        load_pc4_areas()  # about a second per run; matching and tests/test_geo.py need them
+        _db.session.commit()
+        _db.session.remove()
         _db.engine.dispose()
     yield app
     with app.app_context():

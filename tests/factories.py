@@ -156,3 +156,50 @@ def make_referral(*, programme=None, referrer: User | None = None, **participant
     )
     db.session.flush()
     return referral
+
+
+def make_therapist(
+    *,
+    user: User | None = None,
+    postcode: str = "2201 AB",
+    brtn_number: str | None = None,
+    name: str | None = None,
+    email: str | None = None,
+    registered_until=None,
+    capacity: int = 8,
+    active_participants: int = 0,
+    travel_radius_km: int = 15,
+    offers_group: bool = True,
+    offers_individual: bool = True,
+    languages: tuple[str, ...] = ("nl",),
+    weekdays: tuple[str, ...] = ("tue", "thu"),
+    accepting_referrals: bool = True,
+    programmes=(),
+):
+    """A register entry valid for a year, optionally linked to `user` and in `programmes`."""
+    from datetime import date, timedelta
+
+    from referrals.models import Therapist
+
+    n = next(_sequence)
+    therapist = Therapist(
+        brtn_number=brtn_number or f"{100000 + n}",
+        name=name or (user.name if user else f"Therapist {n}"),
+        email=email or (user.email if user else None),
+        registered_until=registered_until or date.today() + timedelta(days=365),
+        postcode=postcode,
+        user=user,
+        capacity=capacity,
+        active_participants=active_participants,
+        travel_radius_km=travel_radius_km,
+        offers_group=offers_group,
+        offers_individual=offers_individual,
+        languages=list(languages),
+        weekdays=list(weekdays),
+        accepting_referrals=accepting_referrals,
+    )
+    db.session.add(therapist)
+    for programme in programmes:
+        programme.therapists.append(therapist)
+    db.session.flush()
+    return therapist

@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 
 from referrals.models import OrganisationKind, Role
+from referrals.services.offers import offer_referral
+from referrals.services.register_import import store_register_file
 from tests import factories
 
 PUBLIC = "public"  # answers without a login
@@ -39,6 +41,12 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "programmes.index": ADMIN,
     "programmes.new": ADMIN,
     "programmes.edit": ADMIN,
+    "therapists.index": ADMIN,
+    "therapists.upload": ADMIN,
+    "therapists.preview": ADMIN,
+    "therapists.apply": ADMIN,
+    "therapists.edit": ADMIN,
+    "therapists.availability": frozenset({Role.THERAPIST}),
     "intake.index": frozenset({Role.REFERRER, Role.COORDINATOR}),
     "intake.choose_programme": frozenset({Role.REFERRER}),
     "intake.new_referral": frozenset({Role.REFERRER}),
@@ -46,6 +54,12 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "intake.withdraw": frozenset({Role.REFERRER}),
     "triage.queue": frozenset({Role.COORDINATOR}),
     "triage.reject": frozenset({Role.COORDINATOR}),
+    "triage.match": frozenset({Role.COORDINATOR}),
+    "triage.offer": frozenset({Role.COORDINATOR}),
+    "offers.inbox": frozenset({Role.THERAPIST}),
+    "offers.offer": frozenset({Role.THERAPIST}),
+    "offers.accept": frozenset({Role.THERAPIST}),
+    "offers.decline": frozenset({Role.THERAPIST}),
 }
 
 
@@ -82,11 +96,26 @@ class Scenario:
             funder=municipality, referrers=[self.gp_practice], coordinators=[self.coordinator]
         )
         referral = factories.make_referral(programme=programme, referrer=referrer)
+        therapist = factories.make_therapist(programmes=[programme])
+        self.therapist_user = factories.make_user(role=Role.THERAPIST)
+        own_profile = factories.make_therapist(user=self.therapist_user, programmes=[programme])
+        offered = factories.make_referral(
+            programme=programme, referrer=referrer, first_name="Aangeboden", postcode="2250 AB"
+        )
+        offer = offer_referral(offered, own_profile, actor=self.coordinator)
+        register_import = store_register_file(
+            uploaded_by=factories.make_user(role=Role.ADMIN),
+            filename="register.csv",
+            data=b"registratienummer;naam;geldig tot;postcode\n12345;Eva Smit;31-12-2030;2201 CK\n",
+        )
         self.ids = {
             "organisation_id": municipality.id,
             "user_id": officer.id,
             "programme_id": programme.id,
             "referral_id": referral.id,
+            "therapist_id": therapist.id,
+            "import_id": register_import.id,
+            "offer_id": offer.id,
             "filename": "style.css",
         }
 
@@ -95,6 +124,8 @@ class Scenario:
             return factories.make_user(role=role, organisation=self.gp_practice)
         if role is Role.COORDINATOR:
             return self.coordinator
+        if role is Role.THERAPIST:
+            return self.therapist_user
         return factories.make_user(role=role)
 
 

@@ -185,7 +185,9 @@ def test_gp_refers_a_person_and_finds_the_referral_in_their_list(
 
     page.locator('header nav a[href="/referrals"]').click()
     expect(page).to_have_url(re.compile(r"/referrals$"))
-    link = page.locator("main table tbody").get_by_role("link", name=gp_referral.reference)
+    link = page.locator("main table tbody").get_by_role(
+        "link", name=gp_referral.reference, exact=True
+    )
     expect(link).to_have_count(1)
     expect(link).to_have_attribute("href", gp_referral.path)
     assert_accessible(axe, page)
@@ -199,7 +201,9 @@ def test_programme_coordinator_finds_the_referral_in_the_triage_queue(
 
     page.locator('header nav a[href="/triage"]').click()
     expect(page).to_have_url(re.compile(r"/triage$"))
-    link = page.locator("main table tbody").get_by_role("link", name=gp_referral.reference)
+    link = page.locator("main table tbody").get_by_role(
+        "link", name=gp_referral.reference, exact=True
+    )
     expect(link).to_have_count(1)
     assert_accessible(axe, page)
 
@@ -219,7 +223,7 @@ def test_coordinator_of_another_programme_does_not_see_the_referral(
 
     page.locator('header nav a[href="/triage"]').click()
     expect(page).to_have_url(re.compile(r"/triage$"))
-    expect(page.locator("main table.data")).to_be_visible()
+    expect(page.locator("main table.data").first).to_be_visible()
     expect(page.locator("main")).not_to_contain_text(gp_referral.reference)
     expect(page.locator("main table tbody a.reference")).to_have_count(0)
 

@@ -347,9 +347,10 @@ def test_notification_texts_point_to_the_referral_and_hold_no_health_details(app
     with app.test_request_context():
         referral = make_referral(db)
         link = url_for("intake.referral", referral_id=referral.id, _external=True)
+        inbox_link = url_for("offers.inbox", _external=True)  # therapists answer offers there
         for kind in NotificationKind:
             subject, body = notification_text(kind, referral)
-            assert link in body
+            assert (inbox_link if kind is NotificationKind.NEW_OFFER else link) in body
             assert re.search(r"https?://\S+", body)
             assert_no_health_details(subject + "\n" + body, referral)
 

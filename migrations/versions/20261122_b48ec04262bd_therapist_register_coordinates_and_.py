@@ -16,7 +16,20 @@ branch_labels = None
 depends_on = None
 
 
+OLD_KINDS = "'new_referral', 'referral_rejected', 'referral_withdrawn'"
+NEW_KINDS = OLD_KINDS + ", 'new_offer', 'offer_accepted', 'offer_declined', 'offer_expired'"
+
+
+def _notification_kinds(kinds: str) -> None:
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_notifications_notification_kind"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_notifications_notification_kind"), f"kind IN ({kinds})"
+        )
+
+
 def upgrade():
+    _notification_kinds(NEW_KINDS)
     op.create_table('pc4_areas',
     sa.Column('pc4', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('latitude', sa.Double(), nullable=False),
@@ -102,6 +115,11 @@ def upgrade():
 
 
 def downgrade():
+    op.execute(
+        "DELETE FROM notifications WHERE kind IN "
+        "('new_offer', 'offer_accepted', 'offer_declined', 'offer_expired')"
+    )
+    _notification_kinds(OLD_KINDS)
     with op.batch_alter_table('referrals', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_referrals_therapist_id_therapists'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_referrals_therapist_id'))

@@ -15,6 +15,10 @@ class NotificationKind(enum.StrEnum):
     NEW_REFERRAL = "new_referral"
     REFERRAL_REJECTED = "referral_rejected"
     REFERRAL_WITHDRAWN = "referral_withdrawn"
+    NEW_OFFER = "new_offer"
+    OFFER_ACCEPTED = "offer_accepted"
+    OFFER_DECLINED = "offer_declined"
+    OFFER_EXPIRED = "offer_expired"
 
 
 class Notification(Base):

@@ -24,6 +24,7 @@ from referrals.models import (
     OPEN_STATES,
     AuditAction,
     NotificationKind,
+    OfferState,
     Participant,
     PreferredForm,
     Programme,
@@ -273,6 +274,10 @@ def _save_referral(referrer, programme, participant, details, duplicate_confirme
             subject, body = notification_text(NotificationKind.NEW_REFERRAL, referral)
             enqueue(NotificationKind.NEW_REFERRAL, coordinator, subject, body)
     db.session.flush()
+    if programme.auto_offer:
+        from referrals.services.offers import offer_to_best_match
+
+        offer_to_best_match(referral, actor=None)
     return referral
 
 
@@ -297,6 +302,10 @@ TRANSITIONS: dict[str, tuple[frozenset[ReferralState], ReferralState]] = {
         ReferralState.WITHDRAWN,
     ),
     "reject": (frozenset({ReferralState.SUBMITTED}), ReferralState.REJECTED),
+    "offer": (frozenset({ReferralState.SUBMITTED}), ReferralState.OFFERED),
+    "accept": (frozenset({ReferralState.OFFERED}), ReferralState.ACCEPTED),
+    "decline": (frozenset({ReferralState.OFFERED}), ReferralState.SUBMITTED),
+    "expire": (frozenset({ReferralState.OFFERED}), ReferralState.SUBMITTED),
 }
 
 REFUSALS = {
@@ -308,10 +317,27 @@ REFUSALS = {
         "Rejecting is no longer possible: this referral now has the state '%(state)s'.",
         state=state,
     ),
+    "offer": lambda state: _(
+        "Offering is not possible: this referral now has the state '%(state)s'.", state=state
+    ),
+    "accept": lambda state: _(
+        "Accepting is no longer possible: this referral now has the state '%(state)s'.",
+        state=state,
+    ),
+    "decline": lambda state: _(
+        "Declining is no longer possible: this referral now has the state '%(state)s'.",
+        state=state,
+    ),
+    "expire": lambda state: _(
+        "This offer can no longer expire: the referral now has the state '%(state)s'.",
+        state=state,
+    ),
 }
 
 
-def _transition(referral: Referral, name: str, actor: User, *, reason=None, note=None, **values):
+def apply_transition(
+    referral: Referral, name: str, actor: User, *, reason=None, note=None, **values
+):
     """Move `referral` along transition `name`, atomically; refuse with a clear message."""
     allowed_from, to_state = TRANSITIONS[name]
     from_state = referral.state
@@ -340,7 +366,10 @@ def withdraw_referral(referral: Referral, *, actor: User, reason: str) -> Referr
     """The referrer takes back a submitted or offered referral, saying why."""
     if not reason.strip():
         raise ServiceError(_("Say why the referral is withdrawn."), "reason")
-    _transition(referral, "withdraw", actor, note=reason.strip(), closed_at=utcnow())
+    apply_transition(referral, "withdraw", actor, note=reason.strip(), closed_at=utcnow())
+    from referrals.services.offers import close_open_offers
+
+    close_open_offers(referral, OfferState.WITHDRAWN)
     return referral
 
 
@@ -350,7 +379,7 @@ def reject_referral(
     """The coordinator rejects a submitted referral; the referrer is told and sees why."""
     if reason is RejectionReason.OTHER and not note.strip():
         raise ServiceError(_("Explain the reason when you choose 'other'."), "note")
-    _transition(
+    apply_transition(
         referral,
         "reject",
         actor,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import gettext as _
@@ -19,6 +19,7 @@ from referrals.models import (
     Programme,
     Questionnaire,
     Role,
+    Therapist,
     User,
 )
 from referrals.services import ServiceError
@@ -70,6 +71,7 @@ class ProgrammeDetails:
     supervised_sessions: int
     tariff_cents: int
     questionnaires: list[str]
+    therapists: list[Therapist] = field(default_factory=list)
 
 
 def _check(details: ProgrammeDetails) -> list[tuple[int, int]]:
@@ -98,6 +100,7 @@ def _apply(programme: Programme, details: ProgrammeDetails, areas: list[tuple[in
     programme.ends_on = details.ends_on
     programme.referrer_organisations = list(details.referrer_organisations)
     programme.coordinators = list(details.coordinators)
+    programme.therapists = list(details.therapists)
     programme.min_age = details.min_age
     programme.funded_places = details.funded_places
     programme.trajectory_weeks = details.trajectory_weeks

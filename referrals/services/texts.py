@@ -18,27 +18,55 @@ def link_to(endpoint: str, **values) -> str:
     return (base or "").rstrip("/") + path
 
 
+def _lead(kind: NotificationKind, referral: Referral) -> tuple[str, str]:
+    reference, programme = referral.reference, referral.programme.name
+    if kind is NotificationKind.NEW_REFERRAL:
+        return _("New referral to triage"), _(
+            "A new referral (%(reference)s) is waiting for triage in %(programme)s.",
+            reference=reference,
+            programme=programme,
+        )
+    if kind is NotificationKind.REFERRAL_REJECTED:
+        return _("A referral was not accepted"), _(
+            "Referral %(reference)s was not accepted into the programme. "
+            "The reason is on the referral's page.",
+            reference=reference,
+        )
+    if kind is NotificationKind.NEW_OFFER:
+        return _("A referral is offered to you"), _(
+            "Referral %(reference)s in %(programme)s is offered to you. Please answer before "
+            "the deadline shown with the offer.",
+            reference=reference,
+            programme=programme,
+        )
+    if kind is NotificationKind.OFFER_ACCEPTED:
+        return _("A therapist accepted a referral"), _(
+            "Referral %(reference)s has been accepted by a running therapist.", reference=reference
+        )
+    if kind is NotificationKind.OFFER_DECLINED:
+        return _("An offer was declined"), _(
+            "The offer of referral %(reference)s was declined; it is back in the triage queue.",
+            reference=reference,
+        )
+    if kind is NotificationKind.OFFER_EXPIRED:
+        return _("An offer was not answered in time"), _(
+            "The offer of referral %(reference)s passed its deadline; it is back in the triage "
+            "queue.",
+            reference=reference,
+        )
+    return _("A referral was withdrawn"), _(
+        "Referral %(reference)s was withdrawn.", reference=reference
+    )
+
+
 def notification_text(kind: NotificationKind, referral: Referral) -> tuple[str, str]:
     """Subject and body in the installation's default language (the recipient's is unknown)."""
-    link = link_to("intake.referral", referral_id=referral.id)
+    if kind is NotificationKind.NEW_OFFER:
+        link = link_to("offers.inbox")
+    else:
+        link = link_to("intake.referral", referral_id=referral.id)
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        if kind is NotificationKind.NEW_REFERRAL:
-            subject = _("New referral to triage")
-            lead = _(
-                "A new referral (%(reference)s) is waiting for triage in %(programme)s.",
-                reference=referral.reference,
-                programme=referral.programme.name,
-            )
-        elif kind is NotificationKind.REFERRAL_REJECTED:
-            subject = _("A referral was not accepted")
-            lead = _(
-                "Referral %(reference)s was not accepted into the programme. "
-                "The reason is on the referral's page.",
-                reference=referral.reference,
-            )
-        else:
-            subject = _("A referral was withdrawn")
-            lead = _("Referral %(reference)s was withdrawn.", reference=referral.reference)
+        subject, lead = _lead(kind, referral)
         body = "\n\n".join(
             [
                 lead,

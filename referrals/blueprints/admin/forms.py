@@ -38,6 +38,8 @@ OBJECT_LABELS = {
     "audit_log": _l("audit log"),
     "programmes": _l("programme"),
     "referrals": _l("referral"),
+    "therapists": _l("therapist"),
+    "register_imports": _l("register import"),
 }
 ACTION_LABELS = {
     AuditAction.CREATE: _l("create"),

@@ -146,6 +146,13 @@ class ProgrammeForm(FlaskForm):
         invalid_choice_message=_l("Choose coordinators from the list."),
         description=_l("Who triage the referrals and offer them to therapists."),
     )
+    therapists = CheckboxListField(
+        _l("Therapists"),
+        coerce=int,
+        invalid_value_message=_l("Choose therapists from the list."),
+        invalid_choice_message=_l("Choose therapists from the list."),
+        description=_l("BRTN-registered therapists who take referrals in this programme."),
+    )
     postcode_areas = TextAreaField(
         _l("Postcode areas (PC4)"),
         validators=[

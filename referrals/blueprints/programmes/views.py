@@ -12,7 +12,7 @@ from referrals.blueprints.common import apply_service_error
 from referrals.blueprints.programmes import bp
 from referrals.blueprints.programmes.forms import ProgrammeForm
 from referrals.extensions import db
-from referrals.models import ROLES_BY_KIND, Organisation, Programme, Role, User
+from referrals.models import ROLES_BY_KIND, Organisation, Programme, Role, Therapist, User
 from referrals.permissions import roles_required
 from referrals.services import ServiceError
 from referrals.services.programmes import (
@@ -21,6 +21,7 @@ from referrals.services.programmes import (
     create_programme,
     update_programme,
 )
+from referrals.services.therapists import local_today
 
 REFERRER_KINDS = frozenset(kind for kind, roles in ROLES_BY_KIND.items() if Role.REFERRER in roles)
 
@@ -70,6 +71,23 @@ def _set_choices(form: ProgrammeForm, programme: Programme | None) -> None:
         SelectChoice(u.id, _label(f"{u.name} ({u.organisation.name})", u.is_active))
         for u in coordinators
     ]
+    form.therapists.choices = _therapist_choices()
+
+
+def _therapist_choices() -> list[SelectChoice]:
+    """Every register entry: one whose registration ended stays choosable (it may be renewed),
+    marked so, and receives no offers meanwhile."""
+    today = local_today()
+    therapists = db.session.scalars(sa.select(Therapist).order_by(Therapist.name))
+    return [
+        SelectChoice(
+            t.id,
+            f"{t.name} ({t.postcode}, BRTN {t.brtn_number})"
+            if t.is_registered_on(today)
+            else _("%(name)s (registration expired)", name=f"{t.name} ({t.postcode})"),
+        )
+        for t in therapists
+    ]
 
 
 def _form_data(programme: Programme) -> dict:
@@ -80,6 +98,7 @@ def _form_data(programme: Programme) -> dict:
         "ends_on": programme.ends_on,
         "referrer_organisations": [o.id for o in programme.referrer_organisations],
         "coordinators": [u.id for u in programme.coordinators],
+        "therapists": [t.id for t in programme.therapists],
         "postcode_areas": ", ".join(str(area) for area in programme.postcode_areas),
         "min_age": programme.min_age,
         "funded_places": programme.funded_places,
@@ -102,6 +121,7 @@ def _details(form: ProgrammeForm) -> ProgrammeDetails:
         ends_on=form.ends_on.data,
         referrer_organisations=_load(Organisation, form.referrer_organisations.data),
         coordinators=_load(User, form.coordinators.data),
+        therapists=_load(Therapist, form.therapists.data),
         postcode_areas=form.postcode_areas.data,
         min_age=form.min_age.data,
         funded_places=form.funded_places.data,

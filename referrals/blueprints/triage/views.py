@@ -3,30 +3,110 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from referrals import audit
 from referrals.blueprints.intake.views import audit_listed, get_referral_or_404, visible_referrals
+from referrals.blueprints.offers.forms import OfferForm
 from referrals.blueprints.triage import bp
 from referrals.blueprints.triage.forms import RejectForm
 from referrals.extensions import db
-from referrals.models import AuditAction, Referral, ReferralState, RejectionReason, utcnow
+from referrals.models import (
+    AuditAction,
+    Offer,
+    OfferState,
+    Referral,
+    ReferralState,
+    RejectionReason,
+    Therapist,
+    utcnow,
+)
 from referrals.permissions import Role, can_reject, roles_required
-from referrals.services import ServiceError, intake
+from referrals.services import ServiceError, intake, offers
+from referrals.services.matching import match_referral
+from referrals.services.therapists import expiry_warning
 
 
 @bp.get("/triage")
 @roles_required(Role.COORDINATOR)
 def queue():
     """Referrals in the coordinator's programmes that wait for triage, oldest first."""
+    offers.return_overdue_offers()  # so the queue is right even before the worker has run
+    db.session.commit()
     referrals = db.session.scalars(
         visible_referrals(current_user)
         .where(Referral.state == ReferralState.SUBMITTED)
         .order_by(Referral.submitted_at, Referral.id)
     ).all()
-    audit_listed(referrals, AuditAction.READ, "triage queue")
+    offered = db.session.scalars(
+        visible_referrals(current_user)
+        .where(Referral.state == ReferralState.OFFERED)
+        .order_by(Referral.submitted_at, Referral.id)
+    ).all()
+    audit_listed([*referrals, *offered], AuditAction.READ, "triage queue")
     db.session.commit()
-    return render_template("triage/queue.html", referrals=referrals, now=utcnow())
+    return render_template("triage/queue.html", referrals=referrals, offered=offered, now=utcnow())
+
+
+def last_returned_offer(referral: Referral) -> Offer | None:
+    """The most recent declined or expired offer, to show why the referral came back."""
+    closed = [o for o in referral.offers if o.state in (OfferState.DECLINED, OfferState.EXPIRED)]
+    return closed[-1] if closed else None
+
+
+@bp.get("/triage/<int:referral_id>/match")
+@roles_required(Role.COORDINATOR)
+def match(referral_id: int):
+    """The programme's therapists for this referral, ranked, each with why; and who is out."""
+    referral = get_referral_or_404(referral_id)
+    offers.return_overdue_offers(referral=referral)
+    result = match_referral(referral, utcnow().date())
+    audit.record(
+        AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="matching"
+    )
+    db.session.commit()
+    today = utcnow().date()
+    return render_template(
+        "triage/match.html",
+        referral=referral,
+        result=result,
+        form=OfferForm(),
+        warnings={c.therapist.id: expiry_warning(c.therapist, today) for c in result.candidates},
+        can_offer=referral.state is ReferralState.SUBMITTED,
+        returned=last_returned_offer(referral),
+    )
+
+
+@bp.post("/triage/<int:referral_id>/offer")
+@roles_required(Role.COORDINATOR)
+def offer(referral_id: int):
+    referral = get_referral_or_404(referral_id)
+    form = OfferForm()
+    therapist = None
+    if form.validate_on_submit() and form.therapist_id.data.isdigit():
+        therapist = db.session.get(Therapist, int(form.therapist_id.data))
+    if therapist is None:
+        flash(_("Choose a therapist from the list."), "error")
+        return redirect(url_for("triage.match", referral_id=referral.id))
+    try:
+        made = offers.offer_referral(referral, therapist, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("triage.match", referral_id=referral.id))
+    db.session.commit()
+    flash(
+        _(
+            "Referral %(reference)s offered to %(name)s; answer expected by %(deadline)s.",
+            reference=referral.reference,
+            name=therapist.name,
+            deadline=format_datetime(made.deadline_at, "medium"),
+        ),
+        "success",
+    )
+    return redirect(url_for("triage.queue"))
 
 
 @bp.route("/triage/<int:referral_id>/reject", methods=["GET", "POST"])

@@ -1,0 +1,156 @@
+"""Therapists: the inbox of offers, answering them, and the referrals they accepted."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from referrals import audit
+from referrals.blueprints.offers import bp
+from referrals.blueprints.offers.forms import DeclineForm
+from referrals.extensions import db
+from referrals.models import (
+    AuditAction,
+    DeclineReason,
+    Offer,
+    OfferState,
+    Pc4Area,
+    Referral,
+    ReferralState,
+    utcnow,
+)
+from referrals.permissions import Role, roles_required
+from referrals.services import ServiceError, geo, offers
+from referrals.services.therapists import expiry_warning, therapist_of
+
+
+def area_of(postcode: str) -> str:
+    """The PC4 area and its place, e.g. "2201 Noordwijk": enough to decide, not an address."""
+    pc4 = geo.parse_pc4(postcode)
+    area = db.session.get(Pc4Area, pc4) if pc4 else None
+    return f"{pc4} {area.place}" if area else str(pc4 or "")
+
+
+def get_offer_or_404(offer_id: int) -> Offer:
+    """Only the therapist's own offers, and only while open or after they accepted it."""
+    offer = db.session.get(Offer, offer_id)
+    therapist = therapist_of(current_user)
+    if offer is None or therapist is None or offer.therapist_id != therapist.id:
+        abort(404)
+    if offer.state not in (OfferState.OPEN, OfferState.ACCEPTED):
+        abort(404)
+    return offer
+
+
+@bp.get("/offers")
+@roles_required(Role.THERAPIST)
+def inbox():
+    therapist = therapist_of(current_user)
+    if therapist is None:
+        return render_template("offers/inbox.html", therapist=None, open_offers=[], accepted=[])
+    offers.return_overdue_offers()
+    db.session.commit()
+    open_offers = db.session.scalars(
+        sa.select(Offer)
+        .where(Offer.therapist_id == therapist.id, Offer.state == OfferState.OPEN)
+        .order_by(Offer.deadline_at)
+    ).all()
+    accepted = db.session.scalars(
+        sa.select(Referral)
+        .where(
+            Referral.therapist_id == therapist.id,
+            Referral.state.in_([ReferralState.ACCEPTED, ReferralState.ACTIVE]),
+        )
+        .order_by(Referral.updated_at.desc())
+    ).all()
+    referrals = {offer.id: db.session.get(Referral, offer.referral_id) for offer in open_offers}
+    for offer in open_offers:
+        referral = referrals[offer.id]
+        audit.record(
+            AuditAction.READ, obj=offer, participant_id=referral.participant_id, detail="inbox"
+        )
+    for referral in accepted:
+        audit.record(
+            AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="inbox"
+        )
+    db.session.commit()
+    return render_template(
+        "offers/inbox.html",
+        therapist=therapist,
+        open_offers=open_offers,
+        referrals=referrals,
+        accepted=accepted,
+        now=utcnow(),
+        warning=expiry_warning(therapist, utcnow().date()),
+        place_of=area_of,
+    )
+
+
+@bp.get("/offers/<int:offer_id>")
+@roles_required(Role.THERAPIST)
+def offer(offer_id: int):
+    offers.return_overdue_offers()
+    db.session.commit()
+    offer = get_offer_or_404(offer_id)
+    referral = db.session.get(Referral, offer.referral_id)
+    audit.record(AuditAction.READ, obj=offer, participant_id=referral.participant_id)
+    db.session.commit()
+    return render_template(
+        "offers/offer.html",
+        offer=offer,
+        referral=referral,
+        now=utcnow(),
+        full_details=offer.state is OfferState.ACCEPTED,
+        decline_form=DeclineForm(),
+        place_of=area_of,
+    )
+
+
+@bp.post("/offers/<int:offer_id>/accept")
+@roles_required(Role.THERAPIST)
+def accept(offer_id: int):
+    offer = get_offer_or_404(offer_id)
+    try:
+        offers.accept_offer(offer, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("offers.inbox"))
+    db.session.commit()
+    flash(
+        _("You accepted the referral. The referrer and the coordinator have been told."), "success"
+    )
+    return redirect(url_for("offers.offer", offer_id=offer.id))
+
+
+@bp.route("/offers/<int:offer_id>/decline", methods=["GET", "POST"])
+@roles_required(Role.THERAPIST)
+def decline(offer_id: int):
+    offer = get_offer_or_404(offer_id)
+    form = DeclineForm()
+    if form.validate_on_submit():
+        try:
+            offers.decline_offer(
+                offer,
+                actor=current_user,
+                reason=DeclineReason(form.reason.data),
+                note=form.note.data or "",
+            )
+        except offers.OfferRefused as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("offers.inbox"))
+        except ServiceError as error:
+            db.session.rollback()
+            form.note.errors = [*form.note.errors, error.message]
+        else:
+            db.session.commit()
+            flash(
+                _("You declined the offer. The coordinator will offer it to someone else."),
+                "success",
+            )
+            return redirect(url_for("offers.inbox"))
+    referral = db.session.get(Referral, offer.referral_id)
+    return render_template("offers/decline.html", form=form, offer=offer, referral=referral)

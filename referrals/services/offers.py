@@ -1,0 +1,201 @@
+"""Offers: a coordinator offers a referral to one therapist, who accepts or declines in time.
+
+Races are settled in the database. Accepting moves the offer (`open` -> `accepted`, only
+before its deadline), then takes a place from the therapist (`active_participants + 1` only
+while below capacity), then moves the referral (`offered` -> `accepted`): each a conditional
+UPDATE. If any of them changes no row, the whole transaction is rolled back by the caller and
+the person gets a clear message; so of any number of simultaneous attempts exactly one wins,
+on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from referrals import audit
+from referrals.extensions import db
+from referrals.models import (
+    AuditAction,
+    DeclineReason,
+    NotificationKind,
+    Offer,
+    OfferState,
+    Referral,
+    ReferralState,
+    Therapist,
+    User,
+    utcnow,
+)
+from referrals.services import ServiceError, geo
+from referrals.services.intake import TransitionRefused, apply_transition
+from referrals.services.matching import exclusion_reasons
+from referrals.services.notifications import enqueue
+from referrals.services.texts import notification_text
+
+
+class OfferRefused(ServiceError):
+    """The offer cannot be answered (any more): taken, expired, or no place left."""
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """`days` working days (Monday to Friday) after `start`, at the same time of day.
+
+    Public holidays are not counted out; a deadline that falls after one is a day short.
+    """
+    moment, left = start, days
+    while left > 0:
+        moment += timedelta(days=1)
+        if moment.weekday() < 5:
+            left -= 1
+    return moment
+
+
+def _notify(kind: NotificationKind, referral: Referral, recipients) -> None:
+    subject, body = notification_text(kind, referral)
+    for user in recipients:
+        if user is not None and user.is_active:
+            enqueue(kind, user, subject, body)
+
+
+def _coordinators(referral: Referral) -> list[User]:
+    return list(referral.programme.coordinators)
+
+
+def offer_referral(referral: Referral, therapist: Therapist, *, actor: User | None) -> Offer:
+    """Offer a submitted referral to one therapist of its programme, with a deadline."""
+    return_overdue_offers(referral=referral)
+    if therapist not in referral.programme.therapists:
+        raise ServiceError(_("This therapist does not take part in the programme."))
+    now = utcnow()
+    distance = geo.distance_km(referral.participant.postcode, therapist.postcode)
+    reasons = exclusion_reasons(therapist, referral, now.date(), distance)
+    if reasons:
+        raise ServiceError(
+            _("This therapist cannot get the offer: %(why)s.", why=", ".join(reasons))
+        )
+    apply_transition(referral, "offer", actor, note=therapist.name)
+    offer = Offer(
+        referral_id=referral.id,
+        therapist=therapist,
+        offered_by=actor,
+        offered_at=now,
+        deadline_at=add_working_days(now, referral.programme.offer_deadline_days),
+        state=OfferState.OPEN,
+    )
+    db.session.add(offer)
+    db.session.flush()
+    audit.record(AuditAction.CREATE, actor=actor, obj=offer, participant_id=referral.participant_id)
+    _notify(NotificationKind.NEW_OFFER, referral, [therapist.user])
+    return offer
+
+
+def offer_to_best_match(referral: Referral, *, actor: User | None) -> Offer | None:
+    """For programmes that offer automatically: offer to the best-ranked therapist, if any."""
+    from referrals.services.matching import match_referral
+
+    best = match_referral(referral, utcnow().date()).best
+    if best is None:
+        return None
+    return offer_referral(referral, best.therapist, actor=actor)
+
+
+def _close_offer(offer: Offer, to_state: OfferState, **values) -> bool:
+    """Move an open offer to `to_state`; False when it was no longer open (or overdue)."""
+    now = utcnow()
+    query = sa.update(Offer).where(Offer.id == offer.id, Offer.state == OfferState.OPEN)
+    if to_state in (OfferState.ACCEPTED, OfferState.DECLINED):
+        query = query.where(Offer.deadline_at > now)
+    result = db.session.execute(
+        query.values(state=to_state, responded_at=now, **values).execution_options(
+            synchronize_session=False
+        )
+    )
+    db.session.refresh(offer)
+    return result.rowcount == 1
+
+
+def accept_offer(offer: Offer, *, actor: User) -> Referral:
+    """The therapist accepts: referral accepted, one place taken, referrer and coordinator told."""
+    referral = db.session.get(Referral, offer.referral_id)
+    if not _close_offer(offer, OfferState.ACCEPTED):
+        raise OfferRefused(
+            _("This offer is no longer open: it was answered or its deadline passed.")
+        )
+    taken = db.session.execute(
+        sa.update(Therapist)
+        .where(
+            Therapist.id == offer.therapist_id,
+            Therapist.active_participants < Therapist.capacity,
+        )
+        .values(active_participants=Therapist.active_participants + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        raise OfferRefused(_("You have no free place left. Decline the offer or make room first."))
+    db.session.refresh(offer.therapist)
+    try:
+        apply_transition(referral, "accept", actor, therapist_id=offer.therapist_id)
+    except TransitionRefused as refused:
+        raise OfferRefused(refused.message) from None
+    audit.record(AuditAction.UPDATE, actor=actor, obj=offer, participant_id=referral.participant_id)
+    _notify(
+        NotificationKind.OFFER_ACCEPTED, referral, [referral.referrer, *_coordinators(referral)]
+    )
+    return referral
+
+
+def decline_offer(offer: Offer, *, actor: User, reason: DeclineReason, note: str = "") -> Referral:
+    """The therapist declines with a reason; the referral returns to the coordinator's queue."""
+    if reason is DeclineReason.OTHER and not note.strip():
+        raise ServiceError(_("Explain the reason when you choose 'Other reason'."), "note")
+    referral = db.session.get(Referral, offer.referral_id)
+    if not _close_offer(
+        offer, OfferState.DECLINED, decline_reason=reason, decline_note=note.strip() or None
+    ):
+        raise OfferRefused(
+            _("This offer is no longer open: it was answered or its deadline passed.")
+        )
+    apply_transition(referral, "decline", actor, reason=reason.value, note=note.strip() or None)
+    audit.record(AuditAction.UPDATE, actor=actor, obj=offer, participant_id=referral.participant_id)
+    _notify(NotificationKind.OFFER_DECLINED, referral, _coordinators(referral))
+    _offer_next_if_automatic(referral)
+    return referral
+
+
+def close_open_offers(referral: Referral, to_state: OfferState) -> None:
+    """When a referral leaves `offered` another way (withdrawn), its open offer closes too."""
+    for offer in referral.offers:
+        if offer.state is OfferState.OPEN:
+            _close_offer(offer, to_state)
+
+
+def return_overdue_offers(*, referral: Referral | None = None, now: datetime | None = None) -> int:
+    """Expire open offers past their deadline and put their referrals back in the queue.
+
+    The worker runs this periodically; views that show offers call it first too, so what a
+    person sees is right even before the worker has run.
+    """
+    now = now or utcnow()
+    query = sa.select(Offer).where(Offer.state == OfferState.OPEN, Offer.deadline_at <= now)
+    if referral is not None:
+        query = query.where(Offer.referral_id == referral.id)
+    returned = 0
+    for offer in db.session.scalars(query.order_by(Offer.id)).all():
+        if not _close_offer(offer, OfferState.EXPIRED):
+            continue
+        overdue = db.session.get(Referral, offer.referral_id)
+        if overdue.state is not ReferralState.OFFERED:
+            continue
+        apply_transition(overdue, "expire", None, reason="deadline_passed")
+        _notify(NotificationKind.OFFER_EXPIRED, overdue, _coordinators(overdue))
+        _offer_next_if_automatic(overdue)
+        returned += 1
+    return returned
+
+
+def _offer_next_if_automatic(referral: Referral) -> None:
+    if referral.programme.auto_offer and referral.state is ReferralState.SUBMITTED:
+        offer_to_best_match(referral, actor=None)

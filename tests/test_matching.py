@@ -1,0 +1,150 @@
+"""Ranking and exclusion as a table: who fits a referral, in what order, and why not."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from referrals.models import OrganisationKind, Role
+from referrals.services.matching import match_referral
+from tests import factories
+
+
+@pytest.fixture
+def programme(db):
+    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
+    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
+    programme = factories.make_programme(
+        funder=municipality, referrers=[gp_practice], areas="2200-2299"
+    )
+    programme.gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
+    return programme
+
+
+def therapist(programme, name, **changes):
+    values = {
+        "user": factories.make_user(role=Role.THERAPIST),
+        "name": name,
+        "programmes": [programme],
+    }
+    values.update(changes)
+    return factories.make_therapist(**values)
+
+
+def referral(programme, **changes):
+    from referrals.services.intake import submit_referral
+
+    details = factories.referral_details(
+        preferred_form=changes.pop("preferred_form", "group"),
+        preferred_days=changes.pop("preferred_days", ["tue", "thu"]),
+    )
+    return submit_referral(
+        referrer=programme.gp,
+        programme=programme,
+        participant=factories.participant_details(postcode=changes.pop("postcode", "2201 AB")),
+        details=details,
+        confirm_duplicate=True,
+    )
+
+
+TODAY = date.today()
+# name, therapist settings, excluded because (a word of the reason) or None
+EXCLUSIONS = [
+    ("Expired", {"registered_until": TODAY - timedelta(days=1)}, "registration expired"),
+    ("Closed", {"accepting_referrals": False}, "no new referrals"),
+    ("Full", {"capacity": 3, "active_participants": 3}, "full"),
+    ("Solo only", {"offers_group": False}, "no group"),
+    ("Far away", {"postcode": "3011 AB", "travel_radius_km": 20}, "too far"),
+    ("No account", {"user": None}, "no account"),
+    ("Fits", {}, None),
+    ("Expires today", {"registered_until": TODAY}, None),
+]
+
+
+@pytest.mark.parametrize(("name", "settings", "why"), EXCLUSIONS, ids=[e[0] for e in EXCLUSIONS])
+def test_exclusion_table(db, programme, name, settings, why):
+    person = therapist(programme, name, **settings)
+    result = match_referral(referral(programme), TODAY)
+    if why is None:
+        assert [c.therapist for c in result.candidates] == [person]
+        assert result.excluded == []
+    else:
+        assert result.candidates == []
+        (excluded,) = result.excluded
+        assert excluded.therapist == person
+        assert any(why in reason for reason in excluded.reasons), excluded.reasons
+
+
+def test_therapists_outside_the_programme_are_not_considered(db, programme):
+    other_programme = factories.make_programme()
+    therapist(other_programme, "Elders")
+    result = match_referral(referral(programme), TODAY)
+    assert result.candidates == [] and result.excluded == []
+
+
+def test_ranking_by_distance_then_days_then_free_places(db, programme):
+    leiden = therapist(programme, "Leiden", postcode="2311 AB", weekdays=("tue", "thu"))
+    near_no_days = therapist(
+        programme, "Dichtbij, andere dagen", postcode="2201 CK", weekdays=("mon",)
+    )
+    near_days = therapist(
+        programme, "Dichtbij, goede dagen", postcode="2201 CK", weekdays=("tue", "thu")
+    )
+    near_days_roomier = therapist(
+        programme,
+        "Dichtbij, goede dagen, meer plek",
+        postcode="2201 CK",
+        weekdays=("tue", "thu"),
+        capacity=12,
+    )
+    result = match_referral(referral(programme), TODAY)
+    assert [c.therapist for c in result.candidates] == [
+        near_days_roomier,
+        near_days,
+        near_no_days,
+        leiden,
+    ]
+    assert result.best.therapist == near_days_roomier
+
+
+def test_each_line_explains_itself_in_dutch(app, db, programme):
+    therapist(
+        programme,
+        "Eva",
+        postcode="2311 AB",
+        capacity=8,
+        active_participants=5,
+        weekdays=("tue", "thu", "sat"),
+    )
+    with app.test_request_context():
+        line = match_referral(referral(programme), TODAY).candidates[0].explanation
+    km, places, days = line.split(" · ")
+    assert km.endswith(" km") and "," in km  # Dutch decimal comma, e.g. "11,8 km"
+    assert 8 <= float(km.removesuffix(" km").replace(",", ".")) <= 16
+    assert places == "3 van 8 plekken vrij"
+    assert days == "groep op di en do"
+
+
+def test_individual_and_either_forms(db, programme):
+    group_only = therapist(programme, "Groep", offers_individual=False)
+    individual_only = therapist(programme, "Individueel", offers_group=False)
+    wants_individual = match_referral(referral(programme, preferred_form="individual"), TODAY)
+    assert [c.therapist for c in wants_individual.candidates] == [individual_only]
+    assert [e.therapist for e in wants_individual.excluded] == [group_only]
+    either = match_referral(referral(programme, preferred_form="either"), TODAY)
+    assert {c.therapist for c in either.candidates} == {group_only, individual_only}
+
+
+def test_an_unknown_postcode_gives_a_notice_not_an_error(db, programme):
+    therapist(programme, "Eva")
+    result = match_referral(referral(programme, postcode="2299 ZZ"), TODAY)
+    if result.notices:  # 2299 may be absent from GeoNames: then no distance and a notice
+        assert result.candidates[0].distance_km is None
+        assert (
+            "unknown" in result.candidates[0].explanation
+            or "onbekend" in result.candidates[0].explanation
+        )
+    from referrals.services import geo
+
+    assert geo.distance_km("0999 AA", "2201 AB") is None

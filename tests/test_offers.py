@@ -1,0 +1,232 @@
+"""Offers: from the coordinator's choice to the therapist's answer, deadlines and access."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from referrals.models import (
+    Notification,
+    NotificationKind,
+    Offer,
+    OfferState,
+    OrganisationKind,
+    ReferralState,
+    Role,
+    utcnow,
+)
+from referrals.services import offers
+from tests import factories
+from tests.helpers import text
+
+
+@pytest.fixture
+def world(db):
+    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
+    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
+    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
+    gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
+    programme = factories.make_programme(
+        funder=municipality, referrers=[gp_practice], coordinators=[coordinator]
+    )
+    eva_user = factories.make_user(role=Role.THERAPIST)
+    eva = factories.make_therapist(user=eva_user, name="Eva", programmes=[programme], capacity=2)
+    ruud_user = factories.make_user(role=Role.THERAPIST)
+    ruud = factories.make_therapist(user=ruud_user, name="Ruud", programmes=[programme])
+    referral = factories.make_referral(programme=programme, referrer=gp)
+    return {
+        "programme": programme,
+        "coordinator": coordinator,
+        "gp": gp,
+        "referral": referral,
+        "eva": eva,
+        "eva_user": eva_user,
+        "ruud": ruud,
+        "ruud_user": ruud_user,
+    }
+
+
+def kinds(db) -> list[NotificationKind]:
+    return list(db.session.scalars(sa.select(Notification.kind).order_by(Notification.id)))
+
+
+def test_working_day_deadlines():
+    friday = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    assert offers.add_working_days(friday, 5) == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    assert offers.add_working_days(friday, 1) == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def test_coordinator_sees_the_match_and_offers(app, client, db, login_as, world):
+    login_as(user=world["coordinator"])
+    referral = world["referral"]
+    page = text(client.get(f"/triage/{referral.id}/match"))
+    assert "Eva" in page and "Ruud" in page and "plekken vrij" in page
+    response = client.post(f"/triage/{referral.id}/offer", data={"therapist_id": world["eva"].id})
+    assert response.headers["Location"] == "/triage"
+    db.session.refresh(referral)
+    assert referral.state is ReferralState.OFFERED
+    offer = db.session.scalars(sa.select(Offer)).one()
+    assert offer.therapist == world["eva"] and offer.state is OfferState.OPEN
+    assert offer.deadline_at - offer.offered_at >= timedelta(days=5)
+    assert NotificationKind.NEW_OFFER in kinds(db)
+    assert "Eva" in text(client.get("/triage"))
+
+
+def test_offering_twice_or_to_an_outsider_is_refused(client, db, login_as, world):
+    login_as(user=world["coordinator"])
+    referral = world["referral"]
+    outsider = factories.make_therapist(user=factories.make_user(role=Role.THERAPIST))
+    client.post(f"/triage/{referral.id}/offer", data={"therapist_id": outsider.id})
+    db.session.refresh(referral)
+    assert referral.state is ReferralState.SUBMITTED
+    client.post(f"/triage/{referral.id}/offer", data={"therapist_id": world["eva"].id})
+    again = client.post(
+        f"/triage/{referral.id}/offer",
+        data={"therapist_id": world["ruud"].id},
+        follow_redirects=True,
+    )
+    assert "alert--error" in text(again)
+    assert db.session.scalar(sa.select(sa.func.count(Offer.id))) == 1
+
+
+def test_an_expired_therapist_gets_no_offer(db, world):
+    world["eva"].registered_until = utcnow().date() - timedelta(days=1)
+    with pytest.raises(offers.ServiceError, match="registration expired|registratie verlopen"):
+        offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+
+
+def test_inbox_shows_only_what_is_needed_to_decide(app, client, db, login_as, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    db.session.commit()
+    login_as(user=world["eva_user"])
+    inbox = text(client.get("/offers"))
+    participant = world["referral"].participant
+    assert participant.first_name in inbox
+    assert participant.last_name not in inbox and participant.phone not in inbox
+    assert "uur" in inbox or "hours" in inbox
+    page = text(client.get(f"/offers/{offer.id}"))
+    assert participant.last_name not in page and world["referral"].description not in page
+    assert str(participant.date_of_birth.year) not in page
+
+
+def test_accepting_shows_full_details_takes_a_place_and_tells_people(client, db, login_as, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    db.session.commit()
+    login_as(user=world["eva_user"])
+    response = client.post(f"/offers/{offer.id}/accept")
+    assert response.headers["Location"] == f"/offers/{offer.id}"
+    referral = world["referral"]
+    db.session.refresh(referral)
+    db.session.refresh(world["eva"])
+    assert referral.state is ReferralState.ACCEPTED and referral.therapist == world["eva"]
+    assert world["eva"].active_participants == 1 and world["eva"].free_places == 1
+    page = text(client.get(f"/offers/{offer.id}"))
+    assert referral.participant.last_name in page and referral.description in page
+    accepted = [
+        n
+        for n in db.session.scalars(sa.select(Notification))
+        if n.kind is NotificationKind.OFFER_ACCEPTED
+    ]
+    assert {n.recipient_id for n in accepted} == {world["gp"].id, world["coordinator"].id}
+
+
+def test_declining_returns_the_referral_with_the_reason(app, client, db, login_as, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    db.session.commit()
+    login_as(user=world["eva_user"])
+    missing = client.post(f"/offers/{offer.id}/decline", data={"reason": "other", "note": ""})
+    assert 'id="note-error"' in text(missing)
+    client.post(
+        f"/offers/{offer.id}/decline", data={"reason": "schedule", "note": "Alleen ochtenden"}
+    )
+    referral = world["referral"]
+    db.session.refresh(referral)
+    assert referral.state is ReferralState.SUBMITTED
+    assert client.get(f"/offers/{offer.id}").status_code == 404  # details gone after declining
+
+    coordinator_client = app.test_client()
+    login_as(user=world["coordinator"], into=coordinator_client)
+    queue = text(coordinator_client.get("/triage"))
+    assert referral.reference in queue and (
+        "dagen of tijden" in queue.lower() or "days or times" in queue.lower()
+    )
+    match = text(coordinator_client.get(f"/triage/{referral.id}/match"))
+    assert "Alleen ochtenden" in match
+    assert NotificationKind.OFFER_DECLINED in kinds(db)
+
+
+def test_a_passed_deadline_returns_the_referral_before_the_worker_runs(client, db, login_as, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    offer.deadline_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    login_as(user=world["eva_user"])
+    refused = client.post(f"/offers/{offer.id}/accept", follow_redirects=True)
+    assert "alert--error" in text(refused)
+    referral = world["referral"]
+    db.session.refresh(referral)
+    assert referral.state is not ReferralState.ACCEPTED
+    db.session.refresh(world["eva"])
+    assert world["eva"].active_participants == 0
+
+
+def test_the_worker_expires_overdue_offers(app, db, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    offer.deadline_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["expire-offers"])
+    assert result.exit_code == 0 and "1" in result.output
+    db.session.refresh(offer)
+    db.session.refresh(world["referral"])
+    assert offer.state is OfferState.EXPIRED
+    assert world["referral"].state is ReferralState.SUBMITTED
+    assert NotificationKind.OFFER_EXPIRED in kinds(db)
+
+
+def test_withdrawing_an_offered_referral_closes_the_offer(db, world):
+    from referrals.services.intake import withdraw_referral
+
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    withdraw_referral(world["referral"], actor=world["gp"], reason="Verhuisd")
+    db.session.refresh(offer)
+    assert offer.state is OfferState.WITHDRAWN
+
+
+def test_automatic_offer_to_the_best_match(db, world):
+    programme = world["programme"]
+    programme.auto_offer = True
+    referral = factories.make_referral(programme=programme, referrer=world["gp"], first_name="Auto")
+    assert referral.state is ReferralState.OFFERED
+    offer = (
+        referral.offers[-1]
+        if referral.offers
+        else db.session.scalars(sa.select(Offer).where(Offer.referral_id == referral.id)).one()
+    )
+    assert offer.offered_by is None
+    # Declined: it goes to the next best automatically.
+    offers.decline_offer(offer, actor=offer.therapist.user, reason=offers.DeclineReason.SCHEDULE)
+    db.session.refresh(referral)
+    assert referral.state is ReferralState.OFFERED
+    therapists = {
+        o.therapist
+        for o in db.session.scalars(sa.select(Offer).where(Offer.referral_id == referral.id))
+    }
+    assert therapists == {world["eva"], world["ruud"]}
+
+
+def test_another_therapists_offer_is_404(app, db, login_as, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    db.session.commit()
+    client = app.test_client()
+    login_as(user=world["ruud_user"], into=client)
+    for method, url in [
+        ("GET", f"/offers/{offer.id}"),
+        ("POST", f"/offers/{offer.id}/accept"),
+        ("GET", f"/offers/{offer.id}/decline"),
+        ("POST", f"/offers/{offer.id}/decline"),
+    ]:
+        assert client.open(url, method=method).status_code == 404, url
+    assert world["referral"].participant.first_name not in text(client.get("/offers"))
+    # Therapists never reach the referral pages of referrers and coordinators.
+    assert client.get(f"/referrals/{world['referral'].id}").status_code == 403
