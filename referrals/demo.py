@@ -138,6 +138,21 @@ ACCOUNTS = [
         "ruud@loopgroeppolder.example",
         "JBSWY3DPEHPK3PXPPOLDERAAAAAAAAAA",
     ),
+    # Two more therapists near Noordwijk, so the coordinator's matching has a ranking to show.
+    DemoAccount(
+        "kust",
+        Role.THERAPIST,
+        "Marieke van Dijk",
+        "marieke@duinloop.example",
+        "JBSWY3DPEHPK3PXPMARIEKEAAAAAAAAA",
+    ),
+    DemoAccount(
+        "kust",
+        Role.THERAPIST,
+        "Anouk Bos",
+        "anouk@bollenstreekloopt.example",
+        "JBSWY3DPEHPK3PXPANOUKAAAAAAAAAAA",
+    ),
 ]
 
 
@@ -224,7 +239,7 @@ THERAPISTS = [
     DemoTherapist("108712", "Ruud Hendriks", "ruud@loopgroeppolder.example", "8232 BA", 540,
                   20, 6, "group", "mon wed", "nl", linked=True),
     DemoTherapist("104410", "Marieke van Dijk", "marieke@duinloop.example", "2202 LN", 400,
-                  10, 6, "group individual", "mon wed fri", "nl"),
+                  10, 6, "group individual", "mon wed fri", "nl", linked=True),
     DemoTherapist("105521", "Youssef Amrani", "youssef@rennenleiden.example", "2311 EZ", 12,
                   12, 5, "individual", "tue thu", "nl ar fr"),
     DemoTherapist("106632", "Sophie de Graaf", None, "2225 LB", 300,
@@ -232,7 +247,7 @@ THERAPISTS = [
     DemoTherapist("107743", "Joost Willems", "joost@loopfit.example", "2316 XB", -20,
                   15, 8, "group individual", "wed sat", "nl"),
     DemoTherapist("108854", "Anouk Bos", "anouk@bollenstreekloopt.example", "2211 AD", 25,
-                  20, 6, "group individual", "mon thu", "nl de"),
+                  20, 6, "group individual", "mon thu", "nl de", linked=True),
     DemoTherapist("109965", "Henk Dijkstra", "henk@flevoloop.example", "8224 DK", 450,
                   25, 8, "group individual", "tue thu", "nl"),
     DemoTherapist("110076", "Priya Ramdin", "priya@beweeglelystad.example", "8243 PM", 20,
