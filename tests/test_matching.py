@@ -49,14 +49,14 @@ def referral(programme, **changes):
 
 
 TODAY = date.today()
-# name, therapist settings, excluded because (a word of the reason) or None
+# name, therapist settings, excluded because (words of the Dutch reason) or None
 EXCLUSIONS = [
-    ("Expired", {"registered_until": TODAY - timedelta(days=1)}, "registration expired"),
-    ("Closed", {"accepting_referrals": False}, "no new referrals"),
-    ("Full", {"capacity": 3, "active_participants": 3}, "full"),
-    ("Solo only", {"offers_group": False}, "no group"),
-    ("Far away", {"postcode": "3011 AB", "travel_radius_km": 20}, "too far"),
-    ("No account", {"user": None}, "no account"),
+    ("Expired", {"registered_until": TODAY - timedelta(days=1)}, "registratie verlopen"),
+    ("Closed", {"accepting_referrals": False}, "geen nieuwe verwijzingen"),
+    ("Full", {"capacity": 3, "active_participants": 3}, "vol"),
+    ("Solo only", {"offers_group": False}, "geen groepstraining"),
+    ("Far away", {"postcode": "3011 AB", "travel_radius_km": 20}, "te ver"),
+    ("No account", {"user": None}, "geen account"),
     ("Fits", {}, None),
     ("Expires today", {"registered_until": TODAY}, None),
 ]

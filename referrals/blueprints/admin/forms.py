@@ -38,6 +38,7 @@ OBJECT_LABELS = {
     "audit_log": _l("audit log"),
     "programmes": _l("programme"),
     "referrals": _l("referral"),
+    "offers": _l("offer"),
     "therapists": _l("therapist"),
     "register_imports": _l("register import"),
 }
