@@ -67,6 +67,7 @@ def programme_data(members: Members, **changes) -> dict:
         "supervised_sessions": "12",
         "tariff": "45,50",
         "questionnaires": ["mhc_sf", "k10"],
+        "offer_deadline_days": "5",
     }
     data.update(changes)
     return data
@@ -294,3 +295,19 @@ def test_bad_input_on_edit_changes_nothing(client, db, admin, members):
 def test_unknown_programme_is_404(client, admin):
     assert client.get("/admin/programmes/999999/edit").status_code == 404
     assert client.post("/admin/programmes/999999/edit", data={}).status_code == 404
+
+
+def test_offer_settings_are_programme_settings(client, db, admin, members):
+    """How long therapists have to answer an offer, and whether offers go out automatically."""
+    programme = factories.make_programme(funder=members.funder, referrers=[members.practice])
+    page = client.get(f"/admin/programmes/{programme.id}/edit").get_data(as_text=True)
+    assert 'name="offer_deadline_days"' in page and 'name="auto_offer"' in page
+    data = programme_data(members, offer_deadline_days="3", auto_offer="y")
+    assert client.post(f"/admin/programmes/{programme.id}/edit", data=data).status_code == 302
+    db.session.refresh(programme)
+    assert (programme.offer_deadline_days, programme.auto_offer) == (3, True)
+    bad = programme_data(members, offer_deadline_days="0", name="Niet opgeslagen")
+    page = client.post(f"/admin/programmes/{programme.id}/edit", data=bad).get_data(as_text=True)
+    assert 'id="offer_deadline_days-error"' in page
+    db.session.refresh(programme)
+    assert programme.offer_deadline_days == 3 and programme.name != "Niet opgeslagen"

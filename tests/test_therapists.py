@@ -661,6 +661,7 @@ def test_a_programme_names_its_therapists(client, db, admin):
         "trajectory_weeks": "12",
         "supervised_sessions": "12",
         "tariff": "45,00",
+        "offer_deadline_days": "5",
         "therapists": [str(eva.id), str(expired.id)],
     }
     response = client.post(f"/admin/programmes/{programme.id}/edit", data=data)

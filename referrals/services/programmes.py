@@ -72,6 +72,8 @@ class ProgrammeDetails:
     tariff_cents: int
     questionnaires: list[str]
     therapists: list[Therapist] = field(default_factory=list)
+    offer_deadline_days: int = 5
+    auto_offer: bool = False
 
 
 def _check(details: ProgrammeDetails) -> list[tuple[int, int]]:
@@ -106,6 +108,8 @@ def _apply(programme: Programme, details: ProgrammeDetails, areas: list[tuple[in
     programme.trajectory_weeks = details.trajectory_weeks
     programme.supervised_sessions = details.supervised_sessions
     programme.tariff_cents = details.tariff_cents
+    programme.offer_deadline_days = details.offer_deadline_days
+    programme.auto_offer = details.auto_offer
     programme.questionnaires = sorted(set(details.questionnaires))
     programme.postcode_areas = [PostcodeArea(pc4_from=low, pc4_to=high) for low, high in areas]
 

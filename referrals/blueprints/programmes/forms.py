@@ -9,6 +9,7 @@ from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     IntegerField,
     SelectChoice,
@@ -170,6 +171,12 @@ class ProgrammeForm(FlaskForm):
         validators=[InputRequired(_l("Enter the tariff per session."))],
         invalid_value_message=_l("Enter an amount in euros, like 45,50."),
         description=_l("For example 45,50."),
+    )
+    offer_deadline_days = _whole_number(
+        _l("Working days a therapist has to answer an offer"), 1, 30, default=5
+    )
+    auto_offer = BooleanField(
+        _l("Offer new referrals automatically to the best-matching therapist")
     )
     questionnaires = CheckboxListField(
         _l("Outcome questionnaires"),

@@ -106,6 +106,8 @@ def _form_data(programme: Programme) -> dict:
         "supervised_sessions": programme.supervised_sessions,
         "tariff": programme.tariff_cents,
         "questionnaires": list(programme.questionnaires),
+        "offer_deadline_days": programme.offer_deadline_days,
+        "auto_offer": programme.auto_offer,
     }
 
 
@@ -129,6 +131,8 @@ def _details(form: ProgrammeForm) -> ProgrammeDetails:
         supervised_sessions=form.supervised_sessions.data,
         tariff_cents=form.tariff.data,
         questionnaires=form.questionnaires.data,
+        offer_deadline_days=form.offer_deadline_days.data,
+        auto_offer=bool(form.auto_offer.data),
     )
 
 
