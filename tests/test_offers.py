@@ -191,6 +191,12 @@ def test_withdrawing_an_offered_referral_closes_the_offer(db, world):
     withdraw_referral(world["referral"], actor=world["gp"], reason="Verhuisd")
     db.session.refresh(offer)
     assert offer.state is OfferState.WITHDRAWN
+    told = db.session.scalars(
+        sa.select(Notification.recipient_id).where(
+            Notification.kind == NotificationKind.REFERRAL_WITHDRAWN
+        )
+    ).all()
+    assert set(told) == {world["coordinator"].id, world["eva_user"].id}
 
 
 def test_automatic_offer_to_the_best_match(db, world):

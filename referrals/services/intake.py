@@ -369,7 +369,13 @@ def withdraw_referral(referral: Referral, *, actor: User, reason: str) -> Referr
     apply_transition(referral, "withdraw", actor, note=reason.strip(), closed_at=utcnow())
     from referrals.services.offers import close_open_offers
 
-    close_open_offers(referral, OfferState.WITHDRAWN)
+    closed = close_open_offers(referral, OfferState.WITHDRAWN)
+    # Those who were about to act on it: the coordinators, and the therapist it was offered to.
+    told = [*referral.programme.coordinators, *(offer.therapist.user for offer in closed)]
+    subject, body = notification_text(NotificationKind.REFERRAL_WITHDRAWN, referral)
+    for user in told:
+        if user is not None and user.is_active:
+            enqueue(NotificationKind.REFERRAL_WITHDRAWN, user, subject, body)
     return referral
 
 

@@ -165,11 +165,13 @@ def decline_offer(offer: Offer, *, actor: User, reason: DeclineReason, note: str
     return referral
 
 
-def close_open_offers(referral: Referral, to_state: OfferState) -> None:
+def close_open_offers(referral: Referral, to_state: OfferState) -> list[Offer]:
     """When a referral leaves `offered` another way (withdrawn), its open offer closes too."""
+    closed = []
     for offer in referral.offers:
-        if offer.state is OfferState.OPEN:
-            _close_offer(offer, to_state)
+        if offer.state is OfferState.OPEN and _close_offer(offer, to_state):
+            closed.append(offer)
+    return closed
 
 
 def return_overdue_offers(*, referral: Referral | None = None, now: datetime | None = None) -> int:
