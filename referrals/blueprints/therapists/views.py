@@ -159,11 +159,19 @@ def apply(import_id: int):
     register_import = get_register_import_or_404(import_id)
     try:
         result = apply_import(register_import)
+        db.session.commit()
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("therapists.preview", import_id=import_id))
-    db.session.commit()
+    except sa.exc.IntegrityError:
+        # Another import added the same registration number at the same moment.
+        db.session.rollback()
+        flash(
+            _("The register changed while importing. Upload the file again to see what is new."),
+            "error",
+        )
+        return redirect(url_for("therapists.preview", import_id=import_id))
     flash(
         _(
             "Register imported: %(added)d added, %(changed)d changed, %(rejected)d rejected.",
