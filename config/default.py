@@ -6,7 +6,8 @@ from datetime import timedelta
 SECRET_KEY = None  # each environment decides; production refuses to start without one
 # Unset: a SQLite file in the instance folder.
 SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
-SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+# Database errors never write their parameters (names, dates of birth, BSNs) into the logs.
+SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
 
 # Sessions: a server-side token is checked on every request (see referrals/services/sessions.py).
 SESSION_IDLE_TIMEOUT = timedelta(minutes=30)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from referrals.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -38,10 +40,20 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     register_extensions(app)
+    app.url_map.converters["int"] = DatabaseIdConverter
     register_blueprints(app)
     register_security_and_errors(app)
     register_cli(app)
     return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` in URLs stops at the database's integer range: larger numbers are a 404, not
+    an overflow error in the database driver."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def check_secret_key(app: Flask) -> None:
@@ -61,6 +73,14 @@ def check_secret_key(app: Flask) -> None:
         )
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         raise RuntimeError("DATABASE_URL must be set in production")
+    base_url = app.config.get("BASE_URL") or ""
+    if not base_url.startswith("https://"):
+        raise RuntimeError(
+            "BASE_URL must be set to the https:// address users reach, e.g. "
+            "https://verwijzen.example.nl: e-mail links use it, never the request's Host header"
+        )
+    if not app.config.get("TRUSTED_HOSTS"):
+        app.config["TRUSTED_HOSTS"] = [urlsplit(base_url).hostname]
 
 
 def register_database_defaults(app: Flask) -> None:

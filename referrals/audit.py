@@ -8,6 +8,9 @@ from flask_login import current_user
 from referrals.extensions import db
 from referrals.models import AuditAction, AuditEvent, User, utcnow
 
+# The default actor of record(): whoever is logged in for this request.
+CURRENT_USER = object()
+
 
 def client_address() -> str | None:
     """The client's address as the WSGI server saw it (behind a proxy, configure ProxyFix)."""
@@ -19,7 +22,7 @@ def client_address() -> str | None:
 def record(
     action: AuditAction,
     *,
-    actor: User | None = None,
+    actor: User | None | object = CURRENT_USER,
     obj: object | None = None,
     object_type: str | None = None,
     object_id: object | None = None,
@@ -28,12 +31,16 @@ def record(
 ) -> AuditEvent:
     """Add one audit row to the session; the caller's commit makes it permanent.
 
-    The actor defaults to the logged-in user. The object may be given as a model instance
-    (its table name and id are taken) or as an explicit type and id. `detail` must never
-    hold health data or a participant's identity: it is for filters, reasons and the like.
+    The actor defaults to the logged-in user; `actor=None` records the system (a worker, an
+    automatic step) so that nobody is credited with what they did not do. The object may be
+    given as a model instance (its table name and id are taken) or as an explicit type and id.
+    `detail` must never hold health data or a participant's identity: it is for filters,
+    reasons and the like.
     """
-    if actor is None and has_request_context() and current_user.is_authenticated:
-        actor = current_user._get_current_object()
+    if actor is CURRENT_USER:
+        actor = None
+        if has_request_context() and current_user.is_authenticated:
+            actor = current_user._get_current_object()
     if obj is not None:
         object_type = object_type or obj.__table__.name
         object_id = object_id if object_id is not None else obj.id

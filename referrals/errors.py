@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from referrals.extensions import db
 
@@ -26,7 +26,13 @@ def render_internal_error(error: Exception):
     return render_template("errors/500.html", error=InternalServerError()), 500
 
 
+def refuse_untrusted_host(error: SecurityError):
+    # No page: without a trusted host no URL can be built, and nothing is worth showing.
+    return "Bad request: unknown host.", 400, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(SecurityError, refuse_untrusted_host)
     app.register_error_handler(CSRFError, render_csrf_error)
     for code in PAGES - {500}:
         app.register_error_handler(code, render_error)

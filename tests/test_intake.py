@@ -321,3 +321,28 @@ def test_events_hold_the_timeline(db, setup):
     referral = factories.make_referral(programme=setup["programme"], referrer=setup["gp"])
     assert count(db, ReferralEvent) == 1
     assert referral.events[0].occurred_at <= utcnow()
+
+
+def test_a_duplicate_from_another_organisation_is_flagged_without_its_details(
+    app, db, login_as, setup
+):
+    other_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
+    setup["programme"].referrer_organisations.append(other_practice)
+    first = factories.make_referral(
+        programme=setup["programme"], referrer=setup["gp"], bsn=VALID_BSN
+    )
+    db.session.commit()
+    client = app.test_client()
+    other_gp = login_as(
+        user=factories.make_user(role=Role.REFERRER, organisation=other_practice), into=client
+    )
+    response = post_referral(client, setup["programme"], bsn=VALID_BSN, first_name="Iemand")
+    page = text(response)
+    assert 'value="yes"' in page  # flagged, to be confirmed
+    assert first.reference not in page  # but nothing about the other practice's referral
+    searched = db.session.scalars(
+        sa.select(AuditEvent).where(
+            AuditEvent.action == AuditAction.SEARCH, AuditEvent.user_id == other_gp.id
+        )
+    ).all()
+    assert [e.participant_id for e in searched] == [first.participant_id]

@@ -148,3 +148,15 @@ def test_an_unknown_postcode_gives_a_notice_not_an_error(db, programme):
     from referrals.services import geo
 
     assert geo.distance_km("0999 AA", "2201 AB") is None
+
+
+def test_a_deactivated_account_gets_no_offers(db, programme):
+    from referrals.services.accounts import deactivate_user
+
+    person = therapist(programme, "Weg")
+    deactivate_user(person.user, actor=factories.make_user(role=Role.ADMIN))
+    result = match_referral(referral(programme), TODAY)
+    assert result.candidates == []
+    assert "account gedeactiveerd" in result.excluded[0].reasons or (
+        "account deactivated" in result.excluded[0].reasons
+    )

@@ -236,3 +236,37 @@ def test_another_therapists_offer_is_404(app, db, login_as, world):
     assert world["referral"].participant.first_name not in text(client.get("/offers"))
     # Therapists never reach the referral pages of referrers and coordinators.
     assert client.get(f"/referrals/{world['referral'].id}").status_code == 403
+
+
+def test_an_expiry_seen_by_someone_else_is_logged_as_the_system(app, db, login_as, world):
+    from referrals.models import AuditEvent
+
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    offer.deadline_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    client = app.test_client()
+    login_as(user=world["ruud_user"], into=client)  # an unrelated therapist opens the inbox
+    client.get("/offers")
+    row = db.session.scalars(
+        sa.select(AuditEvent)
+        .where(AuditEvent.detail.like("expire:%"))
+        .order_by(AuditEvent.id.desc())
+    ).first()
+    assert row.participant_id == world["referral"].participant_id
+    assert row.user_id is None and row.user_role is None
+
+
+def test_the_decline_note_is_for_the_coordinator_only(app, db, login_as, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    offers.decline_offer(
+        offer, actor=world["eva_user"], reason=offers.DeclineReason.OTHER, note="Ken hem privé"
+    )
+    db.session.commit()
+    gp_client = app.test_client()
+    login_as(user=world["gp"], into=gp_client)
+    page = text(gp_client.get(f"/referrals/{world['referral'].id}"))
+    assert "Ken hem privé" not in page and "Eva" not in page
+    coordinator_client = app.test_client()
+    login_as(user=world["coordinator"], into=coordinator_client)
+    match = text(coordinator_client.get(f"/triage/{world['referral'].id}/match"))
+    assert "Ken hem privé" in match

@@ -87,6 +87,7 @@ def test_production_sends_hsts_and_secure_cookies(databases):
         "production",
         overrides={
             "SECRET_KEY": "x" * 48,
+            "BASE_URL": "https://localhost",
             "SQLALCHEMY_DATABASE_URI": databases.new("production"),
         },
     )
@@ -105,3 +106,29 @@ def test_health_shows_no_data(client):
     response = client.get("/health")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
+
+
+def test_production_needs_an_https_base_url_and_trusts_only_its_host(databases):
+    settings = {"SECRET_KEY": "y" * 48, "SQLALCHEMY_DATABASE_URI": databases.new("base-url")}
+    with pytest.raises(RuntimeError, match="BASE_URL"):
+        create_app("production", overrides=settings)
+    app = create_app(
+        "production", overrides={**settings, "BASE_URL": "https://verwijzen.example.nl"}
+    )
+    with app.test_client() as client:
+        assert client.get("/health", base_url="https://verwijzen.example.nl").status_code == 200
+        forged = client.get("/health", base_url="https://evil.example")
+        assert forged.status_code == 400
+    from referrals.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_huge_ids_and_pages_are_not_server_errors(client, login_as):
+    login_as(Role.REFERRER)
+    assert client.get("/referrals/99999999999999999999999").status_code == 404
+    assert client.get("/referrals?page=99999999999999999999").status_code == 200
+    login_as(Role.ADMIN)
+    response = client.get("/admin/audit/?participant_id=99999999999999999999")
+    assert response.status_code == 200 and 'id="participant_id-error"' in text(response)

@@ -26,6 +26,14 @@ def apply_service_error(form, error: ServiceError) -> None:
         form.form_errors.append(error.message)
 
 
+MAX_PAGE = 100_000
+
+
+def page_number(args) -> int:
+    """The ?page= number, kept between 1 and MAX_PAGE whatever was typed."""
+    return min(max(args.get("page", 1, type=int), 1), MAX_PAGE)
+
+
 def page_of(query: sa.Select, page: int, size: int) -> tuple[list, bool]:
     """One page of `query` and whether there is a next page."""
     rows = db.session.scalars(query.offset((page - 1) * size).limit(size + 1)).all()

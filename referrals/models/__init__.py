@@ -10,7 +10,7 @@ from referrals.models.accounts import (
     UserSession,
 )
 from referrals.models.audit import AuditAction, AuditEvent
-from referrals.models.base import Base, utcnow
+from referrals.models.base import LOCAL_ZONE, Base, local_today, utcnow
 from referrals.models.intake import (
     OPEN_STATES,
     Participant,
@@ -41,6 +41,8 @@ from referrals.models.therapists import (
 )
 
 __all__ = [
+    "LOCAL_ZONE",
+    "local_today",
     "DeclineReason",
     "Offer",
     "OfferState",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -21,6 +22,16 @@ NAMING_CONVENTION = {
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC; the one clock the models and services use."""
     return datetime.now(UTC)
+
+
+# The Netherlands' time zone: the day a registration ends, a programme starts or a person turns
+# 18 is a Dutch day, not a UTC one.
+LOCAL_ZONE = ZoneInfo("Europe/Amsterdam")
+
+
+def local_today() -> date:
+    """Today's date in the Netherlands."""
+    return datetime.now(LOCAL_ZONE).date()
 
 
 class UTCDateTime(sa.types.TypeDecorator):

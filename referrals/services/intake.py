@@ -36,6 +36,7 @@ from referrals.models import (
     Role,
     User,
     Weekday,
+    local_today,
     utcnow,
 )
 from referrals.services import ServiceError
@@ -179,7 +180,7 @@ def _eligibility_errors(programme: Programme, details: ParticipantDetails, today
 def can_refer_to(user: User, programme: Programme, today: date | None = None) -> bool:
     return (
         user.role is Role.REFERRER
-        and programme.is_open_on(today or utcnow().date())
+        and programme.is_open_on(today or local_today())
         and any(o.id == user.organisation_id for o in programme.referrer_organisations)
     )
 
@@ -207,7 +208,7 @@ def check_referral(
     referrer: User, programme: Programme, participant: ParticipantDetails, details: ReferralDetails
 ) -> dict[str, str]:
     """Every problem with a referral, by field; normalises postcode, BSN and contact details."""
-    today = utcnow().date()
+    today = local_today()
     errors = _participant_errors(participant, referrer, today) | _referral_errors(details)
     for name, message in _eligibility_errors(programme, participant, today).items():
         errors.setdefault(name, message)
@@ -366,10 +367,12 @@ def withdraw_referral(referral: Referral, *, actor: User, reason: str) -> Referr
     """The referrer takes back a submitted or offered referral, saying why."""
     if not reason.strip():
         raise ServiceError(_("Say why the referral is withdrawn."), "reason")
-    apply_transition(referral, "withdraw", actor, note=reason.strip(), closed_at=utcnow())
     from referrals.services.offers import close_open_offers
 
+    # Offer first, then referral: the same lock order as accepting and declining, so a
+    # withdrawal and an acceptance at the same moment wait for each other, never deadlock.
     closed = close_open_offers(referral, OfferState.WITHDRAWN)
+    apply_transition(referral, "withdraw", actor, note=reason.strip(), closed_at=utcnow())
     # Those who were about to act on it: the coordinators, and the therapist it was offered to.
     told = [*referral.programme.coordinators, *(offer.therapist.user for offer in closed)]
     subject, body = notification_text(NotificationKind.REFERRAL_WITHDRAWN, referral)

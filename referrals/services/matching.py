@@ -146,6 +146,8 @@ def exclusion_reasons(
         reasons.append(_("takes no new referrals now"))
     if therapist.user_id is None:
         reasons.append(_("has no account to receive offers"))
+    elif not therapist.user.is_active:
+        reasons.append(_("account deactivated"))
     if therapist.free_places <= 0:
         reasons.append(_("full"))
     if not _offers_form(therapist, referral.preferred_form):

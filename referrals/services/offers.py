@@ -10,7 +10,7 @@ on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from referrals import audit
 from referrals.extensions import db
 from referrals.models import (
+    LOCAL_ZONE,
     AuditAction,
     DeclineReason,
     NotificationKind,
@@ -27,6 +28,7 @@ from referrals.models import (
     ReferralState,
     Therapist,
     User,
+    local_today,
     utcnow,
 )
 from referrals.services import ServiceError, geo
@@ -45,12 +47,14 @@ def add_working_days(start: datetime, days: int) -> datetime:
 
     Public holidays are not counted out; a deadline that falls after one is a day short.
     """
-    moment, left = start, days
+    # Count on the Dutch calendar and clock: a Saturday-night offer is due on a Dutch weekday,
+    # and a change to or from summer time keeps the deadline at the same wall-clock time.
+    moment, left = start.astimezone(LOCAL_ZONE), days
     while left > 0:
         moment += timedelta(days=1)
         if moment.weekday() < 5:
             left -= 1
-    return moment
+    return moment.astimezone(UTC)
 
 
 def _notify(kind: NotificationKind, referral: Referral, recipients) -> None:
@@ -71,7 +75,7 @@ def offer_referral(referral: Referral, therapist: Therapist, *, actor: User | No
         raise ServiceError(_("This therapist does not take part in the programme."))
     now = utcnow()
     distance = geo.distance_km(referral.participant.postcode, therapist.postcode)
-    reasons = exclusion_reasons(therapist, referral, now.date(), distance)
+    reasons = exclusion_reasons(therapist, referral, local_today(), distance)
     if reasons:
         raise ServiceError(
             _("This therapist cannot get the offer: %(why)s.", why=", ".join(reasons))
@@ -96,7 +100,7 @@ def offer_to_best_match(referral: Referral, *, actor: User | None) -> Offer | No
     """For programmes that offer automatically: offer to the best-ranked therapist, if any."""
     from referrals.services.matching import match_referral
 
-    best = match_referral(referral, utcnow().date()).best
+    best = match_referral(referral, local_today()).best
     if best is None:
         return None
     return offer_referral(referral, best.therapist, actor=actor)
@@ -158,7 +162,9 @@ def decline_offer(offer: Offer, *, actor: User, reason: DeclineReason, note: str
         raise OfferRefused(
             _("This offer is no longer open: it was answered or its deadline passed.")
         )
-    apply_transition(referral, "decline", actor, reason=reason.value, note=note.strip() or None)
+    # The explanation stays on the offer, for the coordinator; the referral's history (which the
+    # referrer reads) records only that the offer was declined.
+    apply_transition(referral, "decline", actor, reason=reason.value)
     audit.record(AuditAction.UPDATE, actor=actor, obj=offer, participant_id=referral.participant_id)
     _notify(NotificationKind.OFFER_DECLINED, referral, _coordinators(referral))
     _offer_next_if_automatic(referral)

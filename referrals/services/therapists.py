@@ -11,7 +11,7 @@ import re
 from datetime import date
 
 import sqlalchemy as sa
-from flask_babel import format_date, ngettext, to_user_timezone
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from stdnum.exceptions import ValidationError as StdnumError
@@ -19,7 +19,8 @@ from stdnum.nl import postcode as stdnum_postcode
 
 from referrals import audit
 from referrals.extensions import db
-from referrals.models import AuditAction, Role, Therapist, User, Weekday, utcnow
+from referrals.models import AuditAction, Role, Therapist, User, Weekday
+from referrals.models import local_today as models_local_today
 from referrals.services import ServiceError
 
 # Coordinators and the therapist are warned this many days before the registration ends.
@@ -46,7 +47,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 def local_today() -> date:
     """Today in the installation's time zone (Europe/Amsterdam), the day registrations end."""
-    return to_user_timezone(utcnow()).date()
+    return models_local_today()
 
 
 def parse_brtn_number(value: str) -> str:

@@ -119,11 +119,17 @@ class AuditFilterForm(FlaskForm):
 
     user_id = IntegerField(
         _l("User number"),
-        validators=[Optional(), NumberRange(min=1, message=_l("Enter a positive number."))],
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=2**31 - 1, message=_l("Enter a positive number.")),
+        ],
     )
     participant_id = IntegerField(
         _l("Participant number"),
-        validators=[Optional(), NumberRange(min=1, message=_l("Enter a positive number."))],
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=2**31 - 1, message=_l("Enter a positive number.")),
+        ],
     )
     action = SelectField(
         _l("Action"),

@@ -6,7 +6,6 @@ from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, render_template, request
-from flask_babel import get_timezone
 
 from referrals import audit
 from referrals.blueprints.admin.forms import (
@@ -16,15 +15,16 @@ from referrals.blueprints.admin.forms import (
     AuditFilterForm,
 )
 from referrals.blueprints.audit import bp
-from referrals.blueprints.common import page_of
+from referrals.blueprints.common import page_number, page_of
 from referrals.extensions import db
-from referrals.models import AuditAction, AuditEvent
+from referrals.models import LOCAL_ZONE, AuditAction, AuditEvent
 from referrals.permissions import Role, roles_required
 
 
 def _local_midnight(day) -> datetime:
-    """The start of `day` in the interface's time zone, as an aware datetime."""
-    return datetime.combine(day, time.min, tzinfo=get_timezone())
+    """The start of `day` in the Netherlands, as an aware datetime (zoneinfo, not pytz: pytz
+    zones passed as tzinfo carry the 1900 local mean time offset of +00:18)."""
+    return datetime.combine(day, time.min, tzinfo=LOCAL_ZONE)
 
 
 def _filtered_query(form: AuditFilterForm) -> tuple[sa.Select, list[str]]:
@@ -54,7 +54,7 @@ def _filtered_query(form: AuditFilterForm) -> tuple[sa.Select, list[str]]:
 def log():
     form = AuditFilterForm(request.args)
     valid = form.validate()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args)
     page_size = current_app.config["AUDIT_PAGE_SIZE"]
     events, has_next = [], False
     if valid:

@@ -9,7 +9,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from referrals import audit
-from referrals.blueprints.common import page_of
+from referrals.blueprints.common import page_number, page_of
 from referrals.blueprints.intake import bp
 from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, WithdrawForm
 from referrals.extensions import db
@@ -81,7 +81,7 @@ def index():
             )
     else:
         query = query.where(sa.false())
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_number(request.args)
     size = current_app.config["REFERRALS_PAGE_SIZE"]
     ordered = query.order_by(Referral.submitted_at.desc(), Referral.id.desc())
     referrals, has_next = page_of(ordered, page, size)
@@ -167,7 +167,11 @@ def new_referral(programme_id: int):
                 )
             except intake.DuplicateReferral as duplicate:
                 db.session.rollback()
+                # Details only of the referrer's own organisation's referrals; another
+                # organisation's referral is only said to exist (the coordinator can sort it out).
                 duplicates = duplicate.duplicates
+                audit_listed(duplicates, AuditAction.SEARCH, "duplicate check")
+                db.session.commit()
                 form.confirm_duplicate.data = "yes"
             except ServiceError as error:
                 db.session.rollback()
@@ -179,8 +183,15 @@ def new_referral(programme_id: int):
                     "success",
                 )
                 return redirect(url_for("intake.referral", referral_id=referral.id))
+    own = [d for d in duplicates if d.referring_organisation_id == current_user.organisation_id]
     return render_template(
-        "intake/new.html", form=form, programme=programme, duplicates=duplicates, now=utcnow()
+        "intake/new.html",
+        form=form,
+        programme=programme,
+        duplicates=duplicates,
+        own_duplicates=own,
+        other_duplicates=len(duplicates) - len(own),
+        now=utcnow(),
     )
 
 

@@ -19,6 +19,7 @@ from referrals.models import (
     Pc4Area,
     Referral,
     ReferralState,
+    local_today,
     utcnow,
 )
 from referrals.permissions import Role, roles_required
@@ -83,7 +84,7 @@ def inbox():
         referrals=referrals,
         accepted=accepted,
         now=utcnow(),
-        warning=expiry_warning(therapist, utcnow().date()),
+        warning=expiry_warning(therapist, local_today()),
         place_of=area_of,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
@@ -21,6 +23,7 @@ from referrals.models import (
     ReferralState,
     RejectionReason,
     Therapist,
+    local_today,
     utcnow,
 )
 from referrals.permissions import Role, can_reject, roles_required
@@ -62,12 +65,12 @@ def match(referral_id: int):
     """The programme's therapists for this referral, ranked, each with why; and who is out."""
     referral = get_referral_or_404(referral_id)
     offers.return_overdue_offers(referral=referral)
-    result = match_referral(referral, utcnow().date())
+    result = match_referral(referral, local_today())
     audit.record(
         AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="matching"
     )
     db.session.commit()
-    today = utcnow().date()
+    today = local_today()
     return render_template(
         "triage/match.html",
         referral=referral,
@@ -85,7 +88,7 @@ def offer(referral_id: int):
     referral = get_referral_or_404(referral_id)
     form = OfferForm()
     therapist = None
-    if form.validate_on_submit() and form.therapist_id.data.isdigit():
+    if form.validate_on_submit() and re.fullmatch(r"[0-9]{1,9}", form.therapist_id.data):
         therapist = db.session.get(Therapist, int(form.therapist_id.data))
     if therapist is None:
         flash(_("Choose a therapist from the list."), "error")
