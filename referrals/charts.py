@@ -1,0 +1,153 @@
+"""Server-made SVG charts: the same markup in the page and in WeasyPrint PDFs.
+
+Only SVG presentation attributes are used (no ``style=``, no ``<script>``), so the charts work
+under ``style-src 'self'``. Every inserted text is escaped; labels are passed in by the caller
+(already translated). Colours against white: bars #1d4ed8 (6.70:1), planned line #b45309
+(5.02:1), text #1f2937 (14.68:1), axes #4b5563 (7.56:1); the grid (#d1d5db) is decorative.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from markupsafe import Markup, escape
+
+BAR_FILL = "#1d4ed8"
+PLANNED_STROKE = "#b45309"
+TEXT_FILL = "#1f2937"
+AXIS_STROKE = "#4b5563"
+GRID_STROKE = "#d1d5db"
+FONT = 'font-family="DejaVu Sans, Liberation Sans, sans-serif"'
+
+WIDTH, HEIGHT = 640, 320
+X0, X1 = 56, 624  # plot area, left and right
+Y0, Y1 = 28, 236  # plot area, top and baseline
+_ids = itertools.count(1)
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _scale_max(values: list[int]) -> tuple[int, int]:
+    """(top of the y axis, tick step): a round step (10, 20, 25, 50, 100 ...), at most 8 steps."""
+    top = max([10, *values])
+    magnitude = 1
+    while True:
+        for step in (10 * magnitude, 20 * magnitude, 25 * magnitude, 50 * magnitude):
+            if math.ceil(top / step) <= 8:
+                return step * math.ceil(top / step), step
+        magnitude *= 10
+
+
+def _text(x: float, y: float, text: object, anchor: str = "middle", size: int = 12) -> str:
+    return (
+        f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}" font-size="{size}" '
+        f'fill="{TEXT_FILL}" {FONT}>{escape(str(text))}</text>'
+    )
+
+
+def run_minutes_chart(
+    planned: list[int],
+    done: list[int | None],
+    *,
+    title: str,
+    desc: str,
+    week_label: str = "Week",
+    unit_label: str = "min",
+    planned_label: str = "Planned",
+    done_label: str = "Done",
+    empty_label: str = "No data",
+    id_prefix: str | None = None,
+) -> Markup:
+    """Planned run minutes per week as a dashed step line, done minutes as solid bars.
+
+    ``done[i] is None`` means no session that week (no bar). The lists may differ in length;
+    the chart covers the longer one. No weeks at all gives a frame with ``empty_label``.
+    """
+    prefix = escape(id_prefix or f"chart-{next(_ids)}")
+    title_id, desc_id = f"{prefix}-title", f"{prefix}-desc"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'aria-labelledby="{title_id} {desc_id}" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'width="100%" preserveAspectRatio="xMidYMid meet" id="{prefix}">',
+        f'<title id="{title_id}">{escape(title)}</title>',
+        f'<desc id="{desc_id}">{escape(desc)}</desc>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
+    ]
+    weeks = max(len(planned), len(done))
+    if weeks == 0:
+        parts.append(_text(WIDTH / 2, HEIGHT / 2, empty_label, size=16))
+        parts.append("</svg>")
+        return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above
+
+    plan = [max(0, int(v)) for v in planned] + [None] * (weeks - len(planned))
+    did = [None if v is None else max(0, int(v)) for v in done] + [None] * (weeks - len(done))
+    top, step = _scale_max([v for v in plan + did if v is not None])
+    plot_h, slot = Y1 - Y0, (X1 - X0) / weeks
+
+    def y_of(value: int) -> float:
+        return Y1 - value / top * plot_h
+
+    # Grid, y ticks and unit.
+    parts.append('<g class="y-axis">')
+    for tick in range(0, top + 1, step):
+        y = y_of(tick)
+        if tick:
+            parts.append(
+                f'<line x1="{X0}" y1="{_num(y)}" x2="{X1}" y2="{_num(y)}" '
+                f'stroke="{GRID_STROKE}" stroke-width="1"/>'
+            )
+        parts.append(_text(X0 - 6, y + 4, tick, anchor="end"))
+    parts.append(_text(X0 - 6, Y0 - 12, unit_label, anchor="end"))
+    parts.append("</g>")
+
+    # Done minutes: bars.
+    parts.append(f'<g class="done" fill="{BAR_FILL}">')
+    for i, value in enumerate(did):
+        if value is None:
+            continue
+        h = value / top * plot_h
+        parts.append(
+            f'<rect x="{_num(X0 + i * slot + slot * 0.2)}" y="{_num(Y1 - h)}" '
+            f'width="{_num(slot * 0.6)}" height="{_num(h)}"/>'
+        )
+    parts.append("</g>")
+
+    # Planned minutes: dashed step line across each week's slot.
+    segments = []
+    for i, value in enumerate(plan):
+        if value is None:
+            continue
+        command = "L" if segments and plan[i - 1] is not None else "M"
+        segments.append(f"{command}{_num(X0 + i * slot)} {_num(y_of(value))}")
+        segments.append(f"H{_num(X0 + (i + 1) * slot)}")
+    if segments:
+        parts.append(
+            f'<path class="planned" d="{" ".join(segments)}" fill="none" '
+            f'stroke="{PLANNED_STROKE}" stroke-width="3" stroke-dasharray="8 5"/>'
+        )
+
+    # Axes and week numbers (thinned out so that labels never overlap).
+    parts.append(
+        f'<path d="M{X0} {Y0} V{Y1} H{X1}" fill="none" stroke="{AXIS_STROKE}" stroke-width="1"/>'
+    )
+    every = math.ceil(weeks / 26)
+    for i in range(0, weeks, every):
+        parts.append(_text(X0 + (i + 0.5) * slot, Y1 + 18, i + 1))
+    parts.append(_text((X0 + X1) / 2, Y1 + 38, week_label))
+
+    # Legend: line style and bar shape plus text, not colour alone.
+    ly = HEIGHT - 22
+    parts.append('<g class="legend">')
+    parts.append(
+        f'<line x1="{X0}" y1="{ly}" x2="{X0 + 32}" y2="{ly}" stroke="{PLANNED_STROKE}" '
+        f'stroke-width="3" stroke-dasharray="8 5"/>'
+    )
+    parts.append(_text(X0 + 40, ly + 4, planned_label, anchor="start"))
+    lx = X0 + 240
+    parts.append(f'<rect x="{lx}" y="{ly - 8}" width="16" height="16" fill="{BAR_FILL}"/>')
+    parts.append(_text(lx + 24, ly + 4, done_label, anchor="start"))
+    parts.append("</g></svg>")
+    return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above
