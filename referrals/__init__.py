@@ -144,6 +144,7 @@ def register_blueprints(app: Flask) -> None:
     from referrals.blueprints.offers import bp as offers_bp
     from referrals.blueprints.programmes import bp as programmes_bp
     from referrals.blueprints.therapists import bp as therapists_bp
+    from referrals.blueprints.trajectories import bp as trajectories_bp
     from referrals.blueprints.triage import bp as triage_bp
 
     app.register_blueprint(main_bp)
@@ -155,6 +156,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(intake_bp)
     app.register_blueprint(triage_bp)
     app.register_blueprint(offers_bp)
+    app.register_blueprint(trajectories_bp)
 
 
 def register_security_and_errors(app: Flask) -> None:

@@ -5,11 +5,16 @@ A new route that is not in ACCESS fails test_every_endpoint_is_declared.
 
 from __future__ import annotations
 
-import pytest
+from datetime import date
 
-from referrals.models import OrganisationKind, Role
-from referrals.services.offers import offer_referral
+import pytest
+import sqlalchemy as sa
+
+from referrals.extensions import db
+from referrals.models import OrganisationKind, Role, Trajectory
+from referrals.services.offers import accept_offer, offer_referral
 from referrals.services.register_import import store_register_file
+from referrals.services.trajectories import record_intake
 from tests import factories
 
 PUBLIC = "public"  # answers without a login
@@ -60,6 +65,8 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "offers.offer": frozenset({Role.THERAPIST}),
     "offers.accept": frozenset({Role.THERAPIST}),
     "offers.decline": frozenset({Role.THERAPIST}),
+    "trajectories.trajectory": frozenset({Role.THERAPIST}),
+    "trajectories.plan_pdf": frozenset({Role.THERAPIST}),
 }
 
 
@@ -103,6 +110,22 @@ class Scenario:
             programme=programme, referrer=referrer, first_name="Aangeboden", postcode="2250 AB"
         )
         offer = offer_referral(offered, own_profile, actor=self.coordinator)
+        accepted = factories.make_referral(
+            programme=programme, referrer=referrer, first_name="Geaccepteerd", postcode="2251 AB"
+        )
+        accept_offer(
+            offer_referral(accepted, own_profile, actor=self.coordinator), actor=self.therapist_user
+        )
+        trajectory = db.session.scalars(sa.select(Trajectory)).one()
+        record_intake(
+            trajectory,
+            actor=self.therapist_user,
+            intake_on=date.today(),
+            can_walk_min=30,
+            can_run_min=2,
+            remarks="",
+            template="standard",
+        )
         register_import = store_register_file(
             uploaded_by=factories.make_user(role=Role.ADMIN),
             filename="register.csv",
@@ -116,6 +139,7 @@ class Scenario:
             "therapist_id": therapist.id,
             "import_id": register_import.id,
             "offer_id": offer.id,
+            "trajectory_id": trajectory.id,
             "filename": "style.css",
         }
 

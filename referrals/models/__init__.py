@@ -39,6 +39,7 @@ from referrals.models.therapists import (
     Therapist,
     programme_therapists,
 )
+from referrals.models.trajectories import Trajectory
 
 __all__ = [
     "LOCAL_ZONE",
@@ -49,6 +50,7 @@ __all__ = [
     "Pc4Area",
     "RegisterImport",
     "Therapist",
+    "Trajectory",
     "programme_therapists",
     "OPEN_STATES",
     "ROLES_BY_KIND",

@@ -144,6 +144,9 @@ def accept_offer(offer: Offer, *, actor: User) -> Referral:
         apply_transition(referral, "accept", actor, therapist_id=offer.therapist_id)
     except TransitionRefused as refused:
         raise OfferRefused(refused.message) from None
+    from referrals.services.trajectories import start_trajectory
+
+    start_trajectory(referral, offer.therapist, actor=actor)
     audit.record(AuditAction.UPDATE, actor=actor, obj=offer, participant_id=referral.participant_id)
     _notify(
         NotificationKind.OFFER_ACCEPTED, referral, [referral.referrer, *_coordinators(referral)]

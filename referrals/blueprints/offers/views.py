@@ -19,6 +19,7 @@ from referrals.models import (
     Pc4Area,
     Referral,
     ReferralState,
+    Trajectory,
     local_today,
     utcnow,
 )
@@ -85,6 +86,9 @@ def inbox():
         accepted=accepted,
         now=utcnow(),
         warning=expiry_warning(therapist, local_today()),
+        trajectory_of=lambda referral: db.session.scalar(
+            sa.select(Trajectory).where(Trajectory.referral_id == referral.id)
+        ),
         place_of=area_of,
     )
 
@@ -104,6 +108,9 @@ def offer(offer_id: int):
         referral=referral,
         now=utcnow(),
         full_details=offer.state is OfferState.ACCEPTED,
+        trajectory=db.session.scalar(
+            sa.select(Trajectory).where(Trajectory.referral_id == referral.id)
+        ),
         decline_form=DeclineForm(),
         place_of=area_of,
     )

@@ -1,0 +1,91 @@
+"""Therapists: a participant's trajectory, the intake and the printable plan."""
+
+from __future__ import annotations
+
+from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from referrals import audit
+from referrals.blueprints.trajectories import bp
+from referrals.blueprints.trajectories.forms import IntakeForm
+from referrals.extensions import db
+from referrals.models import AuditAction, Trajectory, local_today, utcnow
+from referrals.permissions import Role, roles_required
+from referrals.services import ServiceError, trajectories
+from referrals.services.plan_pdf import render_training_plan_pdf
+
+
+def get_trajectory_or_404(trajectory_id: int) -> Trajectory:
+    """Only the therapist's own trajectories exist for them."""
+    trajectory = db.session.get(Trajectory, trajectory_id)
+    if trajectory is None or trajectory.therapist.user_id != current_user.id:
+        abort(404)
+    return trajectory
+
+
+@bp.route("/trajectories/<int:trajectory_id>", methods=["GET", "POST"])
+@roles_required(Role.THERAPIST)
+def trajectory(trajectory_id: int):
+    trajectory = get_trajectory_or_404(trajectory_id)
+    participant_id = trajectory.referral.participant_id
+    form = IntakeForm()
+    if trajectory.plan is None and form.validate_on_submit():
+        try:
+            trajectories.record_intake(
+                trajectory,
+                actor=current_user,
+                intake_on=form.intake_on.data,
+                can_walk_min=form.can_walk_min.data,
+                can_run_min=form.can_run_min.data,
+                remarks=form.remarks.data or "",
+                template=form.template.data,
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            for name, message in getattr(error, "errors", {error.field: error.message}).items():
+                field = form._fields.get(name) if name else None
+                if field is not None:
+                    field.errors = [*field.errors, message]
+                else:
+                    form.form_errors.append(message)
+        else:
+            db.session.commit()
+            flash(_("Intake recorded; the training plan is ready."), "success")
+            return redirect(url_for("trajectories.trajectory", trajectory_id=trajectory.id))
+    if form.intake_on.data is None and not form.errors:
+        form.intake_on.data = local_today()
+    audit.record(AuditAction.READ, obj=trajectory, participant_id=participant_id)
+    db.session.commit()
+    plan = trajectories.plan_from_json(trajectory.plan) if trajectory.plan else None
+    return render_template(
+        "trajectories/trajectory.html", trajectory=trajectory, form=form, plan=plan, now=utcnow()
+    )
+
+
+@bp.get("/trajectories/<int:trajectory_id>/plan.pdf")
+@roles_required(Role.THERAPIST)
+def plan_pdf(trajectory_id: int):
+    """The plan to hand to the participant; printing is audited as print."""
+    trajectory = get_trajectory_or_404(trajectory_id)
+    if trajectory.plan is None:
+        abort(404)
+    pdf = render_training_plan_pdf(
+        trajectories.plan_from_json(trajectory.plan),
+        first_name=trajectory.referral.participant.first_name,
+        programme_name=trajectory.referral.programme.name,
+        therapist_name=trajectory.therapist.name,
+    )
+    audit.record(
+        AuditAction.PRINT,
+        obj=trajectory,
+        participant_id=trajectory.referral.participant_id,
+        detail="training plan PDF",
+    )
+    db.session.commit()
+    response = make_response(pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="schema-{trajectory.referral.reference}.pdf"'
+    )
+    return response
