@@ -19,8 +19,7 @@ from stdnum.nl import postcode as stdnum_postcode
 
 from referrals import audit
 from referrals.extensions import db
-from referrals.models import AuditAction, Role, Therapist, User, Weekday
-from referrals.models import local_today as models_local_today
+from referrals.models import AuditAction, Role, Therapist, User, Weekday, local_today
 from referrals.services import ServiceError
 
 # Coordinators and the therapist are warned this many days before the registration ends.
@@ -43,11 +42,6 @@ _BRTN_NUMBER = re.compile(r"(?:BRTN[\s\-_.:]*)?([0-9]{3,10})", re.IGNORECASE)
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 _DUTCH_DATE = re.compile(r"([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-def local_today() -> date:
-    """Today in the installation's time zone (Europe/Amsterdam), the day registrations end."""
-    return models_local_today()
 
 
 def parse_brtn_number(value: str) -> str:

@@ -67,7 +67,20 @@ def inbox():
         )
         .order_by(Referral.updated_at.desc())
     ).all()
-    referrals = {offer.id: db.session.get(Referral, offer.referral_id) for offer in open_offers}
+    # One query each for the offered referrals and the trajectories, not one per row.
+    by_id = {
+        r.id: r
+        for r in db.session.scalars(
+            sa.select(Referral).where(Referral.id.in_([o.referral_id for o in open_offers]))
+        )
+    }
+    referrals = {offer.id: by_id[offer.referral_id] for offer in open_offers}
+    trajectories = {
+        t.referral_id: t
+        for t in db.session.scalars(
+            sa.select(Trajectory).where(Trajectory.referral_id.in_([r.id for r in accepted]))
+        )
+    }
     for offer in open_offers:
         referral = referrals[offer.id]
         audit.record(
@@ -86,9 +99,7 @@ def inbox():
         accepted=accepted,
         now=utcnow(),
         warning=expiry_warning(therapist, local_today()),
-        trajectory_of=lambda referral: db.session.scalar(
-            sa.select(Trajectory).where(Trajectory.referral_id == referral.id)
-        ),
+        trajectory_of=lambda referral: trajectories.get(referral.id),
         place_of=area_of,
     )
 
