@@ -39,7 +39,23 @@ from referrals.models.therapists import (
     Therapist,
     programme_therapists,
 )
-from referrals.models.trajectories import Trajectory
+from referrals.models.reports import Report, ReportKind
+from referrals.models.trajectories import (
+    BORG_MAX,
+    BORG_MIN,
+    GROUP_MAX_SIZE,
+    GROUP_MIN_SIZE,
+    Attendance,
+    DropoutReason,
+    Moment,
+    Outcome,
+    QuestionnaireResponse,
+    RegularSport,
+    SessionAttendance,
+    TrainingGroup,
+    TrainingSession,
+    Trajectory,
+)
 
 __all__ = [
     "LOCAL_ZONE",
@@ -51,6 +67,21 @@ __all__ = [
     "RegisterImport",
     "Therapist",
     "Trajectory",
+    "BORG_MAX",
+    "BORG_MIN",
+    "GROUP_MAX_SIZE",
+    "GROUP_MIN_SIZE",
+    "Attendance",
+    "DropoutReason",
+    "Moment",
+    "Outcome",
+    "QuestionnaireResponse",
+    "RegularSport",
+    "Report",
+    "ReportKind",
+    "SessionAttendance",
+    "TrainingGroup",
+    "TrainingSession",
     "programme_therapists",
     "OPEN_STATES",
     "ROLES_BY_KIND",

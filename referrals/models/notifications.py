@@ -19,6 +19,7 @@ class NotificationKind(enum.StrEnum):
     OFFER_ACCEPTED = "offer_accepted"
     OFFER_DECLINED = "offer_declined"
     OFFER_EXPIRED = "offer_expired"
+    TRAJECTORY_CLOSED = "trajectory_closed"
 
 
 class Notification(Base):

@@ -307,6 +307,14 @@ TRANSITIONS: dict[str, tuple[frozenset[ReferralState], ReferralState]] = {
     "accept": (frozenset({ReferralState.OFFERED}), ReferralState.ACCEPTED),
     "decline": (frozenset({ReferralState.OFFERED}), ReferralState.SUBMITTED),
     "expire": (frozenset({ReferralState.OFFERED}), ReferralState.SUBMITTED),
+    # The first session the participant attends makes the referral active.
+    "start": (frozenset({ReferralState.ACCEPTED}), ReferralState.ACTIVE),
+    # Closing a trajectory: completed (also when moving on to regular sport) or dropped out.
+    "complete": (frozenset({ReferralState.ACTIVE}), ReferralState.COMPLETED),
+    "drop_out": (
+        frozenset({ReferralState.ACCEPTED, ReferralState.ACTIVE}),
+        ReferralState.DROPPED_OUT,
+    ),
 }
 
 REFUSALS = {
@@ -331,6 +339,18 @@ REFUSALS = {
     ),
     "expire": lambda state: _(
         "This offer can no longer expire: the referral now has the state '%(state)s'.",
+        state=state,
+    ),
+    "start": lambda state: _(
+        "The trajectory cannot start: the referral now has the state '%(state)s'.", state=state
+    ),
+    "complete": lambda state: _(
+        "Completing is not possible: the referral has the state '%(state)s'; a trajectory"
+        " completes after at least one attended session.",
+        state=state,
+    ),
+    "drop_out": lambda state: _(
+        "Closing as dropped out is not possible: the referral now has the state '%(state)s'.",
         state=state,
     ),
 }

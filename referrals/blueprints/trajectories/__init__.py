@@ -2,4 +2,9 @@ from flask import Blueprint
 
 bp = Blueprint("trajectories", __name__)
 
-from referrals.blueprints.trajectories import views  # noqa: E402, F401
+from referrals.blueprints.trajectories import (  # noqa: E402, F401
+    closing,
+    questionnaires,
+    sessions,
+    views,
+)

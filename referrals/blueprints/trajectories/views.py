@@ -12,7 +12,7 @@ from referrals.blueprints.trajectories.forms import IntakeForm
 from referrals.extensions import db
 from referrals.models import AuditAction, Trajectory, local_today, utcnow
 from referrals.permissions import Role, roles_required
-from referrals.services import ServiceError, trajectories
+from referrals.services import ServiceError, closing, outcomes, progress, trajectories
 from referrals.services.plan_pdf import render_training_plan_pdf
 
 
@@ -59,7 +59,14 @@ def trajectory(trajectory_id: int):
     db.session.commit()
     plan = trajectories.plan_from_json(trajectory.plan) if trajectory.plan else None
     return render_template(
-        "trajectories/trajectory.html", trajectory=trajectory, form=form, plan=plan, now=utcnow()
+        "trajectories/trajectory.html",
+        trajectory=trajectory,
+        form=form,
+        plan=plan,
+        now=utcnow(),
+        progress=progress.progress_summary(trajectory),
+        outcomes=outcomes.outcome_summary(trajectory),
+        closing=closing.closing_summary(trajectory),
     )
 
 

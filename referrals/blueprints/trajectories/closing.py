@@ -1,0 +1,1 @@
+"""Routes: closing (issue 5)."""

@@ -1,0 +1,1 @@
+"""Routes: questionnaires (issue 5)."""

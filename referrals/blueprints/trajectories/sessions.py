@@ -1,0 +1,1 @@
+"""Routes: sessions (issue 5)."""
