@@ -30,6 +30,7 @@ from referrals.models.programmes import (
     programme_coordinators,
     programme_referrers,
 )
+from referrals.models.reports import Report, ReportKind
 from referrals.models.therapists import (
     DeclineReason,
     Offer,
@@ -39,7 +40,6 @@ from referrals.models.therapists import (
     Therapist,
     programme_therapists,
 )
-from referrals.models.reports import Report, ReportKind
 from referrals.models.trajectories import (
     BORG_MAX,
     BORG_MIN,

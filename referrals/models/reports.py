@@ -39,9 +39,7 @@ class Report(Base):
     kind: Mapped[ReportKind] = mapped_column(enum_column_type(ReportKind, "report_kind"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    trajectory_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("trajectories.id"), index=True
-    )
+    trajectory_id: Mapped[int | None] = mapped_column(sa.ForeignKey("trajectories.id"), index=True)
     programme_id: Mapped[int | None] = mapped_column(sa.ForeignKey("programmes.id"), index=True)
     period_start: Mapped[date | None]
     period_end: Mapped[date | None]

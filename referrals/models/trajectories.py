@@ -95,7 +95,8 @@ class Trajectory(TimestampMixin, Base):
             name="intake_complete",
         ),
         sa.CheckConstraint(
-            "(closed_at IS NULL AND outcome IS NULL) OR (closed_at IS NOT NULL AND outcome IS NOT NULL)",
+            "(closed_at IS NULL AND outcome IS NULL)"
+            " OR (closed_at IS NOT NULL AND outcome IS NOT NULL)",
             name="closed_has_outcome",
         ),
         sa.CheckConstraint(
