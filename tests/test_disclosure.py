@@ -1,0 +1,73 @@
+"""Small counts: 1 to 4 shows as "<5", and no total gives a hidden count away."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from referrals.services.disclosure import HIDDEN, SMALL, protect_mapping, protect_parts, share, show
+
+
+def texts(shown):
+    return [s.text for s in shown]
+
+
+def test_counts_from_one_to_four_show_as_less_than_five_and_zero_shows():
+    assert [show(n).text for n in (0, 1, 4, 5, 12)] == ["0", SMALL, SMALL, "5", "12"]
+
+
+def test_one_hidden_part_next_to_a_total_hides_the_next_smallest_part_too():
+    parts, total = protect_parts([3, 12, 7, 0])
+    assert texts(parts) == [SMALL, "12", HIDDEN, "0"] and total.text == "22"
+
+
+def test_two_hidden_parts_need_no_more_hiding():
+    parts, total = protect_parts([3, 2, 9])
+    assert texts(parts) == [SMALL, SMALL, "9"] and total.text == "14"
+
+
+def test_a_small_total_is_hidden_and_so_are_its_parts():
+    parts, total = protect_parts([3, 0, 0])
+    assert texts(parts) == [SMALL, "0", "0"] and total.text == SMALL
+
+
+def test_without_a_total_only_the_small_counts_are_hidden():
+    parts, total = protect_parts([3, 12], with_total=False)
+    assert texts(parts) == [SMALL, "12"]
+
+
+def test_labels_are_kept():
+    parts, total = protect_mapping({"stress": 6, "burnout": 1, "anxiety": 8})
+    assert {k: v.text for k, v in parts.items()} == {
+        "stress": HIDDEN,
+        "burnout": SMALL,
+        "anxiety": "8",
+    }
+    assert total.text == "15"
+
+
+@given(st.lists(st.integers(min_value=0, max_value=60), min_size=1, max_size=8))
+def test_no_hidden_part_can_be_worked_out_from_the_total(parts):
+    shown, total = protect_parts(parts)
+    hidden = [i for i, s in enumerate(shown) if s.withheld]
+    for i, s in enumerate(shown):
+        if 0 < parts[i] < 5:
+            assert s.withheld  # every small count is hidden
+        if not s.withheld:
+            assert s.text == str(parts[i])  # what is shown is true
+        if s.text == SMALL:
+            assert 0 < parts[i] < 5  # "<5" never hides a count of five or more
+    if not total.withheld:
+        assert total.text == str(sum(parts))
+        # The total minus the shown parts is the sum of the hidden ones: never one small count.
+        assert len(hidden) != 1
+
+
+def test_shares_that_would_give_a_small_count_away_are_not_shown():
+    assert share(15, 20) == "75%"
+    assert share(8, 10) is None  # 2 did not
+    assert share(2, 10) is None  # 2 improved
+    assert share(9, 10) is None  # 1 not improved
+    assert share(3, 3) is None  # all of 3
+    assert share(0, 20) == "0%"
+    assert share(5, 0) is None
