@@ -1,0 +1,327 @@
+"""Programme uptake for funders: the figures behind the dashboard, the exports and the report.
+
+Definitions (the report's method note repeats them):
+- The cohort is the referrals *received* (submitted) in the period. The funnel, the waiting
+  times, the outcomes and the cost per started or completed trajectory are about that cohort,
+  followed to today.
+- offered: ever offered to a therapist; accepted: a trajectory exists; started: a first session
+  was attended; completed / dropped out / regular sport: how the trajectory was closed.
+- Waiting times in days, from submission to the first offer, to acceptance and to the first
+  attended session; median and 90th percentile (nearest rank).
+- Activity in the period: sessions held in the period, attendance rate = present / all logged
+  attendances, sessions delivered = present attendances; cost = sessions delivered x tariff.
+- Budget = funded places x supervised sessions x tariff.
+- Outcomes: trajectories of the cohort with the same instrument at intake and at the end.
+
+Everything is raw counts here; services.disclosure decides what may be shown. The number of
+queries does not depend on the number of referrals.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from referrals.extensions import db
+from referrals.models import (
+    LOCAL_ZONE,
+    Attendance,
+    Moment,
+    Offer,
+    Organisation,
+    Outcome,
+    Programme,
+    QuestionnaireResponse,
+    Referral,
+    SessionAttendance,
+    Therapist,
+    TrainingSession,
+    Trajectory,
+    programme_therapists,
+)
+from referrals.services.questionnaires import get_instrument
+
+# A change in score that counts as clinically relevant, per instrument (in score units).
+# WHO-5: 10 points on the 0-100 scale (Topp et al. 2015). K10 and MHC-SF have no single
+# agreed minimal important change; these are conservative working values, to be confirmed
+# with the programme's funders before results are compared across programmes.
+RELEVANT_CHANGE = {"who5": 10.0, "k10": 5.0, "mhc_sf": 0.5}
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least `fraction` of values at or
+    below it; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(math.ceil(fraction * len(ordered)), 1)
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Days waited, over the cohort members that got that far."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+    @classmethod
+    def of(cls, days: list[float]) -> Wait:
+        return cls(len(days), statistics.median(days) if days else None, percentile(days, 0.9))
+
+
+@dataclass(frozen=True)
+class InstrumentOutcome:
+    instrument: str
+    name: str
+    higher_is_better: bool
+    pairs: int  # trajectories with an intake and an end score
+    mean_change: float | None  # end - intake, in score units
+    improved: int  # relevant change in the good direction
+    bands_before: dict[str, int] = field(default_factory=dict)
+    bands_after: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Uptake:
+    programme_id: int
+    start: date
+    end: date
+    received: int = 0
+    by_month: dict[str, int] = field(default_factory=dict)  # "2026-10" -> count
+    by_organisation: dict[str, int] = field(default_factory=dict)  # organisation name
+    by_organisation_kind: dict[str, int] = field(default_factory=dict)
+    by_reason: dict[str, int] = field(default_factory=dict)  # a referral may have several
+    funnel: dict[str, int] = field(default_factory=dict)
+    dropout_reasons: dict[str, int] = field(default_factory=dict)
+    wait_to_offer: Wait = Wait(0, None, None)
+    wait_to_acceptance: Wait = Wait(0, None, None)
+    wait_to_first_session: Wait = Wait(0, None, None)
+    attendance: dict[str, int] = field(default_factory=dict)
+    sessions_delivered: int = 0
+    active_participants: int = 0
+    funded_places: int = 0
+    capacity_in_use: int = 0
+    capacity: int = 0
+    outcomes: list[InstrumentOutcome] = field(default_factory=list)
+    tariff_cents: int = 0
+    budget_cents: int = 0
+
+    @property
+    def attendance_logged(self) -> int:
+        return sum(self.attendance.values())
+
+    @property
+    def cost_cents(self) -> int:
+        return self.sessions_delivered * self.tariff_cents
+
+    def cost_per(self, stage: str) -> int | None:
+        count = self.funnel.get(stage, 0)
+        return round(self.cost_cents / count) if count else None
+
+
+FUNNEL = (
+    "referred",
+    "offered",
+    "accepted",
+    "started",
+    "completed",
+    "dropped_out",
+    "regular_sport",
+)
+
+
+def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The period as Dutch days, in UTC: from start 00:00 to the day after end 00:00."""
+    first = datetime.combine(start, time.min, LOCAL_ZONE).astimezone(UTC)
+    after = datetime.combine(end + timedelta(days=1), time.min, LOCAL_ZONE).astimezone(UTC)
+    return first, after
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands back what UTCDateTime made aware; aggregate results may come back naive.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _days(later: datetime, earlier: datetime) -> float:
+    return (_as_utc(later) - _as_utc(earlier)).total_seconds() / 86400
+
+
+def programme_uptake(programme: Programme, start: date, end: date) -> Uptake:
+    """All dashboard figures of one programme for the period [start, end] (Dutch days)."""
+    first, after = _utc_bounds(start, end)
+    uptake = Uptake(
+        programme_id=programme.id,
+        start=start,
+        end=end,
+        funded_places=programme.funded_places,
+        tariff_cents=programme.tariff_cents,
+        budget_cents=programme.funded_places
+        * programme.supervised_sessions
+        * programme.tariff_cents,
+    )
+    _cohort(uptake, programme, first, after)
+    _activity(uptake, programme, start, end, after)
+    _capacity(uptake, programme)
+    _outcomes(uptake, programme, first, after)
+    return uptake
+
+
+def _cohort(uptake: Uptake, programme: Programme, first: datetime, after: datetime) -> None:
+    first_offer = (
+        sa.select(Offer.referral_id, sa.func.min(Offer.offered_at).label("offered_at"))
+        .group_by(Offer.referral_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(
+            Referral.submitted_at,
+            Referral.reasons,
+            Organisation.name,
+            Organisation.kind,
+            first_offer.c.offered_at,
+            Trajectory.started_at,
+            Trajectory.first_session_on,
+            Trajectory.outcome,
+            Trajectory.dropout_reason,
+        )
+        .join(Organisation, Organisation.id == Referral.referring_organisation_id)
+        .outerjoin(first_offer, first_offer.c.referral_id == Referral.id)
+        .outerjoin(Trajectory, Trajectory.referral_id == Referral.id)
+        .where(
+            Referral.programme_id == programme.id,
+            Referral.submitted_at >= first,
+            Referral.submitted_at < after,
+        )
+    ).all()
+    months, organisations, kinds, reasons = Counter(), Counter(), Counter(), Counter()
+    funnel, dropouts = Counter({stage: 0 for stage in FUNNEL}), Counter()
+    to_offer, to_acceptance, to_session = [], [], []
+    for row in rows:
+        submitted = _as_utc(row.submitted_at)
+        months[submitted.astimezone(LOCAL_ZONE).strftime("%Y-%m")] += 1
+        organisations[row.name] += 1
+        kinds[row.kind.value] += 1
+        reasons.update(set(row.reasons or []))
+        funnel["referred"] += 1
+        if row.offered_at is not None:
+            funnel["offered"] += 1
+            to_offer.append(_days(row.offered_at, submitted))
+        if row.started_at is not None:
+            funnel["accepted"] += 1
+            to_acceptance.append(_days(row.started_at, submitted))
+        if row.first_session_on is not None:
+            funnel["started"] += 1
+            local_submission = submitted.astimezone(LOCAL_ZONE).date()
+            to_session.append(float((row.first_session_on - local_submission).days))
+        if row.outcome is not None:
+            funnel[row.outcome.value] += 1
+            if row.outcome is Outcome.DROPPED_OUT and row.dropout_reason is not None:
+                dropouts[row.dropout_reason.value] += 1
+    uptake.received = len(rows)
+    uptake.by_month = dict(sorted(months.items()))
+    uptake.by_organisation = dict(sorted(organisations.items()))
+    uptake.by_organisation_kind = dict(sorted(kinds.items()))
+    uptake.by_reason = dict(sorted(reasons.items()))
+    uptake.funnel = {stage: funnel[stage] for stage in FUNNEL}
+    uptake.dropout_reasons = dict(sorted(dropouts.items()))
+    uptake.wait_to_offer = Wait.of(to_offer)
+    uptake.wait_to_acceptance = Wait.of(to_acceptance)
+    uptake.wait_to_first_session = Wait.of(to_session)
+
+
+def _activity(uptake: Uptake, programme: Programme, start: date, end: date, after) -> None:
+    attendance = db.session.execute(
+        sa.select(SessionAttendance.attendance, sa.func.count())
+        .join(TrainingSession, TrainingSession.id == SessionAttendance.session_id)
+        .join(Trajectory, Trajectory.id == SessionAttendance.trajectory_id)
+        .join(Referral, Referral.id == Trajectory.referral_id)
+        .where(
+            Referral.programme_id == programme.id,
+            TrainingSession.held_on >= start,
+            TrainingSession.held_on <= end,
+        )
+        .group_by(SessionAttendance.attendance)
+    ).all()
+    counts = {a.value: 0 for a in Attendance}
+    counts.update({status.value: n for status, n in attendance})
+    uptake.attendance = counts
+    uptake.sessions_delivered = counts[Attendance.PRESENT.value]
+    # Active at the end of the period: accepted by then, not closed by then.
+    uptake.active_participants = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Trajectory)
+        .join(Referral, Referral.id == Trajectory.referral_id)
+        .where(
+            Referral.programme_id == programme.id,
+            Trajectory.started_at < after,
+            sa.or_(Trajectory.closed_at.is_(None), Trajectory.closed_at >= after),
+        )
+    )
+
+
+def _capacity(uptake: Uptake, programme: Programme) -> None:
+    in_use, capacity = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(Therapist.active_participants), 0),
+            sa.func.coalesce(sa.func.sum(Therapist.capacity), 0),
+        )
+        .join(programme_therapists, programme_therapists.c.therapist_id == Therapist.id)
+        .where(programme_therapists.c.programme_id == programme.id)
+    ).one()
+    uptake.capacity_in_use, uptake.capacity = int(in_use), int(capacity)
+
+
+def _outcomes(uptake: Uptake, programme: Programme, first: datetime, after: datetime) -> None:
+    rows = db.session.execute(
+        sa.select(
+            QuestionnaireResponse.trajectory_id,
+            QuestionnaireResponse.instrument,
+            QuestionnaireResponse.moment,
+            QuestionnaireResponse.score,
+            QuestionnaireResponse.category,
+        )
+        .join(Trajectory, Trajectory.id == QuestionnaireResponse.trajectory_id)
+        .join(Referral, Referral.id == Trajectory.referral_id)
+        .where(
+            Referral.programme_id == programme.id,
+            Referral.submitted_at >= first,
+            Referral.submitted_at < after,
+            QuestionnaireResponse.moment.in_([Moment.INTAKE, Moment.END]),
+            QuestionnaireResponse.score.is_not(None),
+        )
+    ).all()
+    scores: dict[tuple[str, int], dict[Moment, tuple[float, str | None]]] = {}
+    for row in rows:
+        scores.setdefault((row.instrument, row.trajectory_id), {})[row.moment] = (
+            row.score,
+            row.category,
+        )
+    for key in programme.questionnaires:
+        instrument = get_instrument(key)
+        pairs = [
+            (moments[Moment.INTAKE], moments[Moment.END])
+            for (name, _), moments in scores.items()
+            if name == key and Moment.INTAKE in moments and Moment.END in moments
+        ]
+        sign = 1 if instrument.higher_is_better else -1
+        changes = [after_[0] - before[0] for before, after_ in pairs]
+        margin = RELEVANT_CHANGE.get(key, 0.0)
+        uptake.outcomes.append(
+            InstrumentOutcome(
+                instrument=key,
+                name=instrument.name,
+                higher_is_better=instrument.higher_is_better,
+                pairs=len(pairs),
+                mean_change=statistics.fmean(changes) if changes else None,
+                improved=sum(1 for c in changes if sign * c >= margin > 0),
+                bands_before=dict(Counter(b[1] for b, _ in pairs if b[1] is not None)),
+                bands_after=dict(Counter(a[1] for _, a in pairs if a[1] is not None)),
+            )
+        )
