@@ -2,12 +2,12 @@
 
 Period: October and November 2026 (Dutch days). Programme with K10 and MHC-SF.
 
-    ref  from          submitted   offer after  accepted after  first session  outcome
-    R1   GP practice   5 Oct       2 days       4 days          12 Oct (7 d)   completed (1 Dec)
-    R2   GP practice   20 Oct      1 day        3 days          30 Oct (10 d)  dropped out: motivation
-    R3   GP practice   3 Nov       5 days       -               -              -
-    R4   GP practice   10 Nov      -            -               -              -
-    R6   social team   15 Nov      12 hours     1 day           20 Nov (5 d)   regular sport
+    ref  from         submitted  offer after  accepted after  first session  outcome
+    R1   GP practice  5 Oct      2 days       4 days          12 Oct (7 d)   completed (1 Dec)
+    R2   GP practice  20 Oct     1 day        3 days          30 Oct (10 d)  dropped out: motivation
+    R3   GP practice  3 Nov      5 days       -               -              -
+    R4   GP practice  10 Nov     -            -               -              -
+    R6   social team  15 Nov     12 hours     1 day           20 Nov (5 d)   regular sport
     R5   GP practice   25 Sep      (outside the cohort; its sessions in the period count)
 
 Waiting to offer [2, 1, 5, 0.5]: median 1.5, p90 (nearest rank, ceil(0.9*4)=4th) 5.
@@ -25,7 +25,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from referrals.extensions import db
 from referrals.models import (
     Attendance,
     DropoutReason,
