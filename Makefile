@@ -56,6 +56,7 @@ test-postgres:
 # Benchmarks print figures; they are not tests (tests check behaviour, not time).
 bench: install
 	$(BIN)/python -m bench.bench_matching
+	$(BIN)/python -m bench.bench_uptake
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check referrals config tests migrations

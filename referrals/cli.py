@@ -22,6 +22,30 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(send_notifications_command)
     app.cli.add_command(load_postcodes_command)
     app.cli.add_command(expire_offers_command)
+    app.cli.add_command(synthetic_data_command)
+
+
+@click.command("synthetic-data")
+@click.option("--referrals", default=200_000, show_default=True, help="Referrals in total.")
+@click.option("--programmes", default=300, show_default=True, help="Programmes (municipalities).")
+@click.option("--largest", default=10_000, show_default=True, help="Referrals in programme 1.")
+@click.option("--seed", default=2026, show_default=True)
+def synthetic_data_command(referrals: int, programmes: int, largest: int, seed: int) -> None:
+    """Add a synthetic national-scale data set for benchmarks (never in production)."""
+    import time
+
+    from referrals.synthetic import build
+
+    if current_app.config["CONFIG_NAME"] == "production":
+        raise click.ClickException("synthetic data is never loaded in production")
+    started = time.perf_counter()
+    built = build(referrals=referrals, programmes=programmes, largest=largest, seed=seed)
+    db.session.commit()
+    click.echo(
+        f"{built.referrals} referrals in {built.programmes} programmes, {built.attendances}"
+        f" attendances, in {time.perf_counter() - started:.1f} s; the largest programme has"
+        f" id {built.largest_programme_id}."
+    )
 
 
 @click.command("load-demo")

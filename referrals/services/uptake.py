@@ -144,15 +144,6 @@ def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return first, after
 
 
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands back what UTCDateTime made aware; aggregate results may come back naive.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _days(later: datetime, earlier: datetime) -> float:
-    return (_as_utc(later) - _as_utc(earlier)).total_seconds() / 86400
-
-
 def programme_uptake(programme: Programme, start: date, end: date) -> Uptake:
     """All dashboard figures of one programme for the period [start, end] (Dutch days)."""
     first, after = _utc_bounds(start, end)
@@ -173,58 +164,119 @@ def programme_uptake(programme: Programme, start: date, end: date) -> Uptake:
     return uptake
 
 
+def _month_buckets(first: datetime, after: datetime):
+    """A CASE giving each submission its Dutch calendar month ("2026-10"), exact on both
+    databases: the month starts are worked out here, in Amsterdam time."""
+    local = first.astimezone(LOCAL_ZONE)
+    month = date(local.year, local.month, 1)
+    whens = []
+    while True:
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        following_at = datetime.combine(following, time.min, LOCAL_ZONE).astimezone(UTC)
+        whens.append((Referral.submitted_at < min(following_at, after), month.strftime("%Y-%m")))
+        if following_at >= after:
+            break
+        month = following
+    return sa.case(*whens, else_=sa.null())
+
+
+def _days(later, earlier):
+    """Days from one timestamp column to another, as a float, in SQL."""
+    if db.engine.dialect.name == "sqlite":
+        return sa.func.julianday(later) - sa.func.julianday(earlier)
+    return sa.func.extract("epoch", later - earlier) / 86400.0
+
+
+def _days_to_date(day, moment):
+    """Whole days from a timestamp's Dutch date to a date column, in SQL. SQLite has no time
+    zones: it takes UTC+1, so a submission in the first hour after midnight in summer counts
+    one day earlier there."""
+    if db.engine.dialect.name == "sqlite":
+        return sa.func.julianday(day) - sa.func.julianday(sa.func.date(moment, "+1 hour"))
+    return day - sa.cast(sa.func.timezone("Europe/Amsterdam", moment), sa.Date)
+
+
 def _cohort(uptake: Uptake, programme: Programme, first: datetime, after: datetime) -> None:
+    in_cohort = (
+        Referral.programme_id == programme.id,
+        Referral.submitted_at >= first,
+        Referral.submitted_at < after,
+    )
     first_offer = (
         sa.select(Offer.referral_id, sa.func.min(Offer.offered_at).label("offered_at"))
+        .join(Referral, Referral.id == Offer.referral_id)
+        .where(*in_cohort)
         .group_by(Offer.referral_id)
         .subquery()
     )
-    rows = db.session.execute(
+    month = _month_buckets(first, after).label("month")
+    grouped = db.session.execute(
         sa.select(
-            Referral.submitted_at,
-            Referral.reasons,
+            month,
             Organisation.name,
             Organisation.kind,
-            first_offer.c.offered_at,
-            Trajectory.started_at,
-            Trajectory.first_session_on,
+            first_offer.c.offered_at.is_not(None).label("offered"),
+            Trajectory.id.is_not(None).label("accepted"),
+            Trajectory.first_session_on.is_not(None).label("started"),
             Trajectory.outcome,
             Trajectory.dropout_reason,
+            sa.func.count().label("n"),
         )
         .join(Organisation, Organisation.id == Referral.referring_organisation_id)
         .outerjoin(first_offer, first_offer.c.referral_id == Referral.id)
         .outerjoin(Trajectory, Trajectory.referral_id == Referral.id)
-        .where(
-            Referral.programme_id == programme.id,
-            Referral.submitted_at >= first,
-            Referral.submitted_at < after,
+        .where(*in_cohort)
+        .group_by(
+            month,
+            Organisation.id,
+            Organisation.name,
+            Organisation.kind,
+            first_offer.c.offered_at.is_not(None),
+            Trajectory.id.is_not(None),
+            Trajectory.first_session_on.is_not(None),
+            Trajectory.outcome,
+            Trajectory.dropout_reason,
         )
     ).all()
-    months, organisations, kinds, reasons = Counter(), Counter(), Counter(), Counter()
+    months, organisations, kinds = Counter(), Counter(), Counter()
     funnel, dropouts = Counter({stage: 0 for stage in FUNNEL}), Counter()
-    to_offer, to_acceptance, to_session = [], [], []
-    for row in rows:
-        submitted = _as_utc(row.submitted_at)
-        months[submitted.astimezone(LOCAL_ZONE).strftime("%Y-%m")] += 1
-        organisations[row.name] += 1
-        kinds[row.kind.value] += 1
-        reasons.update(set(row.reasons or []))
-        funnel["referred"] += 1
-        if row.offered_at is not None:
-            funnel["offered"] += 1
-            to_offer.append(_days(row.offered_at, submitted))
-        if row.started_at is not None:
-            funnel["accepted"] += 1
-            to_acceptance.append(_days(row.started_at, submitted))
-        if row.first_session_on is not None:
-            funnel["started"] += 1
-            local_submission = submitted.astimezone(LOCAL_ZONE).date()
-            to_session.append(float((row.first_session_on - local_submission).days))
+    for row in grouped:
+        months[row.month] += row.n
+        organisations[row.name] += row.n
+        kinds[row.kind.value] += row.n
+        funnel["referred"] += row.n
+        funnel["offered"] += row.n if row.offered else 0
+        funnel["accepted"] += row.n if row.accepted else 0
+        funnel["started"] += row.n if row.started else 0
         if row.outcome is not None:
-            funnel[row.outcome.value] += 1
+            funnel[row.outcome.value] += row.n
             if row.outcome is Outcome.DROPPED_OUT and row.dropout_reason is not None:
-                dropouts[row.dropout_reason.value] += 1
-    uptake.received = len(rows)
+                dropouts[row.dropout_reason.value] += row.n
+    # One row per referral, but only numbers and the reasons: waiting times need every value.
+    rows = db.session.execute(
+        sa.select(
+            Referral.reasons,
+            sa.type_coerce(_days(first_offer.c.offered_at, Referral.submitted_at), sa.Float),
+            sa.type_coerce(_days(Trajectory.started_at, Referral.submitted_at), sa.Float),
+            sa.type_coerce(
+                _days_to_date(Trajectory.first_session_on, Referral.submitted_at), sa.Float
+            ),
+        )
+        .outerjoin(first_offer, first_offer.c.referral_id == Referral.id)
+        .outerjoin(Trajectory, Trajectory.referral_id == Referral.id)
+        .where(*in_cohort)
+    ).all()
+    reasons = Counter()
+    to_offer, to_acceptance, to_session = [], [], []
+    for referral_reasons, offer_days, acceptance_days, session_days in rows:
+        reasons.update(set(referral_reasons or []))
+        if offer_days is not None:
+            to_offer.append(float(offer_days))
+        if acceptance_days is not None:
+            to_acceptance.append(float(acceptance_days))
+        if session_days is not None:
+            to_session.append(float(session_days))
+    uptake.received = funnel["referred"]
     uptake.by_month = dict(sorted(months.items()))
     uptake.by_organisation = dict(sorted(organisations.items()))
     uptake.by_organisation_kind = dict(sorted(kinds.items()))
@@ -279,49 +331,75 @@ def _capacity(uptake: Uptake, programme: Programme) -> None:
 
 
 def _outcomes(uptake: Uptake, programme: Programme, first: datetime, after: datetime) -> None:
+    intake = sa.orm.aliased(QuestionnaireResponse)
+    end = sa.orm.aliased(QuestionnaireResponse)
+    change = end.score - intake.score
+    improved = sa.case(
+        *(
+            (
+                intake.instrument == key,
+                sa.case(
+                    (
+                        (change if get_instrument(key).higher_is_better else -change)
+                        >= RELEVANT_CHANGE.get(key, 0.0),
+                        1,
+                    ),
+                    else_=0,
+                ),
+            )
+            for key in programme.questionnaires
+            if RELEVANT_CHANGE.get(key, 0.0) > 0
+        ),
+        else_=0,
+    )
     rows = db.session.execute(
         sa.select(
-            QuestionnaireResponse.trajectory_id,
-            QuestionnaireResponse.instrument,
-            QuestionnaireResponse.moment,
-            QuestionnaireResponse.score,
-            QuestionnaireResponse.category,
+            intake.instrument,
+            intake.category.label("before"),
+            end.category.label("after"),
+            sa.func.count().label("n"),
+            sa.func.sum(change).label("change"),
+            sa.func.sum(improved).label("improved"),
         )
-        .join(Trajectory, Trajectory.id == QuestionnaireResponse.trajectory_id)
+        .join(
+            end,
+            sa.and_(
+                end.trajectory_id == intake.trajectory_id,
+                end.instrument == intake.instrument,
+                end.moment == Moment.END,
+                end.score.is_not(None),
+            ),
+        )
+        .join(Trajectory, Trajectory.id == intake.trajectory_id)
         .join(Referral, Referral.id == Trajectory.referral_id)
         .where(
             Referral.programme_id == programme.id,
             Referral.submitted_at >= first,
             Referral.submitted_at < after,
-            QuestionnaireResponse.moment.in_([Moment.INTAKE, Moment.END]),
-            QuestionnaireResponse.score.is_not(None),
+            intake.moment == Moment.INTAKE,
+            intake.score.is_not(None),
         )
+        .group_by(intake.instrument, intake.category, end.category)
     ).all()
-    scores: dict[tuple[str, int], dict[Moment, tuple[float, str | None]]] = {}
-    for row in rows:
-        scores.setdefault((row.instrument, row.trajectory_id), {})[row.moment] = (
-            row.score,
-            row.category,
-        )
     for key in programme.questionnaires:
         instrument = get_instrument(key)
-        pairs = [
-            (moments[Moment.INTAKE], moments[Moment.END])
-            for (name, _), moments in scores.items()
-            if name == key and Moment.INTAKE in moments and Moment.END in moments
-        ]
-        sign = 1 if instrument.higher_is_better else -1
-        changes = [after_[0] - before[0] for before, after_ in pairs]
-        margin = RELEVANT_CHANGE.get(key, 0.0)
+        mine = [row for row in rows if row.instrument == key]
+        pairs = sum(row.n for row in mine)
+        before, after_ = Counter(), Counter()
+        for row in mine:
+            if row.before is not None:
+                before[row.before] += row.n
+            if row.after is not None:
+                after_[row.after] += row.n
         uptake.outcomes.append(
             InstrumentOutcome(
                 instrument=key,
                 name=instrument.name,
                 higher_is_better=instrument.higher_is_better,
-                pairs=len(pairs),
-                mean_change=statistics.fmean(changes) if changes else None,
-                improved=sum(1 for c in changes if sign * c >= margin > 0),
-                bands_before=dict(Counter(b[1] for b, _ in pairs if b[1] is not None)),
-                bands_after=dict(Counter(a[1] for _, a in pairs if a[1] is not None)),
+                pairs=pairs,
+                mean_change=sum(float(row.change) for row in mine) / pairs if pairs else None,
+                improved=sum(int(row.improved or 0) for row in mine),
+                bands_before=dict(before),
+                bands_after=dict(after_),
             )
         )

@@ -1,0 +1,58 @@
+"""The synthetic data set for benchmarks: valid rows in every state, and uptake figures whose
+query count does not grow with the programme's size."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from referrals.models import Programme, Referral, ReferralState, Trajectory
+from referrals.services.uptake import programme_uptake
+from referrals.synthetic import build
+
+
+def count_queries(db, fn):
+    seen = []
+
+    def _count(*args):
+        seen.append(1)
+
+    sa.event.listen(db.engine, "before_cursor_execute", _count)
+    try:
+        result = fn()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", _count)
+    return result, len(seen)
+
+
+def test_a_small_synthetic_set_is_valid_and_the_figures_scale_in_queries(db):
+    built = build(referrals=600, programmes=4, largest=400, seed=1)
+    db.session.flush()
+    sizes = dict(
+        db.session.execute(
+            sa.select(Referral.programme_id, sa.func.count()).group_by(Referral.programme_id)
+        ).all()
+    )
+    assert sizes[built.largest_programme_id] == 400
+    assert sizes[built.smallest_programme_id] == 100
+    assert built.referrals == 600 and built.attendances > 0
+    states = set(db.session.scalars(sa.select(Referral.state).distinct()))
+    assert {ReferralState.ACTIVE, ReferralState.COMPLETED, ReferralState.DROPPED_OUT} <= states
+    # Every trajectory belongs to an accepted, active or closed referral.
+    assert not db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Trajectory)
+        .join(Referral)
+        .where(Referral.state.in_([ReferralState.SUBMITTED, ReferralState.OFFERED]))
+    )
+
+    end, start = date.today(), date.today() - timedelta(days=730)
+    large = db.session.get(Programme, built.largest_programme_id)
+    small = db.session.get(Programme, built.smallest_programme_id)
+    large_uptake, large_queries = count_queries(db, lambda: programme_uptake(large, start, end))
+    small_uptake, small_queries = count_queries(db, lambda: programme_uptake(small, start, end))
+    assert large_queries == small_queries
+    assert large_uptake.received == 400 and small_uptake.received == 100
+    assert large_uptake.funnel["completed"] > 0 and large_uptake.outcomes[0].pairs > 0
+    assert large_uptake.wait_to_offer.median is not None
