@@ -146,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     from referrals.blueprints.therapists import bp as therapists_bp
     from referrals.blueprints.trajectories import bp as trajectories_bp
     from referrals.blueprints.triage import bp as triage_bp
+    from referrals.blueprints.uptake import bp as uptake_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -157,6 +158,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(triage_bp)
     app.register_blueprint(offers_bp)
     app.register_blueprint(trajectories_bp)
+    app.register_blueprint(uptake_bp)
 
 
 def register_security_and_errors(app: Flask) -> None:

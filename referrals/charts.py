@@ -151,3 +151,51 @@ def run_minutes_chart(
     parts.append(_text(lx + 24, ly + 4, done_label, anchor="start"))
     parts.append("</g></svg>")
     return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above
+
+
+def bar_chart(
+    items: list[tuple[str, int | None, str]],
+    *,
+    title: str,
+    desc: str,
+    empty_label: str = "No data",
+    id_prefix: str | None = None,
+) -> Markup:
+    """Horizontal bars, one per (label, value, shown text); `value` None draws no bar (a
+    withheld small count) and the shown text (such as "<5") stands alone. Labels sit left of
+    the bars and values right of them, so long names and figures stay readable."""
+    prefix = escape(id_prefix or f"chart-{next(_ids)}")
+    title_id, desc_id = f"{prefix}-title", f"{prefix}-desc"
+    row_h, top_pad, label_w, value_w = 28, 12, 220, 64
+    height = max(top_pad * 2 + row_h * len(items), 60)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'aria-labelledby="{title_id} {desc_id}" viewBox="0 0 {WIDTH} {height}" '
+        f'width="100%" preserveAspectRatio="xMidYMid meet" id="{prefix}">',
+        f'<title id="{title_id}">{escape(title)}</title>',
+        f'<desc id="{desc_id}">{escape(desc)}</desc>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
+    ]
+    if not items:
+        parts.append(_text(WIDTH / 2, height / 2 + 6, empty_label, size=16))
+        parts.append("</svg>")
+        return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above
+    top = max([1, *(v for _, v, _ in items if v is not None)])
+    x0, x1 = label_w, WIDTH - value_w
+    parts.append(
+        f'<line x1="{x0}" y1="{top_pad}" x2="{x0}" y2="{height - top_pad}" '
+        f'stroke="{AXIS_STROKE}" stroke-width="1"/>'
+    )
+    for i, (label, value, shown) in enumerate(items):
+        y = top_pad + i * row_h
+        short = label if len(label) <= 30 else label[:29] + "…"
+        parts.append(_text(x0 - 8, y + row_h / 2 + 4, short, anchor="end"))
+        width = 0.0 if value is None else (x1 - x0) * value / top
+        if width:
+            parts.append(
+                f'<rect x="{x0}" y="{_num(y + 5)}" width="{_num(width)}" '
+                f'height="{row_h - 10}" fill="{BAR_FILL}"/>'
+            )
+        parts.append(_text(x0 + width + 6, y + row_h / 2 + 4, shown, anchor="start"))
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above

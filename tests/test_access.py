@@ -67,6 +67,9 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "offers.decline": frozenset({Role.THERAPIST}),
     "trajectories.trajectory": frozenset({Role.THERAPIST}),
     "trajectories.plan_pdf": frozenset({Role.THERAPIST}),
+    "uptake.index": frozenset({Role.OFFICER, Role.COORDINATOR}),
+    "uptake.dashboard": frozenset({Role.OFFICER, Role.COORDINATOR}),
+    "uptake.export": frozenset({Role.OFFICER, Role.COORDINATOR}),
 }
 
 
@@ -98,6 +101,7 @@ class Scenario:
         self.gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
         self.coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
         officer = factories.make_user(role=Role.OFFICER, organisation=municipality)
+        self.officer = officer
         referrer = factories.make_user(role=Role.REFERRER, organisation=self.gp_practice)
         programme = factories.make_programme(
             funder=municipality, referrers=[self.gp_practice], coordinators=[self.coordinator]
@@ -141,6 +145,7 @@ class Scenario:
             "offer_id": offer.id,
             "trajectory_id": trajectory.id,
             "filename": "style.css",
+            "kind": "csv",
         }
 
     def user_for(self, role: Role):
@@ -150,6 +155,8 @@ class Scenario:
             return self.coordinator
         if role is Role.THERAPIST:
             return self.therapist_user
+        if role is Role.OFFICER:
+            return self.officer
         return factories.make_user(role=role)
 
 

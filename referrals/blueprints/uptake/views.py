@@ -1,0 +1,123 @@
+"""Programme uptake for officers (their organisation's programmes) and coordinators (theirs).
+
+Aggregates only: every figure goes through services.uptake_view, which withholds counts from
+1 to 4. Exports are audited.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import abort, make_response, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import DateField
+from wtforms.validators import Optional
+
+from referrals import audit
+from referrals.blueprints.uptake import bp
+from referrals.extensions import db
+from referrals.models import AuditAction, Programme, local_today, programme_coordinators
+from referrals.permissions import Role, roles_required
+from referrals.services import exports, uptake_view
+from referrals.services.uptake import programme_uptake
+
+MAX_PERIOD = timedelta(days=5 * 366)
+
+
+class PeriodForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter; it changes nothing
+
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("Up to and including"), validators=[Optional()])
+
+    def period(self, programme: Programme) -> tuple[date, date] | None:
+        """The chosen period, by default the last twelve months; None when it is invalid."""
+        today = local_today()
+        end = self.end.data or today
+        start = self.start.data or max(programme.starts_on, end - timedelta(days=364))
+        if self.errors:
+            return None
+        if start > end:
+            self.end.errors = [*self.end.errors, _l("The end lies before the start.")]
+            return None
+        if end - start > MAX_PERIOD:
+            self.start.errors = [*self.start.errors, _l("Choose a period of at most five years.")]
+            return None
+        return start, end
+
+
+def visible_programmes(user) -> sa.Select:
+    query = sa.select(Programme).order_by(Programme.name)
+    if user.role is Role.OFFICER:
+        return query.where(Programme.funder_id == user.organisation_id)
+    if user.role is Role.COORDINATOR:
+        mine = sa.select(programme_coordinators.c.programme_id).where(
+            programme_coordinators.c.user_id == user.id
+        )
+        return query.where(Programme.id.in_(mine))
+    return query.where(sa.false())
+
+
+def get_programme_or_404(programme_id: int) -> Programme:
+    programme = db.session.scalar(
+        visible_programmes(current_user).where(Programme.id == programme_id)
+    )
+    if programme is None:
+        abort(404)
+    return programme
+
+
+@bp.get("/uptake")
+@roles_required(Role.OFFICER, Role.COORDINATOR)
+def index():
+    programmes = db.session.scalars(visible_programmes(current_user)).all()
+    return render_template("uptake/index.html", programmes=programmes)
+
+
+def _figures(programme_id: int):
+    programme = get_programme_or_404(programme_id)
+    form = PeriodForm(request.args)
+    form.validate()
+    period = form.period(programme)
+    view = None
+    if period is not None:
+        view = uptake_view.build(programme_uptake(programme, *period))
+    return programme, form, period, view
+
+
+@bp.get("/uptake/<int:programme_id>")
+@roles_required(Role.OFFICER, Role.COORDINATOR)
+def dashboard(programme_id: int):
+    programme, form, period, view = _figures(programme_id)
+    return render_template(
+        "uptake/dashboard.html", programme=programme, form=form, period=period, view=view
+    )
+
+
+@bp.get("/uptake/<int:programme_id>/export.<any(csv, xlsx):kind>")
+@roles_required(Role.OFFICER, Role.COORDINATOR)
+def export(programme_id: int, kind: str):
+    programme, form, period, view = _figures(programme_id)
+    if view is None:
+        abort(400)
+    start, end = period
+    if kind == "csv":
+        data, mimetype = exports.to_csv(view.tables), "text/csv; charset=utf-8"
+    else:
+        data = exports.to_xlsx(view.tables)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    audit.record(
+        AuditAction.EXPORT,
+        obj=programme,
+        detail=f"uptake {kind} {start.isoformat()}..{end.isoformat()}",
+    )
+    db.session.commit()
+    response = make_response(data)
+    response.headers["Content-Type"] = mimetype
+    filename = f"deelname-{programme.id}-{start.isoformat()}-{end.isoformat()}.{kind}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
