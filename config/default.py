@@ -64,3 +64,7 @@ MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "").lower() in {"1", "true", "yes"
 MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
 MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
 MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@runningtherapie.invalid")
+
+# Programme reports: the web request queues, `flask render-reports --loop` renders. True renders
+# in the request itself (development without a worker).
+REPORTS_INLINE = False

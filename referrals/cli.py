@@ -23,6 +23,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(load_postcodes_command)
     app.cli.add_command(expire_offers_command)
     app.cli.add_command(synthetic_data_command)
+    app.cli.add_command(render_reports_command)
 
 
 @click.command("synthetic-data")
@@ -141,28 +142,37 @@ def send_notifications_command(loop: bool, interval: float) -> None:
         click.echo(f"sent {sent}, failed {failed}")
         return
 
+    def one_round() -> str | None:
+        sent, failed = notifications.deliver_due()
+        return f"sent {sent}, failed {failed}" if sent or failed else None
+
+    click.echo(f"Delivering notifications every {interval:g} s; Ctrl-C stops.")
+    _run_loop(one_round, interval, "delivering notifications failed")
+
+
+def _run_loop(one_round, interval: float, failure: str) -> None:
+    """Call `one_round` every `interval` seconds until SIGINT or SIGTERM; the round under way
+    finishes first (nothing is left claimed); a second signal does not wait."""
     stopping = False
 
     def request_stop(_signum, _frame):
-        # The round under way finishes (no message is left claimed); a second signal does not wait.
         nonlocal stopping
         if stopping:
             raise KeyboardInterrupt
         stopping = True
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    click.echo(f"Delivering notifications every {interval:g} s; Ctrl-C stops.")
     try:
         while not stopping:
             try:
-                sent, failed = notifications.deliver_due()
+                message = one_round()
             except Exception:
                 # The database may be away for a moment: log it, try again next round.
                 db.session.rollback()
-                current_app.logger.exception("delivering notifications failed")
+                current_app.logger.exception(failure)
             else:
-                if sent or failed:
-                    click.echo(f"sent {sent}, failed {failed}")
+                if message:
+                    click.echo(message)
             deadline = time.monotonic() + interval
             while not stopping and (left := deadline - time.monotonic()) > 0:
                 time.sleep(min(left, 1.0))
@@ -172,6 +182,27 @@ def send_notifications_command(loop: bool, interval: float) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo("Stopped.")
+
+
+@click.command("render-reports")
+@click.option("--loop", is_flag=True, help="Keep running; stop with Ctrl-C or SIGTERM.")
+@click.option(
+    "--interval", default=5.0, show_default=True, type=click.FloatRange(min=0), help="Seconds."
+)
+def render_reports_command(loop: bool, interval: float) -> None:
+    """Render the programme reports that were requested (the web request only queues them)."""
+    from referrals.services.programme_report import run_due_jobs
+
+    if not loop:
+        click.echo(f"rendered {run_due_jobs()}")
+        return
+
+    def one_round() -> str | None:
+        rendered = run_due_jobs()
+        return f"rendered {rendered}" if rendered else None
+
+    click.echo(f"Rendering requested reports every {interval:g} s; Ctrl-C stops.")
+    _run_loop(one_round, interval, "rendering reports failed")
 
 
 @click.command("expire-offers")

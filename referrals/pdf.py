@@ -9,7 +9,9 @@ import, so it is imported on the first render, not with the app.
 
 from __future__ import annotations
 
+import gc
 import mimetypes
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -18,16 +20,25 @@ from flask import render_template
 BUNDLED_SCHEME = "bundled:"
 STATIC_DIR = (Path(__file__).resolve().parent / "static").resolve()
 PDF_VARIANT = "pdf/ua-1"  # tagged PDF for screen readers
+ARCHIVE_VARIANT = "pdf/a-2a"  # PDF/A, level A: archival and tagged
 INERT_BASE_URL = "about:blank"  # relative URLs stay relative, and the fetcher refuses them
 
 
-def render_pdf(template_name: str, **context) -> bytes:
-    """Render templates/reports/<template_name> and return the PDF bytes."""
+def render_pdf(template_name: str, *, pdf_variant: str = PDF_VARIANT, **context) -> bytes:
+    """Render templates/reports/<template_name> and return the PDF bytes.
+
+    `pdf_variant`: PDF/UA-1 by default; archived reports use PDF/A-2a (archival and tagged).
+    """
     from weasyprint import HTML
 
     html = render_template(f"reports/{template_name}", **context)
     document = HTML(string=html, base_url=INERT_BASE_URL, url_fetcher=_fetcher())
-    return document.write_pdf(pdf_variant=PDF_VARIANT)
+    with warnings.catch_warnings():
+        # WeasyPrint 70 opens its sRGB profile for PDF/A and never closes it.
+        warnings.filterwarnings("ignore", r"unclosed file .*sRGB2014\.icc", ResourceWarning)
+        pdf = document.write_pdf(pdf_variant=pdf_variant)
+        gc.collect()
+    return pdf
 
 
 def safe_fetcher(url: str):

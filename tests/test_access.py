@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from referrals.extensions import db
-from referrals.models import OrganisationKind, Role, Trajectory
+from referrals.models import OrganisationKind, Report, ReportKind, Role, Trajectory, utcnow
 from referrals.services.offers import accept_offer, offer_referral
 from referrals.services.register_import import store_register_file
 from referrals.services.trajectories import record_intake
@@ -70,6 +70,8 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "uptake.index": frozenset({Role.OFFICER, Role.COORDINATOR}),
     "uptake.dashboard": frozenset({Role.OFFICER, Role.COORDINATOR}),
     "uptake.export": frozenset({Role.OFFICER, Role.COORDINATOR}),
+    "uptake.request_report": frozenset({Role.OFFICER, Role.COORDINATOR}),
+    "uptake.report_pdf": frozenset({Role.OFFICER, Role.COORDINATOR}),
 }
 
 
@@ -135,7 +137,19 @@ class Scenario:
             filename="register.csv",
             data=b"registratienummer;naam;geldig tot;postcode\n12345;Eva Smit;31-12-2030;2201 CK\n",
         )
+        progress_report = Report(
+            kind=ReportKind.PROGRESS,
+            created_at=utcnow(),
+            programme=programme,
+            params={"version": 1},
+            filename="voortgang.pdf",
+            sha256="0" * 64,
+            pdf=b"%PDF-1.7",
+        )
+        db.session.add(progress_report)
+        db.session.flush()
         self.ids = {
+            "report_id": progress_report.id,
             "organisation_id": municipality.id,
             "user_id": officer.id,
             "programme_id": programme.id,

@@ -20,7 +20,7 @@ def officer_of(programme):
     return factories.make_user(role=Role.OFFICER, organisation=programme.funder)
 
 
-def test_the_officer_sees_the_figures_with_small_counts_withheld(client, login_as, data):  # noqa: F811
+def test_the_officer_sees_the_figures_with_small_counts_withheld(client, login_as, data):
     login_as(user=officer_of(data))
     page = text(client.get(f"/uptake/{data.id}", query_string=PERIOD))
     assert data.name in page
@@ -31,7 +31,7 @@ def test_the_officer_sees_the_figures_with_small_counts_withheld(client, login_a
     assert 'role="img"' in page and "<title" in page  # charts with a title
 
 
-def test_an_officer_of_another_municipality_gets_404(client, login_as, data):  # noqa: F811
+def test_an_officer_of_another_municipality_gets_404(client, login_as, data):
     other = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
     login_as(user=factories.make_user(role=Role.OFFICER, organisation=other))
     assert client.get(f"/uptake/{data.id}").status_code == 404
@@ -39,7 +39,7 @@ def test_an_officer_of_another_municipality_gets_404(client, login_as, data):  #
     assert data.name not in text(client.get("/uptake"))
 
 
-def test_a_period_that_ends_before_it_starts_is_explained(client, login_as, data):  # noqa: F811
+def test_a_period_that_ends_before_it_starts_is_explained(client, login_as, data):
     login_as(user=officer_of(data))
     response = client.get(
         f"/uptake/{data.id}", query_string={"start": "2026-11-30", "end": "2026-10-01"}
@@ -51,7 +51,7 @@ def test_a_period_that_ends_before_it_starts_is_explained(client, login_as, data
     assert response.status_code == 200 and 'id="start-error"' in text(response)
 
 
-def test_csv_and_xlsx_exports_are_downloads_defused_and_audited(db, client, login_as, data):  # noqa: F811
+def test_csv_and_xlsx_exports_are_downloads_defused_and_audited(db, client, login_as, data):
     hostile = db.session.scalars(
         sa.select(Organisation).where(Organisation.name == "De Duinen")
     ).one()

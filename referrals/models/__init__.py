@@ -30,7 +30,7 @@ from referrals.models.programmes import (
     programme_coordinators,
     programme_referrers,
 )
-from referrals.models.reports import Report, ReportKind
+from referrals.models.reports import Report, ReportJob, ReportJobState, ReportKind
 from referrals.models.therapists import (
     DeclineReason,
     Offer,
@@ -78,6 +78,8 @@ __all__ = [
     "QuestionnaireResponse",
     "RegularSport",
     "Report",
+    "ReportJob",
+    "ReportJobState",
     "ReportKind",
     "SessionAttendance",
     "TrainingGroup",

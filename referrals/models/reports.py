@@ -51,3 +51,42 @@ class Report(Base):
     created_by: Mapped[User | None] = relationship()
     trajectory: Mapped[Trajectory | None] = relationship()
     programme: Mapped[Programme | None] = relationship()
+
+
+class ReportJobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ReportJob(Base):
+    """A request to render a programme report, picked up by the worker (`flask render-reports`)
+    so that a slow render never holds up a web request. A failed job keeps what went wrong and
+    leaves no report behind."""
+
+    __tablename__ = "report_jobs"
+    __table_args__ = (
+        sa.CheckConstraint("period_end >= period_start", name="period_order"),
+        sa.CheckConstraint("state <> 'done' OR report_id IS NOT NULL", name="done_has_report"),
+        sa.Index("ix_report_jobs_state_requested_at", "state", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(sa.ForeignKey("programmes.id"), index=True)
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[ReportJobState] = mapped_column(
+        enum_column_type(ReportJobState, "report_job_state")
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("reports.id"))
+
+    programme: Mapped[Programme] = relationship()
+    requested_by: Mapped[User | None] = relationship()
+    report: Mapped[Report | None] = relationship()

@@ -9,19 +9,37 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask import abort, make_response, render_template, request
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField
-from wtforms.validators import Optional
+from wtforms.validators import InputRequired, Optional
 
 from referrals import audit
 from referrals.blueprints.uptake import bp
 from referrals.extensions import db
-from referrals.models import AuditAction, Programme, local_today, programme_coordinators
+from referrals.models import (
+    AuditAction,
+    Programme,
+    Report,
+    ReportJob,
+    ReportKind,
+    local_today,
+    programme_coordinators,
+)
 from referrals.permissions import Role, roles_required
-from referrals.services import exports, uptake_view
+from referrals.services import exports, programme_report, uptake_view
 from referrals.services.uptake import programme_uptake
 
 MAX_PERIOD = timedelta(days=5 * 366)
@@ -93,9 +111,70 @@ def _figures(programme_id: int):
 @roles_required(Role.OFFICER, Role.COORDINATOR)
 def dashboard(programme_id: int):
     programme, form, period, view = _figures(programme_id)
+    jobs = db.session.scalars(
+        sa.select(ReportJob)
+        .where(ReportJob.programme_id == programme.id)
+        .order_by(ReportJob.requested_at.desc(), ReportJob.id.desc())
+        .limit(50)
+    ).all()
     return render_template(
-        "uptake/dashboard.html", programme=programme, form=form, period=period, view=view
+        "uptake/dashboard.html",
+        programme=programme,
+        form=form,
+        period=period,
+        view=view,
+        jobs=jobs,
     )
+
+
+class ReportRequestForm(FlaskForm):
+    start = DateField(_l("From"), validators=[InputRequired()])
+    end = DateField(_l("Up to and including"), validators=[InputRequired()])
+
+
+@bp.post("/uptake/<int:programme_id>/reports")
+@roles_required(Role.OFFICER, Role.COORDINATOR)
+def request_report(programme_id: int):
+    """Queue a PDF report of the period shown; the worker renders it."""
+    programme = get_programme_or_404(programme_id)
+    form = ReportRequestForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a valid period first."), "error")
+        return redirect(url_for("uptake.dashboard", programme_id=programme.id))
+    start, end = form.start.data, form.end.data
+    if end < start or end - start > MAX_PERIOD:
+        flash(_("Choose a valid period first."), "error")
+        return redirect(url_for("uptake.dashboard", programme_id=programme.id))
+    job = programme_report.request_report(programme, start, end, actor=current_user)
+    db.session.commit()
+    if current_app.config["REPORTS_INLINE"] and programme_report.claim(job.id):
+        programme_report.run_job(job.id)
+    flash(_("The report is being made. It appears under Reports below when it is ready."), "info")
+    return redirect(
+        url_for(
+            "uptake.dashboard",
+            programme_id=programme.id,
+            start=start.isoformat(),
+            end=end.isoformat(),
+            _anchor="reports",
+        )
+    )
+
+
+@bp.get("/uptake/reports/<int:report_id>")
+@roles_required(Role.OFFICER, Role.COORDINATOR)
+def report_pdf(report_id: int):
+    """A stored report, exactly as it was made."""
+    report = db.session.get(Report, report_id)
+    if report is None or report.kind is not ReportKind.PROGRESS:
+        abort(404)
+    get_programme_or_404(report.programme_id)
+    audit.record(AuditAction.PRINT, obj=report, detail="programme progress report")
+    db.session.commit()
+    response = make_response(report.pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{report.filename}"'
+    return response
 
 
 @bp.get("/uptake/<int:programme_id>/export.<any(csv, xlsx):kind>")

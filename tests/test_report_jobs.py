@@ -1,0 +1,120 @@
+"""Funder reports are queued by the page and rendered by the worker; a stored report always
+downloads as the same bytes; a failed render leaves no report and says what failed."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from referrals.models import (
+    AuditAction,
+    AuditEvent,
+    OrganisationKind,
+    Report,
+    ReportJob,
+    ReportJobState,
+    Role,
+    utcnow,
+)
+from referrals.services import programme_report
+from tests import factories
+from tests.helpers import text
+from tests.test_uptake import data  # noqa: F401 - the hand-built data set
+
+PERIOD = {"start": "2026-10-01", "end": "2026-11-30"}
+
+
+def officer_of(programme):
+    return factories.make_user(role=Role.OFFICER, organisation=programme.funder)
+
+
+def test_the_page_queues_the_worker_renders_and_the_download_is_the_stored_file(
+    app,
+    db,
+    client,
+    login_as,
+    data,
+):
+    login_as(user=officer_of(data))
+    response = client.post(f"/uptake/{data.id}/reports", data=PERIOD)
+    assert response.status_code == 302
+    job = db.session.scalars(sa.select(ReportJob)).one()
+    assert (
+        job.state is ReportJobState.QUEUED
+        and db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
+    )
+    page = text(client.get(f"/uptake/{data.id}", query_string=PERIOD))
+    assert "wacht" in page  # the job is listed as waiting
+
+    with app.test_request_context():
+        assert programme_report.run_due_jobs() == 1
+    db.session.refresh(job)
+    assert job.state is ReportJobState.DONE and job.report is not None
+    page = text(client.get(f"/uptake/{data.id}", query_string=PERIOD))
+    assert f"/uptake/reports/{job.report.id}" in page
+
+    first = client.get(f"/uptake/reports/{job.report.id}")
+    second = client.get(f"/uptake/reports/{job.report.id}")
+    assert first.headers["Content-Type"] == "application/pdf"
+    assert first.data == second.data == job.report.pdf
+    assert hashlib.sha256(first.data).hexdigest() == job.report.sha256
+    prints = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == AuditAction.PRINT)
+    ).all()
+    assert len(prints) == 2
+
+
+def test_a_failed_render_leaves_no_report_and_says_why(
+    app, db, client, login_as, data, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer out of memory")
+
+    monkeypatch.setattr(programme_report, "render_programme_report", broken)
+    login_as(user=officer_of(data))
+    client.post(f"/uptake/{data.id}/reports", data=PERIOD)
+    with app.test_request_context():
+        programme_report.run_due_jobs()
+    job = db.session.scalars(sa.select(ReportJob)).one()
+    assert job.state is ReportJobState.FAILED and job.report_id is None
+    assert "renderer out of memory" in job.error
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
+    assert "renderer out of memory" in text(client.get(f"/uptake/{data.id}"))
+
+
+def test_a_job_is_claimed_once_and_a_stale_one_again(app, db, data):
+    with app.test_request_context():
+        user = officer_of(data)
+        job = programme_report.request_report(data, *map(_date, PERIOD.values()), actor=user)
+        db.session.commit()
+        assert programme_report.claim(job.id) is True
+        assert programme_report.claim(job.id) is False
+        job.started_at = utcnow() - timedelta(hours=1)  # the worker died while rendering
+        db.session.commit()
+        assert programme_report.claim(job.id) is True
+
+
+def _date(value):
+    from datetime import date
+
+    return date.fromisoformat(value)
+
+
+def test_a_bad_period_queues_nothing(db, client, login_as, data):
+    login_as(user=officer_of(data))
+    client.post(f"/uptake/{data.id}/reports", data={"start": "2026-11-30", "end": "2026-10-01"})
+    client.post(f"/uptake/{data.id}/reports", data={"start": "morgen", "end": ""})
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportJob)) == 0
+
+
+def test_another_municipality_cannot_ask_for_or_read_the_reports(app, db, client, login_as, data):
+    with app.test_request_context():
+        report = programme_report.generate_programme_report(
+            data, *map(_date, PERIOD.values()), actor=None
+        )
+    other = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
+    login_as(user=factories.make_user(role=Role.OFFICER, organisation=other))
+    assert client.get(f"/uptake/reports/{report.id}").status_code == 404
+    assert client.post(f"/uptake/{data.id}/reports", data=PERIOD).status_code == 404
