@@ -3,12 +3,16 @@
 from flask_babel import lazy_gettext as _l
 
 from referrals.models import (
+    Attendance,
     DeclineReason,
+    DropoutReason,
     OfferState,
+    Outcome,
     PreferredForm,
     Questionnaire,
     Reason,
     ReferralState,
+    RegularSport,
     RejectionReason,
     Weekday,
 )
@@ -89,6 +93,36 @@ DECLINE_LABELS = {
     DeclineReason.OTHER: _l("Other reason"),
 }
 
+ATTENDANCE_LABELS = {
+    Attendance.PRESENT: _l("present"),
+    Attendance.EXCUSED: _l("absent with notice"),
+    Attendance.ABSENT: _l("absent without notice"),
+}
+PLAN_CHANGE_LABELS = {
+    "edit": _l("Week changed"),
+    "repeat": _l("Week repeated"),
+    "step_back": _l("Step back"),
+}
+
+OUTCOME_LABELS = {
+    Outcome.COMPLETED: _l("Completed"),
+    Outcome.DROPPED_OUT: _l("Dropped out"),
+    Outcome.REGULAR_SPORT: _l("Moved on to regular sport"),
+}
+DROPOUT_REASON_LABELS = {
+    DropoutReason.MOTIVATION: _l("Motivation"),
+    DropoutReason.INJURY_OR_ILLNESS: _l("Injury or illness"),
+    DropoutReason.MOVED: _l("Moved house"),
+    DropoutReason.OTHER_HELP: _l("Found other help"),
+    DropoutReason.UNREACHABLE: _l("Could not be reached"),
+    DropoutReason.OTHER: _l("Other reason"),
+}
+REGULAR_SPORT_LABELS = {
+    RegularSport.RUNNING_CLUB: _l("A running club"),
+    RegularSport.START_TO_RUN: _l("A Start to Run group"),
+    RegularSport.OTHER: _l("Elsewhere"),
+}
+
 
 def template_labels() -> dict:
     return {
@@ -100,4 +134,9 @@ def template_labels() -> dict:
         "questionnaire_labels": QUESTIONNAIRE_LABELS,
         "offer_state_labels": OFFER_STATE_LABELS,
         "decline_labels": DECLINE_LABELS,
+        "attendance_labels": ATTENDANCE_LABELS,
+        "plan_change_labels": PLAN_CHANGE_LABELS,
+        "outcome_labels": OUTCOME_LABELS,
+        "dropout_reason_labels": DROPOUT_REASON_LABELS,
+        "regular_sport_labels": REGULAR_SPORT_LABELS,
     }

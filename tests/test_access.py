@@ -5,13 +5,26 @@ A new route that is not in ACCESS fails test_every_endpoint_is_declared.
 
 from __future__ import annotations
 
-from datetime import date
+import hashlib
+from datetime import date, time
 
 import pytest
 import sqlalchemy as sa
 
 from referrals.extensions import db
-from referrals.models import OrganisationKind, Report, ReportKind, Role, Trajectory, utcnow
+from referrals.models import (
+    DropoutReason,
+    OrganisationKind,
+    Outcome,
+    Report,
+    ReportKind,
+    Role,
+    TrainingGroup,
+    Trajectory,
+    Weekday,
+    utcnow,
+)
+from referrals.services.closing import close_trajectory
 from referrals.services.offers import accept_offer, offer_referral
 from referrals.services.register_import import store_register_file
 from referrals.services.trajectories import record_intake
@@ -72,6 +85,18 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "uptake.export": frozenset({Role.OFFICER, Role.COORDINATOR}),
     "uptake.request_report": frozenset({Role.OFFICER, Role.COORDINATOR}),
     "uptake.report_pdf": frozenset({Role.OFFICER, Role.COORDINATOR}),
+    "trajectories.groups_index": frozenset({Role.THERAPIST}),
+    "trajectories.new_group": frozenset({Role.THERAPIST}),
+    "trajectories.group": frozenset({Role.THERAPIST}),
+    "trajectories.add_member": frozenset({Role.THERAPIST}),
+    "trajectories.remove_member": frozenset({Role.THERAPIST}),
+    "trajectories.new_group_session": frozenset({Role.THERAPIST}),
+    "trajectories.new_individual_session": frozenset({Role.THERAPIST}),
+    "trajectories.change_plan": frozenset({Role.THERAPIST}),
+    "trajectories.close": frozenset({Role.THERAPIST}),
+    "trajectories.letter_pdf": frozenset({Role.THERAPIST}),
+    "intake.closing_letter": frozenset({Role.REFERRER}),
+    "trajectories.questionnaire": frozenset({Role.THERAPIST}),
 }
 
 
@@ -137,6 +162,7 @@ class Scenario:
             filename="register.csv",
             data=b"registratienummer;naam;geldig tot;postcode\n12345;Eva Smit;31-12-2030;2201 CK\n",
         )
+        closed = self._closed_with_letter(programme, referrer, own_profile)
         progress_report = Report(
             kind=ReportKind.PROGRESS,
             created_at=utcnow(),
@@ -150,6 +176,8 @@ class Scenario:
         db.session.flush()
         self.ids = {
             "report_id": progress_report.id,
+            "closed_referral_id": closed.referral_id,
+            "closed_trajectory_id": closed.id,
             "organisation_id": municipality.id,
             "user_id": officer.id,
             "programme_id": programme.id,
@@ -158,9 +186,61 @@ class Scenario:
             "import_id": register_import.id,
             "offer_id": offer.id,
             "trajectory_id": trajectory.id,
+            "group_id": self._group(own_profile, trajectory).id,
             "filename": "style.css",
             "kind": "csv",
+            "moment": "intake",
+            "instrument": "k10",
         }
+
+    def _closed_with_letter(self, programme, referrer, therapist) -> Trajectory:
+        """A dropped-out trajectory of the GP practice with consent and a stored letter.
+
+        The letter's bytes are a stand-in: rendering a PDF for every access test is slow.
+        """
+        referral = factories.make_referral(
+            programme=programme, referrer=referrer, first_name="Afgesloten", postcode="2252 AB"
+        )
+        accept_offer(
+            offer_referral(referral, therapist, actor=self.coordinator), actor=self.therapist_user
+        )
+        closed = db.session.scalars(
+            sa.select(Trajectory).where(Trajectory.referral_id == referral.id)
+        ).one()
+        referral.consent_share_progress = False  # no letter rendered here ...
+        close_trajectory(
+            closed,
+            actor=self.therapist_user,
+            outcome=Outcome.DROPPED_OUT,
+            dropout_reason=DropoutReason.UNREACHABLE,
+        )
+        referral.consent_share_progress = True  # ... a stand-in instead
+        pdf = b"%PDF-1.7\n% access test stand-in\n"
+        db.session.add(
+            Report(
+                kind=ReportKind.CLOSING_LETTER,
+                created_at=utcnow(),
+                trajectory_id=closed.id,
+                filename="afsluitbrief-test.pdf",
+                sha256=hashlib.sha256(pdf).hexdigest(),
+                pdf=pdf,
+            )
+        )
+        db.session.flush()
+        return closed
+
+    def _group(self, therapist, member: Trajectory) -> TrainingGroup:
+        group = TrainingGroup(
+            therapist=therapist,
+            name="Dinsdaggroep",
+            weekday=Weekday.TUESDAY,
+            starts_at=time(9, 30),
+            meeting_place="Parkingang",
+            members=[member],
+        )
+        db.session.add(group)
+        db.session.flush()
+        return group
 
     def user_for(self, role: Role):
         if role is Role.REFERRER:

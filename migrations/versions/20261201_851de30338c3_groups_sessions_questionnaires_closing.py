@@ -93,7 +93,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['group_id'], ['training_groups.id'], name=op.f('fk_training_sessions_group_id_training_groups')),
     sa.ForeignKeyConstraint(['logged_by_id'], ['users.id'], name=op.f('fk_training_sessions_logged_by_id_users')),
     sa.ForeignKeyConstraint(['therapist_id'], ['therapists.id'], name=op.f('fk_training_sessions_therapist_id_therapists')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_training_sessions'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_training_sessions')),
+    sa.UniqueConstraint('group_id', 'held_on', name=op.f('uq_training_sessions_group_id_held_on'))
     )
     with op.batch_alter_table('training_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_training_sessions_group_id'), ['group_id'], unique=False)

@@ -143,6 +143,8 @@ class TrainingSession(TimestampMixin, Base):
     """
 
     __tablename__ = "training_sessions"
+    # One session per group per day (individual sessions have no group: NULLs do not clash).
+    __table_args__ = (sa.UniqueConstraint("group_id", "held_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id"), index=True)

@@ -71,6 +71,7 @@ class Instrument:
     bands: tuple[Band, ...] = ()  # on the total, ascending
     categories: tuple[Category, ...] = ()  # decided on complete answers only
     default_category: str | None = None  # when no category holds
+    higher_is_better: bool = True  # the direction of improvement (K10: lower is better)
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -306,6 +307,7 @@ register(
         answer_labels=("nooit", "af en toe", "soms", "vaak", "altijd"),
         max_missing=1,
         bands=(Band(10, "low"), Band(16, "moderate"), Band(30, "high")),
+        higher_is_better=False,
         source="Kessler et al. 2002; GGD Gezondheidsmonitor (bands)",
     )
 )

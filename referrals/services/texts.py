@@ -54,6 +54,16 @@ def _lead(kind: NotificationKind, referral: Referral) -> tuple[str, str]:
             "queue.",
             reference=reference,
         )
+    if kind is NotificationKind.TRAJECTORY_CLOSED:
+        if referral.consent_share_progress:
+            return _("Running therapy ended: closing letter available"), _(
+                "The running therapy of referral %(reference)s has ended. The therapist's "
+                "closing letter is on the referral's page.",
+                reference=reference,
+            )
+        return _("Running therapy ended"), _(
+            "The running therapy of referral %(reference)s has ended.", reference=reference
+        )
     return _("A referral was withdrawn"), _(
         "Referral %(reference)s was withdrawn.", reference=reference
     )

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from referrals.charts import bar_chart
-from referrals.labels import REASON_LABELS
+from referrals.labels import DROPOUT_REASON_LABELS, REASON_LABELS
 from referrals.models import Attendance, DropoutReason, OrganisationKind, Reason
 from referrals.services.disclosure import SMALL, is_small, protect_mapping, share, show
 from referrals.services.exports import Table
@@ -29,14 +29,6 @@ FUNNEL_LABELS = {
     "completed": _l("Completed"),
     "dropped_out": _l("Dropped out"),
     "regular_sport": _l("Moved on to regular sport"),
-}
-DROPOUT_LABELS = {
-    DropoutReason.MOTIVATION: _l("Motivation"),
-    DropoutReason.INJURY_OR_ILLNESS: _l("Injury or illness"),
-    DropoutReason.MOVED: _l("Moved"),
-    DropoutReason.OTHER_HELP: _l("Other help found"),
-    DropoutReason.UNREACHABLE: _l("Could not be reached"),
-    DropoutReason.OTHER: _l("Other"),
 }
 KIND_LABELS = {
     OrganisationKind.GP_PRACTICE: _l("GP practice"),
@@ -194,7 +186,7 @@ def build(uptake: Uptake) -> DashboardView:
         Table(
             _("Reasons for dropping out"),
             [_("Reason"), _("Trajectories")],
-            _partition_rows(dropout_counts, lambda k: _label(DROPOUT_LABELS, k)),
+            _partition_rows(dropout_counts, lambda k: _label(DROPOUT_REASON_LABELS, k)),
         )
     )
     view.tables.append(

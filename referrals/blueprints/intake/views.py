@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -15,7 +24,7 @@ from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, 
 from referrals.extensions import db
 from referrals.models import AuditAction, Participant, Programme, Referral, ReferralState, utcnow
 from referrals.permissions import Role, can_view_referral, can_withdraw, roles_required
-from referrals.services import ServiceError, intake
+from referrals.services import ServiceError, closing, intake
 from referrals.services.intake import ParticipantDetails, ReferralDetails
 
 
@@ -199,11 +208,14 @@ def new_referral(programme_id: int):
 @roles_required(Role.REFERRER, Role.COORDINATOR)
 def referral(referral_id: int):
     referral = get_referral_or_404(referral_id)
+    # Of the trajectory a referrer sees progress and the outcome only with consent.
+    therapy = closing.referrer_view(referral) if current_user.role is Role.REFERRER else None
     audit.record(AuditAction.READ, obj=referral, participant_id=referral.participant_id)
     db.session.commit()
     return render_template(
         "intake/referral.html",
         referral=referral,
+        therapy=therapy,
         now=utcnow(),
         show_bsn=current_user.role is Role.REFERRER,
         can_withdraw=can_withdraw(current_user, referral)
@@ -233,3 +245,25 @@ def withdraw(referral_id: int):
         )
         return redirect(url_for("intake.referral", referral_id=referral.id))
     return render_template("intake/withdraw.html", form=form, referral=referral)
+
+
+@bp.get("/referrals/<int:closed_referral_id>/letter.pdf")
+@roles_required(Role.REFERRER)
+def closing_letter(closed_referral_id: int):
+    """The closing letter, for a referrer of the referring organisation, only with consent."""
+    referral = get_referral_or_404(closed_referral_id)
+    therapy = closing.referrer_view(referral)
+    if therapy is None or therapy.letter is None:
+        abort(404)
+    audit.record(
+        AuditAction.PRINT,
+        obj=therapy.letter,
+        participant_id=referral.participant_id,
+        detail="closing letter PDF",
+    )
+    db.session.commit()
+    response = make_response(therapy.letter.pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{therapy.letter.filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

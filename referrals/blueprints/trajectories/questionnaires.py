@@ -1,1 +1,147 @@
-"""Routes: questionnaires (issue 5)."""
+"""Routes: outcome questionnaires entered item by item at intake, midway and end (issue 5).
+
+The form is built from the instrument's description, so a newly registered instrument needs no
+new view or template.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import DateField, RadioField, SelectChoice
+from wtforms.validators import InputRequired
+
+from referrals import audit
+from referrals.blueprints.trajectories import bp
+from referrals.blueprints.trajectories.views import get_trajectory_or_404
+from referrals.extensions import db
+from referrals.models import AuditAction, Moment, QuestionnaireResponse, local_today
+from referrals.permissions import Role, roles_required
+from referrals.services import ServiceError, outcomes
+from referrals.services.questionnaires import Instrument
+
+
+def questionnaire_form_class(instrument: Instrument) -> type[FlaskForm]:
+    """A form with the date and one radio group per item (fields item_1, item_2, ...).
+
+    The choices are not enforced by the form: the service checks the values against the
+    instrument, so that a refused answer gets the instrument's message next to its item.
+    """
+    low, high = instrument.answer_range
+    choices = [SelectChoice("", _l("Not answered"))] + [
+        SelectChoice(str(value), f"{label} ({value})")
+        for value, label in zip(range(low, high + 1), instrument.answer_labels, strict=True)
+    ]
+
+    class QuestionnaireForm(FlaskForm):
+        taken_on = DateField(
+            _l("Date the questionnaire was filled in"),
+            validators=[InputRequired(_l("Enter the date the questionnaire was filled in."))],
+        )
+
+    for number, text in enumerate(instrument.items, start=1):
+        field = RadioField(f"{number}. {text}", choices=choices, validate_choice=False, default="")
+        setattr(QuestionnaireForm, outcomes.item_field(number), field)
+    return QuestionnaireForm
+
+
+def _item_fields(form: FlaskForm, instrument: Instrument) -> list:
+    return [form[outcomes.item_field(n)] for n in range(1, len(instrument.items) + 1)]
+
+
+def _fill_from(form: FlaskForm, response: QuestionnaireResponse) -> None:
+    form.taken_on.data = response.taken_on
+    for number, value in response.answers.items():
+        name = outcomes.item_field(int(number))
+        if name in form._fields:
+            form[name].data = "" if value is None else str(value)
+
+
+def _show_errors(form: FlaskForm, errors: dict[str | None, str]) -> None:
+    """Each message next to its field; None or an unknown field: above the form."""
+    for name, message in errors.items():
+        field = form._fields.get(name) if name else None
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
+
+
+def _load_or_404(trajectory_id: int, moment: str, instrument_key: str):
+    """The therapist's trajectory, the moment and one of its programme's instruments."""
+    trajectory = get_trajectory_or_404(trajectory_id)
+    if moment not in {m.value for m in Moment}:
+        abort(404)
+    described = {i.key: i for i in outcomes.programme_instruments(trajectory)}
+    if instrument_key not in described:
+        abort(404)
+    return trajectory, Moment(moment), described[instrument_key]
+
+
+def _refusal(trajectory) -> str | None:
+    if trajectory.plan is None:
+        return _("Record the intake first; then the questionnaires can be entered.")
+    if trajectory.is_closed:
+        return _("This trajectory is closed: questionnaires can no longer change.")
+    return None
+
+
+@bp.route(
+    "/trajectories/<int:trajectory_id>/questionnaires/<moment>/<instrument>",
+    methods=["GET", "POST"],
+)
+@roles_required(Role.THERAPIST)
+def questionnaire(trajectory_id: int, moment: str, instrument: str):
+    """Enter or correct one questionnaire at one moment, item by item."""
+    trajectory, moment, instrument = _load_or_404(trajectory_id, moment, instrument)
+    back = url_for("trajectories.trajectory", trajectory_id=trajectory.id)
+    if refusal := _refusal(trajectory):
+        flash(refusal, "error")
+        return redirect(back)
+    participant_id = trajectory.referral.participant_id
+    existing = outcomes.find_response(trajectory, instrument.key, moment)
+    form = questionnaire_form_class(instrument)()
+    answers = {str(n): field.data for n, field in enumerate(_item_fields(form, instrument), 1)}
+    if form.validate_on_submit():
+        try:
+            response = outcomes.record_response(
+                trajectory,
+                instrument_key=instrument.key,
+                moment=moment,
+                taken_on=form.taken_on.data,
+                answers=answers,
+                actor=current_user,
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            _show_errors(form, getattr(error, "errors", {error.field: error.message}))
+        else:
+            db.session.commit()
+            flash(outcomes.score_message(response), "success")
+            return redirect(back)
+    elif form.is_submitted():  # show the answers' messages with the date's, all at once
+        _show_errors(form, outcomes.answer_errors(instrument, answers))
+    elif existing is not None:
+        _fill_from(form, existing)
+    else:
+        form.taken_on.data = local_today()
+    audit.record(
+        AuditAction.READ,
+        obj=existing or trajectory,
+        participant_id=participant_id,
+        detail=f"questionnaire form {instrument.key} {moment.value}",
+    )
+    db.session.commit()
+    return render_template(
+        "trajectories/questionnaire.html",
+        trajectory=trajectory,
+        instrument=instrument,
+        moment_label=outcomes.MOMENT_LABELS[moment],
+        form=form,
+        items=_item_fields(form, instrument),
+        missing_rule=outcomes.missing_item_rule(instrument),
+        correcting=existing is not None,
+    )

@@ -1,1 +1,342 @@
-"""Routes: sessions (issue 5)."""
+"""Therapists: groups, logging sessions with attendance, and changing a participant's plan."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from referrals import audit
+from referrals.blueprints.trajectories import bp
+from referrals.blueprints.trajectories.forms_sessions import (
+    AddMemberForm,
+    AttendanceForm,
+    GroupForm,
+    PlanChangeForm,
+    SessionDateForm,
+    weekday_of,
+)
+from referrals.blueprints.trajectories.views import get_trajectory_or_404, render_trajectory_page
+from referrals.extensions import db
+from referrals.models import (
+    GROUP_MIN_SIZE,
+    Attendance,
+    AuditAction,
+    Therapist,
+    TrainingGroup,
+    Trajectory,
+    local_today,
+)
+from referrals.permissions import Role, roles_required
+from referrals.services import ServiceError, groups, plan_changes
+from referrals.services.therapists import therapist_of
+from referrals.services.training_sessions import AttendanceEntry, log_session, planned_on
+
+
+def own_therapist_or_404() -> Therapist:
+    therapist = therapist_of(current_user)
+    if therapist is None:
+        abort(404)
+    return therapist
+
+
+def get_group_or_404(group_id: int) -> TrainingGroup:
+    """Only the therapist's own groups exist for them."""
+    group = db.session.get(TrainingGroup, group_id)
+    if group is None or group.therapist.user_id != current_user.id:
+        abort(404)
+    return group
+
+
+def _show_errors(form, error: ServiceError) -> None:
+    for name, message in getattr(error, "errors", {error.field: error.message}).items():
+        field = form._fields.get(name) if name else None
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
+
+
+def _audit_reads(trajectories: list[Trajectory], obj, detail: str) -> None:
+    for trajectory in trajectories:
+        audit.record(
+            AuditAction.READ,
+            obj=obj,
+            participant_id=trajectory.referral.participant_id,
+            detail=detail,
+        )
+
+
+@bp.app_context_processor
+def plan_change_form_factory():
+    def plan_change_form_for(plan):
+        form = PlanChangeForm(formdata=None)
+        form.set_weeks(len(plan.weeks))
+        return form
+
+    return {"plan_change_form_for": plan_change_form_for, "group_min_size": GROUP_MIN_SIZE}
+
+
+# Groups
+
+
+@bp.get("/groups")
+@roles_required(Role.THERAPIST)
+def groups_index():
+    therapist = therapist_of(current_user)
+    rows = groups.groups_of(therapist) if therapist else []
+    return render_template("trajectories/groups.html", rows=rows)
+
+
+def _group_values(form: GroupForm) -> dict:
+    return {
+        "name": form.name.data or "",
+        "weekday": weekday_of(form.weekday.data),
+        "starts_at": form.starts_at.data,
+        "meeting_place": form.meeting_place.data or "",
+        "max_size": form.max_size.data,
+    }
+
+
+@bp.route("/groups/new", methods=["GET", "POST"])
+@roles_required(Role.THERAPIST)
+def new_group():
+    therapist = own_therapist_or_404()
+    form = GroupForm()
+    if form.validate_on_submit():
+        try:
+            group = groups.create_group(therapist, actor=current_user, **_group_values(form))
+        except ServiceError as error:
+            db.session.rollback()
+            _show_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Group created."), "success")
+            return redirect(url_for("trajectories.group", group_id=group.id))
+    return render_template("trajectories/group_form.html", form=form)
+
+
+def _render_group(group: TrainingGroup, form: GroupForm, add_form: AddMemberForm | None = None):
+    add_form = add_form or AddMemberForm(formdata=None)
+    candidates = groups.candidates_for(group.therapist)
+    add_form.trajectory.choices = [
+        SelectChoice(t.id, f"{t.referral.participant.full_name} ({t.referral.reference})")
+        for t in candidates
+    ]
+    _audit_reads(group.members, group, "group page")
+    _audit_reads(candidates, group, "group page: participant to add")
+    db.session.commit()
+    return render_template(
+        "trajectories/group.html", group=group, form=form, add_form=add_form, candidates=candidates
+    )
+
+
+def _group_form(group: TrainingGroup, **kwargs) -> GroupForm:
+    form = GroupForm(obj=group, **kwargs)
+    form.weekday.data = group.weekday.value
+    return form
+
+
+@bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
+@roles_required(Role.THERAPIST)
+def group(group_id: int):
+    group = get_group_or_404(group_id)
+    form = GroupForm() if request.method == "POST" else _group_form(group)
+    if form.validate_on_submit():
+        try:
+            groups.update_group(group, actor=current_user, **_group_values(form))
+        except ServiceError as error:
+            db.session.rollback()
+            _show_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Group saved."), "success")
+            return redirect(url_for("trajectories.group", group_id=group.id))
+    return _render_group(group, form)
+
+
+@bp.post("/groups/<int:group_id>/members")
+@roles_required(Role.THERAPIST)
+def add_member(group_id: int):
+    group = get_group_or_404(group_id)
+    add_form = AddMemberForm()
+    if add_form.validate_on_submit():
+        trajectory = get_trajectory_or_404(add_form.trajectory.data)
+        try:
+            groups.add_member(group, trajectory, actor=current_user)
+        except ServiceError as error:
+            db.session.rollback()
+            _show_errors(add_form, error)
+        else:
+            db.session.commit()
+            flash(_("Participant added to the group."), "success")
+            return redirect(url_for("trajectories.group", group_id=group.id))
+    return _render_group(group, _group_form(group, formdata=None), add_form)
+
+
+@bp.post("/groups/<int:group_id>/members/<int:trajectory_id>/remove")
+@roles_required(Role.THERAPIST)
+def remove_member(group_id: int, trajectory_id: int):
+    group = get_group_or_404(group_id)
+    trajectory = get_trajectory_or_404(trajectory_id)
+    try:
+        groups.remove_member(group, trajectory, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Participant removed from the group."), "success")
+    return redirect(url_for("trajectories.group", group_id=group.id))
+
+
+# Sessions
+
+
+def _row_forms(members: list[Trajectory]) -> list[tuple[Trajectory, AttendanceForm]]:
+    rows = []
+    for trajectory in members:
+        prefix = f"m{trajectory.id}"
+        if request.method == "POST":
+            rows.append((trajectory, AttendanceForm(prefix=prefix)))
+            continue
+        planned = planned_on(trajectory, local_today())
+        data = {"done_run_min": planned.run_min, "done_total_min": planned.total_min}
+        rows.append((trajectory, AttendanceForm(prefix=prefix, data=data)))
+    return rows
+
+
+def _entry(trajectory: Trajectory, form: AttendanceForm) -> AttendanceEntry:
+    return AttendanceEntry(
+        trajectory=trajectory,
+        attendance=Attendance(form.attendance.data),
+        done_run_min=form.done_run_min.data,
+        done_total_min=form.done_total_min.data,
+        borg=form.borg.data,
+        note=form.note.data or "",
+    )
+
+
+def _log(therapist: Therapist, members: list[Trajectory], group: TrainingGroup | None):
+    """Validate every row, log the session in one transaction, or return the errors."""
+    date_form = SessionDateForm()
+    rows = _row_forms(members)
+    if request.method != "POST":
+        date_form.held_on.data = local_today()
+        return date_form, rows, None
+    valid = [date_form.validate_on_submit(), *(form.validate() for _, form in rows)]
+    if not all(valid):
+        return date_form, rows, None
+    try:
+        session = log_session(
+            therapist,
+            actor=current_user,
+            held_on=date_form.held_on.data,
+            entries=[_entry(t, form) for t, form in rows],
+            group=group,
+        )
+    except ServiceError as error:
+        db.session.rollback()
+        forms = {t.id: form for t, form in rows}
+        for (trajectory_id, name), message in getattr(
+            error, "errors", {(None, error.field): error.message}
+        ).items():
+            form = forms.get(trajectory_id, date_form)
+            field = form._fields.get(name)
+            if field is not None:
+                field.errors = [*field.errors, message]
+            else:
+                date_form.form_errors.append(message)
+        return date_form, rows, None
+    db.session.commit()
+    return date_form, rows, session
+
+
+def _planned_for_page(date_form: SessionDateForm, rows) -> dict:
+    held_on = date_form.held_on.data
+    if held_on is None or held_on > local_today():
+        held_on = local_today()
+    return {t.id: planned_on(t, held_on) for t, _form in rows}
+
+
+@bp.route("/groups/<int:group_id>/sessions/new", methods=["GET", "POST"])
+@roles_required(Role.THERAPIST)
+def new_group_session(group_id: int):
+    group = get_group_or_404(group_id)
+    members = [t for t in group.members if not t.is_closed and t.plan is not None]
+    date_form, rows, session = _log(group.therapist, members, group)
+    if session is not None:
+        flash(_("Session logged."), "success")
+        return redirect(url_for("trajectories.group", group_id=group.id))
+    _audit_reads(members, group, "session form")
+    db.session.commit()
+    return render_template(
+        "trajectories/session_new.html",
+        heading=_("Log a session of %(group)s", group=group.name),
+        group=group,
+        trajectory=None,
+        date_form=date_form,
+        rows=rows,
+        planned=_planned_for_page(date_form, rows),
+    )
+
+
+@bp.route("/trajectories/<int:trajectory_id>/sessions/new", methods=["GET", "POST"])
+@roles_required(Role.THERAPIST)
+def new_individual_session(trajectory_id: int):
+    trajectory = get_trajectory_or_404(trajectory_id)
+    back = url_for("trajectories.trajectory", trajectory_id=trajectory.id)
+    if trajectory.is_closed or trajectory.plan is None:
+        flash(_("Sessions can only be logged for an open trajectory with an intake."), "error")
+        return redirect(back)
+    date_form, rows, session = _log(trajectory.therapist, [trajectory], None)
+    if session is not None:
+        flash(_("Session logged."), "success")
+        return redirect(back + "#progress")
+    _audit_reads([trajectory], trajectory, "session form")
+    db.session.commit()
+    return render_template(
+        "trajectories/session_new.html",
+        heading=_("Log a session with %(name)s", name=trajectory.referral.participant.full_name),
+        group=None,
+        trajectory=trajectory,
+        date_form=date_form,
+        rows=rows,
+        planned=_planned_for_page(date_form, rows),
+    )
+
+
+# Plan changes
+
+
+@bp.post("/trajectories/<int:trajectory_id>/plan")
+@roles_required(Role.THERAPIST)
+def change_plan(trajectory_id: int):
+    trajectory = get_trajectory_or_404(trajectory_id)
+    back = url_for("trajectories.trajectory", trajectory_id=trajectory.id)
+    if trajectory.plan is None or trajectory.is_closed:
+        flash(_("The plan of this trajectory cannot change."), "error")
+        return redirect(back)
+    form = PlanChangeForm()
+    form.set_weeks(len(trajectory.plan["weeks"]))
+    if form.validate_on_submit():
+        try:
+            plan_changes.change_plan(
+                trajectory,
+                actor=current_user,
+                week_number=form.week_number.data,
+                action=form.action.data,
+                reason=form.reason.data or "",
+                run_min=form.run_min.data,
+                walk_min=form.walk_min.data,
+                repeats=form.repeats.data,
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            _show_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("The plan has been changed."), "success")
+            return redirect(back + "#plan")
+    return render_trajectory_page(trajectory, plan_form=form)

@@ -28,7 +28,6 @@ def get_trajectory_or_404(trajectory_id: int) -> Trajectory:
 @roles_required(Role.THERAPIST)
 def trajectory(trajectory_id: int):
     trajectory = get_trajectory_or_404(trajectory_id)
-    participant_id = trajectory.referral.participant_id
     form = IntakeForm()
     if trajectory.plan is None and form.validate_on_submit():
         try:
@@ -55,14 +54,23 @@ def trajectory(trajectory_id: int):
             return redirect(url_for("trajectories.trajectory", trajectory_id=trajectory.id))
     if form.intake_on.data is None and not form.errors:
         form.intake_on.data = local_today()
-    audit.record(AuditAction.READ, obj=trajectory, participant_id=participant_id)
+    return render_trajectory_page(trajectory, form=form)
+
+
+def render_trajectory_page(trajectory: Trajectory, *, form=None, plan_form=None):
+    """The participant's page (audited as a read): intake, plan, progress, questionnaires and
+    closing. Forms with errors from another route (the plan change) are passed in."""
+    audit.record(
+        AuditAction.READ, obj=trajectory, participant_id=trajectory.referral.participant_id
+    )
     db.session.commit()
     plan = trajectories.plan_from_json(trajectory.plan) if trajectory.plan else None
     return render_template(
         "trajectories/trajectory.html",
         trajectory=trajectory,
-        form=form,
+        form=form if form is not None else IntakeForm(formdata=None),
         plan=plan,
+        plan_form=plan_form,
         now=utcnow(),
         progress=progress.progress_summary(trajectory),
         outcomes=outcomes.outcome_summary(trajectory),

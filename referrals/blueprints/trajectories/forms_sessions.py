@@ -1,0 +1,117 @@
+"""Forms for groups, session logging and plan changes."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import InputRequired, Length, Optional
+
+from referrals.labels import ATTENDANCE_LABELS, WEEKDAY_LABELS
+from referrals.models import GROUP_MAX_SIZE, Attendance, Weekday
+
+
+class GroupForm(FlaskForm):
+    name = StringField(
+        _l("Name of the group"),
+        validators=[InputRequired(_l("Enter the name of the group.")), Length(max=100)],
+    )
+    weekday = SelectField(
+        _l("Day"),
+        choices=[SelectChoice(day.value, label) for day, label in WEEKDAY_LABELS.items()],
+        validators=[InputRequired(_l("Choose a day."))],
+    )
+    starts_at = TimeField(
+        _l("Starts at"), validators=[InputRequired(_l("Enter the time, for example 09:30."))]
+    )
+    meeting_place = StringField(
+        _l("Meeting place"),
+        validators=[InputRequired(_l("Enter where the group meets.")), Length(max=200)],
+    )
+    max_size = IntegerField(
+        _l("Number of places (3 to 8)"),
+        default=GROUP_MAX_SIZE,
+        validators=[InputRequired(_l("Enter the number of places, 3 to 8."))],
+    )
+
+
+class AddMemberForm(FlaskForm):
+    trajectory = SelectField(
+        _l("Participant"),
+        coerce=int,
+        validate_choice=False,  # the service explains why a participant cannot be added
+        validators=[InputRequired(_l("Choose a participant."))],
+    )
+
+
+class AttendanceForm(FlaskForm):
+    """One participant's row; prefixed with the trajectory id so errors land on their row."""
+
+    class Meta:
+        csrf = False
+
+    attendance = RadioField(
+        _l("Attendance"),
+        choices=[SelectChoice(kind.value, label) for kind, label in ATTENDANCE_LABELS.items()],
+        default=Attendance.PRESENT.value,
+        validators=[InputRequired(_l("Choose whether the participant was there."))],
+    )
+    done_run_min = IntegerField(_l("Minutes of running done"), validators=[Optional()])
+    done_total_min = IntegerField(_l("Minutes in total done"), validators=[Optional()])
+    borg = IntegerField(
+        _l("Perceived exertion (Borg 6-20)"),
+        description=_l("6 is no exertion at all, 20 is maximal."),
+        validators=[Optional()],
+    )
+    note = TextAreaField(
+        _l("Note (only for you)"),
+        validators=[Length(max=1000, message=_l("At most 1000 characters."))],
+    )
+
+
+class SessionDateForm(FlaskForm):
+    held_on = DateField(
+        _l("Date of the session"),
+        validators=[InputRequired(_l("Enter the date of the session."))],
+    )
+
+
+PLAN_ACTION_LABELS = {
+    "repeat": _l("Repeat this week (it was too hard)"),
+    "step_back": _l("Step back to less running from this week on"),
+    "edit": _l("Change this week by hand"),
+}
+
+
+class PlanChangeForm(FlaskForm):
+    week_number = SelectField(
+        _l("Week"), coerce=int, validators=[InputRequired(_l("Choose a week of the plan."))]
+    )
+    action = RadioField(
+        _l("Change"),
+        choices=[SelectChoice(key, label) for key, label in PLAN_ACTION_LABELS.items()],
+        validators=[InputRequired(_l("Choose what to change."))],
+    )
+    run_min = IntegerField(_l("Running minutes per block"), validators=[Optional()])
+    walk_min = IntegerField(_l("Walking minutes per block"), validators=[Optional()])
+    repeats = IntegerField(_l("Repeats"), validators=[Optional()])
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=[InputRequired(_l("Say why the plan changes.")), Length(max=500)],
+    )
+
+    def set_weeks(self, count: int) -> None:
+        self.week_number.choices = [SelectChoice(n, str(n)) for n in range(1, count + 1)]
+
+
+def weekday_of(value: str) -> Weekday:
+    return Weekday(value)

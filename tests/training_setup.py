@@ -1,0 +1,91 @@
+"""Shared set-up for the groups, session and plan tests: a therapist with participants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+
+import sqlalchemy as sa
+
+from referrals.extensions import db
+from referrals.models import OrganisationKind, Role, TrainingGroup, Trajectory, User, Weekday
+from referrals.services import offers
+from referrals.services.trajectories import record_intake
+from tests import factories
+
+INTAKE_DAYS_AGO = 28
+NAMES = ("Femke", "Daan", "Noor", "Bram", "Lotte", "Sem", "Julia", "Luuk", "Tess", "Milan")
+
+
+@dataclass
+class Practice:
+    user: User
+    therapist: object
+    programme: object
+    coordinator: User
+    referrer: User
+    trajectories: list[Trajectory] = field(default_factory=list)
+
+    def participant(self, *, intake: bool = True) -> Trajectory:
+        """One more accepted referral of this therapist, with the intake recorded."""
+        n = len(self.trajectories)
+        referral = factories.make_referral(
+            programme=self.programme,
+            referrer=self.referrer,
+            first_name=NAMES[n % len(NAMES)],
+            last_name=f"Achternaam{n}",
+            postcode=f"22{10 + n} AB",
+        )
+        offers.accept_offer(
+            offers.offer_referral(referral, self.therapist, actor=self.coordinator),
+            actor=self.user,
+        )
+        trajectory = db.session.scalars(
+            sa.select(Trajectory).where(Trajectory.referral_id == referral.id)
+        ).one()
+        if intake:
+            record_intake(
+                trajectory,
+                actor=self.user,
+                intake_on=date.today() - timedelta(days=INTAKE_DAYS_AGO),
+                can_walk_min=40,
+                can_run_min=1,
+                remarks="",
+                template="standard",
+            )
+        self.trajectories.append(trajectory)
+        db.session.commit()
+        return trajectory
+
+    def group(self, *members: Trajectory, name: str = "Dinsdaggroep", max_size: int = 8):
+        group = TrainingGroup(
+            therapist=self.therapist,
+            name=name,
+            weekday=Weekday.TUESDAY,
+            starts_at=time(9, 30),
+            meeting_place="Ingang Vondelpark",
+            max_size=max_size,
+            members=list(members),
+        )
+        db.session.add(group)
+        db.session.commit()
+        return group
+
+
+def make_practice(*, participants: int = 0) -> Practice:
+    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
+    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
+    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
+    referrer = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
+    programme = factories.make_programme(
+        funder=municipality, referrers=[gp_practice], coordinators=[coordinator]
+    )
+    user = factories.make_user(role=Role.THERAPIST)
+    therapist = factories.make_therapist(
+        user=user, name="Eva Smit", programmes=[programme], capacity=30
+    )
+    practice = Practice(user, therapist, programme, coordinator, referrer)
+    for _ in range(participants):
+        practice.participant()
+    db.session.commit()
+    return practice
