@@ -1,0 +1,340 @@
+"""End to end in Chromium: the Noordwijk welfare officer follows the programme's uptake.
+
+Six referrals into the Noordwijk programme are set up through the intake service (committed
+in the live server's database), on top of whatever the demo data holds: five from
+Huisartsenpraktijk De Duinen, one from Het Bos. The
+officer of Gemeente Noordwijk reaches the uptake pages from the main menu, opens the
+programme's dashboard and sees the key figures and the charts; chooses a period with the
+filter form; downloads the figures as XLSX and CSV; asks for a PDF report, which the test
+renders in the live server's app context as the worker would, and downloads it. Another
+municipality's programme is a 404 for her. axe-core checks every page on the way.
+
+The live server, Chromium and the helpers come from tests/test_browser.py. Imported here,
+the module-scoped fixtures give this module its own live server on its own freshly loaded
+database, so the login rate limit and the once-only TOTP codes do not clash with the other
+browser modules. The officer logs in only once in this module: a TOTP code is accepted once
+per account.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from axe_playwright_python.sync_playwright import Axe
+from flask_babel import force_locale, format_date
+from openpyxl import load_workbook
+from playwright.sync_api import Browser, Page, expect
+from pypdf import PdfReader
+
+from referrals.demo import ACCOUNTS, DemoAccount
+from referrals.extensions import db
+from referrals.models import Programme, User, local_today
+from referrals.services import programme_report
+from referrals.services.intake import ParticipantDetails, ReferralDetails, submit_referral
+from referrals.services.uptake import programme_uptake
+from tests import test_browser as shared
+from tests.test_browser import TIMEOUT_MS, LiveServer, assert_accessible, log_in, path_of
+
+pytestmark = pytest.mark.browser
+
+# The shared fixtures, bound in this module's namespace: pytest gives this module its own
+# instances (a separate live server and database, a separate Chromium).
+live_server = shared.live_server
+browser = shared.browser
+axe = shared.axe
+
+NOORDWIJK_OFFICER = "welzijn@noordwijk.example"
+GP = "huisarts@deduinen.example"
+POH = "poh@hetbos.example"
+PROGRAMME = "Runningtherapie op recept Noordwijk"
+OTHER_PROGRAMME = "Welzijn op recept Lelystad: in beweging"
+
+# Five referrals from De Duinen and one from Het Bos: six received, Het Bos's count withheld.
+REFERRALS = [
+    (GP, "Maud", "Kwakernaak", "2201 AB"),
+    (GP, "Sem", "Oudshoorn", "2202 LN"),
+    (GP, "Noor", "Terhorst", "2203 AA"),
+    (GP, "Daan", "Zeegers", "2204 BB"),
+    (GP, "Lieke", "Valkenburg", "2210 AC"),
+    (POH, "Bram", "Hoogeveen", "2211 AD"),
+]
+
+
+def account(email: str) -> DemoAccount:
+    return next(a for a in ACCOUNTS if a.email == email)
+
+
+@dataclass(frozen=True)
+class Setup:
+    programme_id: int
+    other_programme_id: int
+    start: date  # the period the officer chooses
+    end: date
+    received_by_default: int  # referrals received in the default period (the last year)
+    received_in_period: int  # and in the chosen period
+
+
+@pytest.fixture(scope="module")
+def setup(live_server: LiveServer) -> Setup:
+    """Six referrals into the Noordwijk programme, committed in the live database."""
+    with live_server.app.app_context():
+        try:
+            programme = db.session.scalar(sa.select(Programme).where(Programme.name == PROGRAMME))
+            other = db.session.scalar(sa.select(Programme).where(Programme.name == OTHER_PROGRAMME))
+            for number, (email, first_name, last_name, postcode) in enumerate(REFERRALS):
+                referrer = db.session.scalar(sa.select(User).where(User.email == email))
+                submit_referral(
+                    referrer=referrer,
+                    programme=programme,
+                    participant=ParticipantDetails(
+                        first_name=first_name,
+                        last_name=last_name,
+                        date_of_birth=date(1980 + number, 3, 10),
+                        postcode=postcode,
+                        phone=f"06 1234567{number}",
+                    ),
+                    details=ReferralDetails(
+                        reasons=["stress"],
+                        description="Wil weer in beweging komen.",
+                        preferred_form="group",
+                        preferred_days=["tue"],
+                        consent_to_refer=True,
+                    ),
+                )
+            db.session.commit()
+            # The demo data may hold referrals of its own: the figures the page should show
+            # come from the uptake service, on the live database.
+            today = local_today()
+            default_start = max(programme.starts_on, today - timedelta(days=364))
+            start = today.replace(day=1)  # not the default period
+            return Setup(
+                programme.id,
+                other.id,
+                start,
+                today,
+                programme_uptake(programme, default_start, today).received,
+                programme_uptake(programme, start, today).received,
+            )
+        finally:
+            db.session.remove()
+
+
+@pytest.fixture(scope="module")
+def open_page(browser: Browser, live_server: LiveServer) -> Iterator[Callable[[], Page]]:
+    """Pages in fresh browser contexts (no cookies), all closed when the module ends."""
+    contexts = []
+
+    def _open() -> Page:
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def long_date(live_server: LiveServer, day: date) -> str:
+    """`day` as the dashboard shows it, in the default language."""
+    with (
+        live_server.app.test_request_context(),
+        force_locale(live_server.app.config["BABEL_DEFAULT_LOCALE"]),
+    ):
+        return format_date(day, "long")
+
+
+def period_path(setup: Setup) -> str:
+    return (
+        f"/uptake/{setup.programme_id}?start={setup.start.isoformat()}&end={setup.end.isoformat()}"
+    )
+
+
+@pytest.fixture(scope="module")
+def officer_page(open_page: Callable[[], Page], setup: Setup, axe: Axe) -> Page:
+    """The officer logs in, takes the menu to the uptake list and opens her programme."""
+    page = open_page()
+    log_in(page, axe, account(NOORDWIJK_OFFICER))
+
+    page.locator('header nav a[href="/uptake"]').click()
+    expect(page).to_have_url(re.compile(r"/uptake$"))
+    expect(page.locator('header nav a[href="/uptake"]')).to_have_attribute("aria-current", "page")
+    programmes = page.locator("main ul.link-list a")
+    expect(programmes).to_have_count(1)
+    expect(programmes).to_have_text(PROGRAMME)
+    expect(page.locator("main")).not_to_contain_text(OTHER_PROGRAMME)
+    assert_accessible(axe, page)
+
+    programmes.click()
+    expect(page).to_have_url(re.compile(rf"/uptake/{setup.programme_id}$"))
+    expect(page.locator("main h1")).to_have_text(PROGRAMME)
+    return page
+
+
+def test_officer_sees_the_key_figures_and_the_charts(
+    officer_page: Page, live_server: LiveServer, setup: Setup, axe: Axe
+):
+    page = officer_page
+    assert path_of(page) == f"/uptake/{setup.programme_id}"
+    figures = page.locator("main dl.key-figures")
+    expect(figures.locator("dt")).to_have_count(8)
+    expect(figures.locator("dt").first).to_have_text(live_server.translate("Referrals received"))
+    assert setup.received_by_default >= len(REFERRALS)
+    expect(figures.locator("dd").first).to_have_text(str(setup.received_by_default))
+
+    charts = page.locator("main figure.chart svg[role=img]")
+    expect(charts).to_have_count(2)
+    by_month = live_server.translate("Referrals received by month")
+    chart = charts.first
+    expect(chart.locator("title")).to_have_text(by_month)
+    expect(chart).to_have_attribute("aria-labelledby", re.compile(r"\S+-title \S+-desc"))
+    expect(page.locator("main figure.chart figcaption").first).to_have_text(by_month)
+
+    # Aggregates only: no participant's name; Het Bos's single referral is withheld.
+    main = page.locator("main")
+    for _email, _first_name, last_name, _postcode in REFERRALS:
+        expect(main).not_to_contain_text(last_name)
+    organisations = page.locator(
+        "main table.data tbody tr", has=page.locator("th", has_text="Huisartsenpraktijk Het Bos")
+    )
+    expect(organisations.locator("td")).to_have_text("<5")
+    assert_accessible(axe, page)
+
+
+@pytest.fixture(scope="module")
+def period_page(officer_page: Page, setup: Setup) -> Page:
+    """The officer chooses this month up to today with the filter form."""
+    page = officer_page
+    page.goto(f"/uptake/{setup.programme_id}")
+    form = page.locator("main form.filter")
+    form.locator("input[name=start]").fill(setup.start.isoformat())
+    form.locator("input[name=end]").fill(setup.end.isoformat())
+    form.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(period_path(setup))}$"))
+    return page
+
+
+def test_officer_chooses_a_period(
+    period_page: Page, live_server: LiveServer, setup: Setup, axe: Axe
+):
+    page = period_page
+    form = page.locator("main form.filter")
+    expect(form.locator("input[name=start]")).to_have_value(setup.start.isoformat())
+    expect(form.locator("input[name=end]")).to_have_value(setup.end.isoformat())
+    lead = page.locator("main p.lead")
+    expect(lead).to_contain_text(long_date(live_server, setup.start))
+    expect(lead).to_contain_text(long_date(live_server, setup.end))
+    # The downloads and the report request carry the chosen period.
+    query = f"start={setup.start.isoformat()}&end={setup.end.isoformat()}"
+    for kind in ("xlsx", "csv"):
+        link = page.locator(f'main a[href^="/uptake/{setup.programme_id}/export.{kind}?"]')
+        expect(link).to_have_attribute("href", re.compile(rf"{re.escape(query)}$"))
+    report_form = page.locator(f'main form[action="/uptake/{setup.programme_id}/reports"]')
+    expect(report_form.locator("input[name=start]")).to_have_value(setup.start.isoformat())
+    expect(report_form.locator("input[name=end]")).to_have_value(setup.end.isoformat())
+    # All six referrals fall in this month (and perhaps some of the demo data's).
+    assert setup.received_in_period >= len(REFERRALS)
+    expect(page.locator("main dl.key-figures dd").first).to_have_text(str(setup.received_in_period))
+    assert_accessible(axe, page)
+
+
+def test_officer_downloads_the_figures_as_xlsx_and_csv(
+    period_page: Page, live_server: LiveServer, setup: Setup
+):
+    page = period_page
+    page.goto(period_path(setup))
+    filename = f"deelname-{setup.programme_id}-{setup.start.isoformat()}-{setup.end.isoformat()}"
+    by_month = live_server.translate("Referrals received by month")
+
+    with page.expect_download() as download_info:
+        page.locator(f'main a[href^="/uptake/{setup.programme_id}/export.xlsx?"]').click()
+    download = download_info.value
+    assert download.failure() is None
+    assert download.suggested_filename == f"{filename}.xlsx"
+    # Playwright stores a download under a name without extension: openpyxl gets the bytes.
+    workbook = load_workbook(io.BytesIO(download.path().read_bytes()))
+    assert workbook.sheetnames[0] == by_month[:31]
+    cells = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row]
+    assert cells
+    assert all(cell.data_type != "f" for cell in cells)
+    assert "<5" in [cell.value for cell in cells]  # Het Bos's single referral
+
+    with page.expect_download() as download_info:
+        page.locator(f'main a[href^="/uptake/{setup.programme_id}/export.csv?"]').click()
+    download = download_info.value
+    assert download.failure() is None
+    assert download.suggested_filename == f"{filename}.csv"
+    with open(download.path(), encoding="utf-8-sig", newline="") as file:
+        rows = list(csv.reader(io.StringIO(file.read()), delimiter=";"))
+    assert rows[0] == [by_month]
+    cells = [cell for row in rows for cell in row]
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+    assert "<5" in cells  # Het Bos's single referral
+    for _email, _first_name, last_name, _postcode in REFERRALS:
+        assert not any(last_name in cell for cell in cells)
+
+
+def test_officer_asks_for_a_pdf_report_and_downloads_it(
+    period_page: Page, live_server: LiveServer, setup: Setup, axe: Axe
+):
+    page = period_page
+    page.goto(period_path(setup))
+    expect(page.locator("main #reports ~ table.data")).to_have_count(0)
+    report_form = page.locator(f'main form[action="/uptake/{setup.programme_id}/reports"]')
+    expect(report_form.locator("button[type=submit]")).to_have_text(
+        live_server.translate("Make a PDF report of this period")
+    )
+    report_form.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(period_path(setup))}#reports$"))
+    expect(page.locator("main .flash-messages")).to_be_visible()
+    rows = page.locator("main #reports ~ table.data tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.locator("td").nth(2)).to_have_text(live_server.translate("waiting"))
+    expect(rows.locator("a")).to_have_count(0)
+    assert_accessible(axe, page)
+
+    # The worker's part, in the live server's app context.
+    with live_server.app.test_request_context():
+        try:
+            assert programme_report.run_due_jobs() == 1
+        finally:
+            db.session.remove()
+
+    page.reload()
+    expect(rows).to_have_count(1)
+    expect(rows.locator("td").nth(2)).to_have_text(live_server.translate("ready"))
+    expect(rows.locator("td").first).to_contain_text(long_date(live_server, setup.start))
+    link = rows.locator('a[href^="/uptake/reports/"]')
+    expect(link).to_have_count(1)
+    assert_accessible(axe, page)
+
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    assert download.failure() is None
+    assert download.suggested_filename.endswith(".pdf")
+    reader = PdfReader(download.path())
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in reader.pages)
+    assert PROGRAMME in text
+
+
+def test_officer_gets_404_for_another_municipalitys_programme(
+    officer_page: Page, live_server: LiveServer, setup: Setup, axe: Axe
+):
+    page = officer_page
+    for path in (
+        f"/uptake/{setup.other_programme_id}",
+        f"/uptake/{setup.other_programme_id}?start={setup.start.isoformat()}",
+    ):
+        response = page.goto(path)
+        assert response is not None and response.status == 404
+        expect(page.locator("main h1")).to_have_text(live_server.translate("Page not found"))
+        expect(page.locator("main")).not_to_contain_text(OTHER_PROGRAMME)
+    assert_accessible(axe, page)
