@@ -96,6 +96,7 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "trajectories.close": frozenset({Role.THERAPIST}),
     "trajectories.letter_pdf": frozenset({Role.THERAPIST}),
     "intake.closing_letter": frozenset({Role.REFERRER}),
+    "intake.progress_pdf": frozenset({Role.REFERRER}),
     "trajectories.questionnaire": frozenset({Role.THERAPIST}),
 }
 

@@ -267,3 +267,31 @@ def closing_letter(closed_referral_id: int):
     response.headers["Content-Disposition"] = f'inline; filename="{therapy.letter.filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/referrals/<int:closed_referral_id>/progress.pdf")
+@roles_required(Role.REFERRER)
+def progress_pdf(closed_referral_id: int):
+    """The participant's progress so far, for a referrer of the referring organisation, only
+    with consent to share progress (404 otherwise)."""
+    from referrals.services.referrer_progress import render_progress_report
+
+    referral = get_referral_or_404(closed_referral_id)
+    therapy = closing.referrer_view(referral)
+    if therapy is None:
+        abort(404)
+    pdf = render_progress_report(therapy.trajectory)
+    audit.record(
+        AuditAction.PRINT,
+        obj=therapy.trajectory,
+        participant_id=referral.participant_id,
+        detail="progress report PDF",
+    )
+    db.session.commit()
+    response = make_response(pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="voortgang-{referral.reference}.pdf"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
