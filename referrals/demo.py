@@ -1,7 +1,7 @@
 """Demo organisations, accounts and programmes: two municipalities, two GP practices, every role.
 
 Loading is idempotent: what already exists (by organisation name, e-mail or programme name) is
-left alone.
+left alone. The demo referrals and trajectories come from referrals.demo_trajectories.
 The TOTP secrets are fixed so a person can add them to an authenticator app once.
 """
 
@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
+from referrals.demo_trajectories import load_demo_trajectories
 from referrals.extensions import db
 from referrals.models import (
     Organisation,
@@ -319,6 +320,8 @@ def load_demo_data() -> int:
     therapists = {spec.brtn_number: _therapist(spec) for spec in THERAPISTS}
     for spec in PROGRAMMES:
         _programme(spec, organisations, therapists)
+    db.session.flush()
+    load_demo_trajectories()
     return created
 
 

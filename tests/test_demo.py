@@ -2,19 +2,53 @@
 
 from __future__ import annotations
 
+import io
+
 import pyotp
 import sqlalchemy as sa
+from pypdf import PdfReader
 
 from referrals.demo import ACCOUNTS, DEMO_PASSWORD, PROGRAMMES, load_demo_data
-from referrals.models import Organisation, OrganisationKind, Programme, Role, User
+from referrals.demo_trajectories import CLOSING_ADVICE, GROUP_NAME, GROUP_SESSIONS
+from referrals.models import (
+    Attendance,
+    Moment,
+    Organisation,
+    OrganisationKind,
+    Outcome,
+    Programme,
+    QuestionnaireResponse,
+    Referral,
+    ReferralState,
+    Report,
+    ReportKind,
+    Role,
+    SessionAttendance,
+    TrainingGroup,
+    TrainingSession,
+    Trajectory,
+    User,
+    local_today,
+)
 from tests.helpers import text
 
+COUNTED = (
+    Organisation,
+    User,
+    Programme,
+    Referral,
+    Trajectory,
+    TrainingGroup,
+    TrainingSession,
+    SessionAttendance,
+    QuestionnaireResponse,
+    Report,
+)
 
-def counts(db) -> tuple[int, int, int]:
-    return (
-        db.session.scalar(sa.select(sa.func.count(Organisation.id))),
-        db.session.scalar(sa.select(sa.func.count(User.id))),
-        db.session.scalar(sa.select(sa.func.count(Programme.id))),
+
+def counts(db) -> tuple[int, ...]:
+    return tuple(
+        db.session.scalar(sa.select(sa.func.count()).select_from(model)) for model in COUNTED
     )
 
 
@@ -72,3 +106,84 @@ def test_cli_prints_every_demo_account(app):
     for account in ACCOUNTS:
         assert account.email in result.output and account.totp_secret in result.output
     assert DEMO_PASSWORD in result.output
+
+
+def pdf_text(data: bytes) -> str:
+    """The PDF's text with runs of whitespace (line breaks too) as one space."""
+    return " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def load(app, db) -> None:
+    with app.test_request_context():
+        load_demo_data()
+        db.session.commit()
+
+
+def test_demo_has_an_active_group_with_logged_sessions(app, db):
+    load(app, db)
+    group = db.session.scalars(
+        sa.select(TrainingGroup).where(TrainingGroup.name == GROUP_NAME)
+    ).one()
+    assert group.therapist.user.email == "eva@runningtherapiekust.example"
+    assert len(group.members) == 3
+    assert all(m.referral.state is ReferralState.ACTIVE for m in group.members)
+    sessions = db.session.scalars(
+        sa.select(TrainingSession).where(TrainingSession.group_id == group.id)
+    ).all()
+    assert len(sessions) == GROUP_SESSIONS
+    assert all(s.held_on < local_today() for s in sessions)
+    rows = [row for s in sessions for row in s.attendances]
+    assert {row.attendance for row in rows} == set(Attendance)  # mixed attendance
+    assert all(row.borg for row in rows if row.attendance is Attendance.PRESENT)
+    for member in group.members:
+        intake = db.session.scalars(
+            sa.select(QuestionnaireResponse.instrument).where(
+                QuestionnaireResponse.trajectory_id == member.id,
+                QuestionnaireResponse.moment == Moment.INTAKE,
+            )
+        ).all()
+        assert sorted(intake) == ["k10", "mhc_sf"]
+        assert member.intake_on < min(s.held_on for s in sessions)
+
+
+def test_demo_has_a_closed_trajectory_with_a_letter_and_one_not_started(app, db):
+    load(app, db)
+    closed = db.session.scalars(
+        sa.select(Trajectory).where(Trajectory.closed_at.is_not(None))
+    ).one()
+    assert closed.outcome is Outcome.COMPLETED
+    assert closed.referral.state is ReferralState.COMPLETED
+    assert closed.referral.referrer.email == "huisarts@deduinen.example"
+    moments = db.session.scalars(
+        sa.select(QuestionnaireResponse.moment).where(
+            QuestionnaireResponse.trajectory_id == closed.id
+        )
+    ).all()
+    assert sorted(moments).count(Moment.END) == 2
+    letter = db.session.scalars(
+        sa.select(Report).where(
+            Report.trajectory_id == closed.id, Report.kind == ReportKind.CLOSING_LETTER
+        )
+    ).one()
+    letter_text = pdf_text(letter.pdf)
+    assert closed.referral.participant.first_name in letter_text
+    assert " ".join(CLOSING_ADVICE.split()) in letter_text
+    waiting = db.session.scalars(
+        sa.select(Trajectory)
+        .join(Trajectory.referral)
+        .where(Referral.state == ReferralState.ACCEPTED)
+    ).all()
+    assert len(waiting) == 1
+    assert waiting[0].intake_on is not None and waiting[0].first_session_on is None
+    queue = db.session.scalar(
+        sa.select(sa.func.count(Referral.id)).where(Referral.state == ReferralState.SUBMITTED)
+    )
+    assert queue >= 1
+
+
+def test_loading_the_demo_twice_adds_no_trajectories(app, db):
+    load(app, db)
+    first = counts(db)
+    assert first[COUNTED.index(Trajectory)] > 0
+    load(app, db)
+    assert counts(db) == first
