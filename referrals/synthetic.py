@@ -404,6 +404,7 @@ def build(
                     dict(
                         session_id=sessions[key],
                         trajectory_id=trajectory_id,
+                        held_on=day,
                         attendance=Attendance.PRESENT if present else status,
                         week_number=week,
                         planned_run_min=min(2 * week + 4, 30),

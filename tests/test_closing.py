@@ -91,6 +91,7 @@ def log_session(w, attendance=Attendance.PRESENT, *, days_ago=70, run=None, week
     database.session.add(
         SessionAttendance(
             session=session,
+            held_on=session.held_on,
             trajectory_id=w.trajectory.id,
             attendance=attendance,
             week_number=week,

@@ -99,6 +99,7 @@ def data(db):
         db.session.add(
             SessionAttendance(
                 session=session,
+                held_on=day,
                 trajectory=t,
                 attendance=status,
                 done_run_min=10 if present else None,

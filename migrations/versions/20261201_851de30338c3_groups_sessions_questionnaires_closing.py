@@ -149,6 +149,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('session_id', sa.Integer(), nullable=False),
     sa.Column('trajectory_id', sa.Integer(), nullable=False),
+    sa.Column('held_on', sa.Date(), nullable=False),
     sa.Column('attendance', sa.Enum('present', 'excused', 'absent', name='attendance', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('week_number', sa.Integer(), nullable=True),
     sa.Column('planned_run_min', sa.Integer(), nullable=True),

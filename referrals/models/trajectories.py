@@ -186,6 +186,9 @@ class SessionAttendance(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("training_sessions.id"))
     trajectory_id: Mapped[int] = mapped_column(sa.ForeignKey("trajectories.id"), index=True)
+    # The session's day, copied here (a session's day never changes) so that programme
+    # figures count a period's attendance without joining every session in the country.
+    held_on: Mapped[date]
     attendance: Mapped[Attendance] = mapped_column(enum_column_type(Attendance, "attendance"))
     week_number: Mapped[int | None]
     planned_run_min: Mapped[int | None]

@@ -189,6 +189,7 @@ def _add_row(session: TrainingSession, entry: AttendanceEntry, actor: User) -> N
     session.attendances.append(
         SessionAttendance(
             trajectory=trajectory,
+            held_on=session.held_on,
             attendance=entry.attendance,
             week_number=planned.week_number,
             planned_run_min=planned.run_min,

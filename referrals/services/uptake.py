@@ -40,7 +40,6 @@ from referrals.models import (
     Referral,
     SessionAttendance,
     Therapist,
-    TrainingSession,
     Trajectory,
     programme_therapists,
 )
@@ -291,13 +290,12 @@ def _cohort(uptake: Uptake, programme: Programme, first: datetime, after: dateti
 def _activity(uptake: Uptake, programme: Programme, start: date, end: date, after) -> None:
     attendance = db.session.execute(
         sa.select(SessionAttendance.attendance, sa.func.count())
-        .join(TrainingSession, TrainingSession.id == SessionAttendance.session_id)
         .join(Trajectory, Trajectory.id == SessionAttendance.trajectory_id)
         .join(Referral, Referral.id == Trajectory.referral_id)
         .where(
             Referral.programme_id == programme.id,
-            TrainingSession.held_on >= start,
-            TrainingSession.held_on <= end,
+            SessionAttendance.held_on >= start,
+            SessionAttendance.held_on <= end,
         )
         .group_by(SessionAttendance.attendance)
     ).all()
