@@ -103,6 +103,8 @@ def _figures(programme_id: int):
     period = form.period(programme)
     view = None
     if period is not None:
+        # Show the period in effect, also when it is the default.
+        form.start.data, form.end.data = period
         view = uptake_view.build(programme_uptake(programme, *period))
     return programme, form, period, view
 
