@@ -189,6 +189,10 @@ def test_closing_sets_the_outcome_the_referral_state_and_frees_a_place(
     assert "Het traject is afgesloten." in page
     assert dutch_state in page and "Afgesloten op" in page
     assert "Traject afsluiten" not in page
+    # The inbox no longer lists the participant as running, but under the closed trajectories.
+    inbox = text(client.get("/offers"))
+    assert "Afgesloten trajecten" in inbox
+    assert f'href="/trajectories/{world.trajectory.id}"' in inbox.split("Afgesloten trajecten")[1]
 
 
 def test_capacity_never_goes_below_zero(db, world):

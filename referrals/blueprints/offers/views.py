@@ -46,12 +46,17 @@ def get_offer_or_404(offer_id: int) -> Offer:
     return offer
 
 
+CLOSED_SHOWN = 50
+
+
 @bp.get("/offers")
 @roles_required(Role.THERAPIST)
 def inbox():
     therapist = therapist_of(current_user)
     if therapist is None:
-        return render_template("offers/inbox.html", therapist=None, open_offers=[], accepted=[])
+        return render_template(
+            "offers/inbox.html", therapist=None, open_offers=[], accepted=[], closed=[]
+        )
     offers.return_overdue_offers()
     db.session.commit()
     open_offers = db.session.scalars(
@@ -81,6 +86,20 @@ def inbox():
             sa.select(Trajectory).where(Trajectory.referral_id.in_([r.id for r in accepted]))
         )
     }
+    # Closed trajectories, newest first: to read back the outcome and the closing letter.
+    closed = db.session.scalars(
+        sa.select(Trajectory)
+        .where(Trajectory.therapist_id == therapist.id, Trajectory.closed_at.is_not(None))
+        .order_by(Trajectory.closed_at.desc())
+        .limit(CLOSED_SHOWN)
+    ).all()
+    for trajectory in closed:
+        audit.record(
+            AuditAction.READ,
+            obj=trajectory,
+            participant_id=trajectory.referral.participant_id,
+            detail="inbox",
+        )
     for offer in open_offers:
         referral = referrals[offer.id]
         audit.record(
@@ -100,6 +119,7 @@ def inbox():
         now=utcnow(),
         warning=expiry_warning(therapist, local_today()),
         trajectory_of=lambda referral: trajectories.get(referral.id),
+        closed=closed,
         place_of=area_of,
     )
 
