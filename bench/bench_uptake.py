@@ -103,8 +103,7 @@ def measure_pages(app, label: str, built, sizes: dict) -> None:
             programme = db.session.get(Programme, programme_id)
             officer = factories.make_user(role=Role.OFFICER, organisation=programme.funder)
             coordinator = factories.make_user(
-                role=Role.COORDINATOR,
-                organisation=factories.make_organisation(kind=OrganisationKind.MUNICIPALITY),
+                role=Role.COORDINATOR, organisation=programme.funder
             )
             db.session.execute(
                 programme_coordinators.insert().values(
