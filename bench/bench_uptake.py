@@ -89,7 +89,7 @@ def measure_pages(app, label: str, built, sizes: dict) -> None:
     """The dashboard page as an officer, the referral list as a coordinator, the report."""
     from pypdf import PdfReader
 
-    from referrals.models import OrganisationKind, Role, programme_coordinators
+    from referrals.models import Role, programme_coordinators
     from referrals.services.programme_report import render_programme_report
     from tests import factories
 
