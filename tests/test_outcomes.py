@@ -93,9 +93,11 @@ def test_the_form_shows_every_item_with_the_answer_labels_and_the_missing_rule(
     trajectory, _ = trajectory_with_intake
     page = text(therapist_client.get(url(trajectory)))
     assert page.count("<fieldset") == 10
-    assert "<legend" in page and "1. erg vermoeid zonder duidelijke reden?" in page
-    assert "af en toe (2)" in page and "altijd (5)" in page and "Niet beantwoord" in page
-    assert "Als 1 vraag niet is beantwoord" in page and "Bij 2 of meer" in page
+    assert "<legend" in page
+    assert "1. Hoe vaak voelde u zich erg vermoeid zonder duidelijke reden?" in page
+    assert "af en toe (2)" in page and "meestal (4)" in page and "altijd (5)" in page
+    assert "Niet beantwoord" in page
+    assert "Als hoogstens 2 vragen niet zijn beantwoord" in page and "Bij 3 of meer" in page
     mhc = text(therapist_client.get(url(trajectory, instrument="mhc_sf")))
     assert mhc.count("<fieldset") == 14 and "elke dag (5)" in mhc
     assert "Voor een score moeten alle vragen beantwoord zijn" in mhc
@@ -207,15 +209,15 @@ def test_one_missing_k10_item_is_prorated(db, therapist_client, trajectory_with_
     assert "score 23,33" in page and "aangevuld met het gemiddelde" in page
 
 
-def test_two_missing_k10_items_give_no_score(db, therapist_client, trajectory_with_intake):
+def test_three_missing_k10_items_give_no_score(db, therapist_client, trajectory_with_intake):
     trajectory, _ = trajectory_with_intake
-    data = form_data(K10_ANSWERS[:8])  # items 9 and 10 not sent at all
+    data = form_data(K10_ANSWERS[:7])  # items 8, 9 and 10 not sent at all
     assert therapist_client.post(url(trajectory), data=data).status_code == 302
     (stored,) = responses(db)
-    assert (stored.score, stored.category, stored.missing_items) == (None, None, 2)
+    assert (stored.score, stored.category, stored.missing_items) == (None, None, 3)
     assert stored.answers["9"] is None and stored.answers["10"] is None
     page = text(therapist_client.get(f"/trajectories/{trajectory.id}"))
-    assert "opgeslagen zonder score: 2 vragen niet beantwoord" in page
+    assert "opgeslagen zonder score: 3 vragen niet beantwoord" in page
     assert "geen score" in page
 
 

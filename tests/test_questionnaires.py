@@ -31,7 +31,7 @@ def test_every_questionnaire_has_an_instrument():
     assert [len(get_instrument(k).items) for k in (MHC, K10, WHO5)] == [14, 10, 5]
     assert get_instrument(MHC).answer_labels[0] == "nooit"
     assert get_instrument(MHC).answer_labels[5] == "elke dag"
-    assert get_instrument(K10).answer_labels == ("nooit", "af en toe", "soms", "vaak", "altijd")
+    assert get_instrument(K10).answer_labels == ("nooit", "af en toe", "soms", "meestal", "altijd")
     assert get_instrument(WHO5).answer_range == (0, 5)
 
 
@@ -120,7 +120,7 @@ def test_mhc_sf_flourishing_and_languishing():
     assert score(MHC, languishing | {1: 2}).band == "moderate"
 
 
-# --- K10: sum 10-50, GGD bands, one missing item prorated --------------------------------------
+# --- K10: sum 10-50, GGD bands, up to two missing items prorated----------------------------------
 
 
 def test_k10_complete():
@@ -162,12 +162,20 @@ def test_k10_one_missing_item_is_prorated():
     assert score(K10, numbered(*(3,) * 8, 2)).band == "moderate"
 
 
-def test_k10_two_missing_items_give_no_score():
-    result = score(K10, numbered(2, 2, 2, 2, 2, 2, 2, 2, None, None))
+def test_k10_two_missing_items_are_prorated_as_the_monitor_allows():
+    # CBS/GGD: 1 or 2 missing items are imputed. Eight answered: 7 x 2 + 4 = 18; the total is
+    # 18 * 10 / 8 = 22.5: moderate.
+    result = score(K10, numbered(2, 2, 2, 2, 2, 2, 2, 4, None, None))
+    assert result.total == pytest.approx(22.5)
+    assert (result.band, result.missing, result.prorated) == ("moderate", (9, 10), True)
+
+
+def test_k10_three_missing_items_give_no_score():
+    result = score(K10, numbered(2, 2, 2, 2, 2, 2, 2, None, None, None))
     assert (result.total, result.band, result.missing, result.prorated) == (
         None,
         None,
-        (9, 10),
+        (8, 9, 10),
         False,
     )
 

@@ -280,35 +280,37 @@ register(
     )
 )
 
-# K10: Kessler et al. (2002), Psychol Med 32:959-976. Bands of the Dutch municipal health monitor
-# (GGD Gezondheidsmonitor): 10-15 low, 16-29 moderate, 30-50 high risk of anxiety or depression.
-# Bands apply to the unrounded total (16 and up is moderate, 30 and up high), which matters only
-# for prorated totals. Missing items: at most one, replaced by the mean of the nine answered items
-# (the convention attributed to Kessler/GGD in our brief; not checked against the GGD syntax here);
-# with two or more missing there is no score. Wordings from memory of the GGD questionnaire: check.
+# K10: Kessler et al. (2002), Psychol Med 32:959-976, as Statistics Netherlands (CBS) and the GGD
+# Gezondheidsmonitor ask and score it, so that a programme's results sit next to the
+# municipality's own figures: the Dutch wording and answers (altijd, meestal, soms, af en toe,
+# nooit; scored 5 to 1), the bands 10-15 low, 16-29 moderate, 30-50 high risk of anxiety or
+# depression (applied to the unrounded total), and the missing-item rule: with 1 or 2 items
+# missing the score is imputed, with 3 or more there is none. The monitor imputes a population's
+# mean on the missing item; for one person we use the mean of their own answered items
+# (prorating), as individual use of the K10 does (e.g. ALSWH).
 register(
     Instrument(
         key=Questionnaire.K10.value,
         name="K10",
-        prompt="Hoe vaak voelde u zich in de afgelopen 4 weken ...",
+        prompt="De volgende vragen gaan over hoe u zich voelde in de afgelopen 4 weken.",
         items=(
-            "erg vermoeid zonder duidelijke reden?",
-            "zenuwachtig?",
-            "zo zenuwachtig dat niets u kon kalmeren?",
-            "hopeloos?",
-            "rusteloos of ongedurig?",
-            "zo rusteloos dat u niet meer stil kon zitten?",
-            "somber of depressief?",
-            "dat alles veel moeite kostte?",
-            "zo somber dat niets hielp om u op te vrolijken?",
-            "afkeurenswaardig, minderwaardig of waardeloos?",
+            "Hoe vaak voelde u zich erg vermoeid zonder duidelijke reden?",
+            "Hoe vaak voelde u zich zenuwachtig?",
+            "Hoe vaak was u zo zenuwachtig dat u niet tot rust kon komen?",
+            "Hoe vaak voelde u zich hopeloos?",
+            "Hoe vaak voelde u zich rusteloos of ongedurig?",
+            "Hoe vaak voelde u zich zo rusteloos dat u niet meer stil kon zitten?",
+            "Hoe vaak voelde u zich somber of depressief?",
+            "Hoe vaak had u het gevoel dat alles veel moeite kostte?",
+            "Hoe vaak voelde u zich zo somber dat niets hielp om u op te vrolijken?",
+            "Hoe vaak vond u zichzelf afkeurenswaardig, minderwaardig of waardeloos?",
         ),
         answer_range=(1, 5),
-        answer_labels=("nooit", "af en toe", "soms", "vaak", "altijd"),
-        max_missing=1,
+        answer_labels=("nooit", "af en toe", "soms", "meestal", "altijd"),
+        max_missing=2,
         bands=(Band(10, "low"), Band(16, "moderate"), Band(30, "high")),
         higher_is_better=False,
-        source="Kessler et al. 2002; GGD Gezondheidsmonitor (bands)",
+        source="Kessler et al. 2002; CBS / GGD Gezondheidsmonitor (wording, bands, missing items)",
     )
 )
 
