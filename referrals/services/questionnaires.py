@@ -227,28 +227,30 @@ def score(instrument_key: str, answers: Mapping[object, object]) -> Score:
 # (0-5) for the total and each subscale. Missing items: the manual gives no imputation rule that we
 # know of, so a subscale mean is computed only when that subscale is complete and the total only
 # when all 14 items are (a mean over fewer items would weigh the subscales differently). Keyes'
-# diagnosis is decided on complete answers only. Wordings from memory of the Dutch form: check.
+# diagnosis is decided on complete answers only. Wording and answers as the Dutch form published
+# by de Beurs, Kosterman, Anten, Bohlmeijer & Westerhof (Tijdschrift voor Gedragstherapie, 2022).
 _KEYES_OTHERS = tuple(range(4, 15))
 register(
     Instrument(
         key=Questionnaire.MHC_SF.value,
         name="MHC-SF",
-        prompt="Hoe vaak had u in de afgelopen maand het gevoel dat u ...",
+        prompt="In de afgelopen maand, hoe vaak had u het gevoel ...",
         items=(
-            "gelukkig was",
-            "geïnteresseerd was in het leven",
-            "tevreden was",
-            "iets belangrijks bij te dragen had aan de maatschappij",
-            "bij een gemeenschap hoorde (zoals een sociale groep, uw buurt of uw stad)",
-            "onze maatschappij een betere plaats aan het worden was voor mensen zoals u",
-            "mensen in principe goed zijn",
-            "de manier waarop onze maatschappij werkt logisch voor u was",
-            "de meeste aspecten van uw persoonlijkheid prettig vond",
-            "goed in staat was om om te gaan met de verantwoordelijkheden van uw dagelijks leven",
-            "warme en vertrouwde relaties met anderen had",
-            "werd uitgedaagd om te groeien of een beter persoon te worden",
-            "zelfverzekerd genoeg was om uw eigen ideeën en meningen te denken en te uiten",
-            "uw leven een richting of betekenis had",
+            "dat u gelukkig was?",
+            "dat u geïnteresseerd was in het leven?",
+            "dat u tevreden was?",
+            "dat u iets belangrijks hebt bijgedragen aan de samenleving?",
+            "dat u deel uitmaakte van een gemeenschap"
+            " (zoals een sociale groep, uw buurt, uw stad)?",
+            "dat onze samenleving beter wordt voor mensen?",
+            "dat mensen in principe goed zijn?",
+            "dat u begrijpt hoe onze maatschappij werkt?",
+            "dat u de meeste aspecten van uw persoonlijkheid graag mocht?",
+            "dat u goed kon omgaan met uw alledaagse verantwoordelijkheden?",
+            "dat u warme en vertrouwde relaties met anderen had?",
+            "dat u werd uitgedaagd om te groeien of een beter mens te worden?",
+            "dat u zelfverzekerd uw eigen ideeën en meningen gedacht en geuit hebt?",
+            "dat uw leven een richting of zin heeft?",
         ),
         answer_range=(0, 5),
         answer_labels=(
