@@ -110,6 +110,9 @@ def test_members_are_added_and_removed_within_the_size(client, db, login_as):
     assert "Femke" in page and "Daan" in page  # members
     assert "Noor" in page and "Bram" in page  # can be added
     assert "Deze groep heeft 2 leden" in page
+    # Each remove button says whom it removes, for screen readers.
+    name = first.referral.participant.full_name
+    assert f'Uit de groep halen<span class="visually-hidden"> {name}</span>' in page
 
     response = client.post(f"/groups/{group.id}/members", data={"trajectory": third.id})
     assert response.status_code == 302

@@ -340,3 +340,14 @@ def test_who5_needs_only_its_description(db, therapist_client, trajectory_with_i
     (stored,) = responses(db)
     assert (stored.score, stored.category) == (60, "adequate_wellbeing")
     assert "Voldoende welbevinden" in text(therapist_client.get(f"/trajectories/{trajectory.id}"))
+
+
+def test_the_dutch_items_are_marked_as_dutch_on_an_english_page(
+    therapist_client, trajectory_with_intake
+):
+    trajectory, _ = trajectory_with_intake
+    therapist_client.set_cookie("rt_lang", "en")
+    page = text(therapist_client.get(url(trajectory)))
+    assert '<html lang="en">' in page
+    assert '<legend class="field__label" lang="nl">1. Hoe vaak voelde u zich erg vermoeid' in page
+    assert 'lang="nl">altijd (5)' in page

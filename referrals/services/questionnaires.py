@@ -72,6 +72,7 @@ class Instrument:
     categories: tuple[Category, ...] = ()  # decided on complete answers only
     default_category: str | None = None  # when no category holds
     higher_is_better: bool = True  # the direction of improvement (K10: lower is better)
+    language: str = "nl"  # of the prompt, items and answers (marked as such on the page)
     source: str = ""
 
     def __post_init__(self) -> None:
