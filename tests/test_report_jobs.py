@@ -118,3 +118,18 @@ def test_another_municipality_cannot_ask_for_or_read_the_reports(app, db, client
     login_as(user=factories.make_user(role=Role.OFFICER, organisation=other))
     assert client.get(f"/uptake/reports/{report.id}").status_code == 404
     assert client.post(f"/uptake/{data.id}/reports", data=PERIOD).status_code == 404
+
+
+def test_without_a_worker_the_request_renders_the_report_itself(app, db, client, login_as, data):
+    """Development (REPORTS_INLINE): the report is ready when the page comes back."""
+    app.config["REPORTS_INLINE"] = True
+    try:
+        login_as(user=officer_of(data))
+        response = client.post(f"/uptake/{data.id}/reports", data=PERIOD)
+        assert response.status_code == 302
+        job = db.session.scalars(sa.select(ReportJob)).one()
+        assert job.state is ReportJobState.DONE and job.report is not None
+        page = text(client.get(response.headers["Location"]))
+        assert f"/uptake/reports/{job.report.id}" in page and "klaar" in page
+    finally:
+        app.config["REPORTS_INLINE"] = False
