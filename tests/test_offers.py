@@ -58,6 +58,25 @@ def test_working_day_deadlines():
     assert offers.add_working_days(friday, 1) == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("offered", "days", "due"),
+    [
+        # Wednesday 23 December 2026 + 2: Thursday 24, then Christmas (Friday 25) and the
+        # weekend skipped: due Monday 28.
+        (datetime(2026, 12, 23, 9, 0, tzinfo=UTC), 2, datetime(2026, 12, 28, 9, 0, tzinfo=UTC)),
+        # Thursday 25 March 2027 + 1: Good Friday, the weekend and Easter Monday skipped; due
+        # Tuesday 30 at the same Dutch time (10:00, now summer time: 08:00 UTC).
+        (datetime(2027, 3, 25, 9, 0, tzinfo=UTC), 1, datetime(2027, 3, 30, 8, 0, tzinfo=UTC)),
+        # Monday 4 May 2026 + 1: Liberation Day (Tuesday 5 May, every year here) skipped.
+        (datetime(2026, 5, 4, 9, 0, tzinfo=UTC), 1, datetime(2026, 5, 6, 9, 0, tzinfo=UTC)),
+        # Wednesday 13 May 2026 + 1: Ascension Day skipped, due Friday 15.
+        (datetime(2026, 5, 13, 9, 0, tzinfo=UTC), 1, datetime(2026, 5, 15, 9, 0, tzinfo=UTC)),
+    ],
+)
+def test_public_holidays_are_not_working_days(offered, days, due):
+    assert offers.add_working_days(offered, days) == due
+
+
 def test_coordinator_sees_the_match_and_offers(app, client, db, login_as, world):
     login_as(user=world["coordinator"])
     referral = world["referral"]

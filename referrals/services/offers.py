@@ -10,7 +10,8 @@ on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -42,17 +43,29 @@ class OfferRefused(ServiceError):
     """The offer cannot be answered (any more): taken, expired, or no place left."""
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """`days` working days (Monday to Friday) after `start`, at the same time of day.
+@cache
+def _public_holidays(year: int) -> frozenset[date]:
+    """The days the Algemene termijnenwet does not count as working days: the Dutch public
+    holidays from the `holidays` package, and 5 May every year (the package has it only in
+    lustrum years, when it is a day off for everyone)."""
+    import holidays
 
-    Public holidays are not counted out; a deadline that falls after one is a day short.
-    """
+    return frozenset(holidays.country_holidays("NL", years=year)) | {date(year, 5, 5)}
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _public_holidays(day.year)
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """`days` working days after `start` (Monday to Friday, not a public holiday), at the same
+    time of day."""
     # Count on the Dutch calendar and clock: a Saturday-night offer is due on a Dutch weekday,
     # and a change to or from summer time keeps the deadline at the same wall-clock time.
     moment, left = start.astimezone(LOCAL_ZONE), days
     while left > 0:
         moment += timedelta(days=1)
-        if moment.weekday() < 5:
+        if is_working_day(moment.date()):
             left -= 1
     return moment.astimezone(UTC)
 
