@@ -59,6 +59,7 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "programmes.index": ADMIN,
     "programmes.new": ADMIN,
     "programmes.edit": ADMIN,
+    "programmes.set_active": ADMIN,
     "therapists.index": ADMIN,
     "therapists.upload": ADMIN,
     "therapists.preview": ADMIN,

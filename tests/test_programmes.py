@@ -311,3 +311,29 @@ def test_offer_settings_are_programme_settings(client, db, admin, members):
     assert 'id="offer_deadline_days-error"' in page
     db.session.refresh(programme)
     assert programme.offer_deadline_days == 3 and programme.name != "Niet opgeslagen"
+
+
+def test_an_admin_deactivates_a_programme_and_it_takes_no_new_referrals(client, db, login_as):
+    from referrals.models import AuditEvent
+    from referrals.services.intake import can_refer_to
+
+    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
+    referrer = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
+    programme = factories.make_programme(referrers=[gp_practice])
+    assert can_refer_to(referrer, programme)
+    login_as(Role.ADMIN)
+    page = text(client.get(f"/admin/programmes/{programme.id}/edit"))
+    assert "Programma deactiveren" in page
+    response = client.post(f"/admin/programmes/{programme.id}/active", data={"active": "0"})
+    assert response.status_code == 302
+    db.session.refresh(programme)
+    assert programme.active is False and not can_refer_to(referrer, programme)
+    page = text(client.get(f"/admin/programmes/{programme.id}/edit"))
+    assert "neemt geen nieuwe verwijzingen aan" in page and "Programma weer activeren" in page
+    client.post(f"/admin/programmes/{programme.id}/active", data={"active": "1"})
+    db.session.refresh(programme)
+    assert programme.active is True
+    details = db.session.scalars(
+        sa.select(AuditEvent.detail).where(AuditEvent.object_type == "programmes")
+    ).all()
+    assert "deactivated" in details and "activated" in details

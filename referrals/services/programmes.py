@@ -131,3 +131,12 @@ def update_programme(programme: Programme, details: ProgrammeDetails) -> Program
     db.session.flush()
     audit.record(AuditAction.UPDATE, obj=programme)
     return programme
+
+
+def set_programme_active(programme: Programme, active: bool) -> Programme:
+    """(De)activate a programme: a deactivated one takes no new referrals; referrals and
+    trajectories already in it go on to their end."""
+    programme.active = active
+    db.session.flush()
+    audit.record(AuditAction.UPDATE, obj=programme, detail="activated" if active else "deactivated")
+    return programme

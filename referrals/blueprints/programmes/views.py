@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
@@ -19,6 +19,7 @@ from referrals.services.programmes import (
     FUNDER_KINDS,
     ProgrammeDetails,
     create_programme,
+    set_programme_active,
     update_programme,
 )
 from referrals.services.therapists import local_today
@@ -180,3 +181,24 @@ def edit(programme_id: int):
             flash(_("Programme %(name)s saved.", name=programme.name), "success")
             return redirect(url_for("programmes.index"))
     return render_template("programmes/programme_form.html", form=form, programme=programme)
+
+
+@bp.post("/<int:programme_id>/active")
+@roles_required(Role.ADMIN)
+def set_active(programme_id: int):
+    programme = get_programme_or_404(programme_id)
+    active = request.form.get("active") == "1"
+    set_programme_active(programme, active)
+    db.session.commit()
+    if active:
+        flash(_("Programme %(name)s takes referrals again.", name=programme.name), "success")
+    else:
+        flash(
+            _(
+                "Programme %(name)s is deactivated: it takes no new referrals; running"
+                " trajectories go on.",
+                name=programme.name,
+            ),
+            "success",
+        )
+    return redirect(url_for("programmes.edit", programme_id=programme.id))
