@@ -68,3 +68,7 @@ MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@runningther
 # Programme reports: the web request queues, `flask render-reports --loop` renders. True renders
 # in the request itself (development without a worker).
 REPORTS_INLINE = False
+
+# Key for secrets kept encrypted in the database (TOTP secrets). Unset: derived from SECRET_KEY.
+# Keep whichever is used stable: with another key, users must enrol their authenticator again.
+DATA_ENCRYPTION_KEY = os.environ.get("DATA_ENCRYPTION_KEY") or None

@@ -73,6 +73,16 @@ def check_secret_key(app: Flask) -> None:
         )
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         raise RuntimeError("DATABASE_URL must be set in production")
+    if app.config.get("DATA_ENCRYPTION_KEY"):
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(app.config["DATA_ENCRYPTION_KEY"].encode())
+        except ValueError:
+            raise RuntimeError(
+                "DATA_ENCRYPTION_KEY must be a Fernet key, for example: python -c "
+                '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            ) from None
     base_url = app.config.get("BASE_URL") or ""
     if not base_url.startswith("https://"):
         raise RuntimeError(

@@ -132,3 +132,14 @@ def test_huge_ids_and_pages_are_not_server_errors(client, login_as):
     login_as(Role.ADMIN)
     response = client.get("/admin/audit/?participant_id=99999999999999999999")
     assert response.status_code == 200 and 'id="participant_id-error"' in text(response)
+
+
+def test_production_refuses_a_data_encryption_key_that_is_no_fernet_key(databases):
+    settings = {
+        "SECRET_KEY": "y" * 48,
+        "SQLALCHEMY_DATABASE_URI": databases.new("data-key"),
+        "BASE_URL": "https://verwijzen.example.nl",
+        "DATA_ENCRYPTION_KEY": "not-a-key",
+    }
+    with pytest.raises(RuntimeError, match="DATA_ENCRYPTION_KEY"):
+        create_app("production", overrides=settings)

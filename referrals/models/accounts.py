@@ -9,7 +9,13 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from referrals.models.base import Base, TimestampMixin, UTCDateTime, enum_column_type
+from referrals.models.base import (
+    Base,
+    EncryptedString,
+    TimestampMixin,
+    UTCDateTime,
+    enum_column_type,
+)
 
 
 class OrganisationKind(enum.StrEnum):
@@ -93,7 +99,8 @@ class User(UserMixin, TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     must_change_password: Mapped[bool] = mapped_column(default=False)
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # Encrypted at rest (referrals.crypto); the model reads and writes it in clear.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedString)
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The time step of the last accepted code: a code is accepted once only.
     totp_last_counter: Mapped[int | None] = mapped_column(sa.BigInteger)

@@ -34,6 +34,28 @@ def local_today() -> date:
     return datetime.now(LOCAL_ZONE).date()
 
 
+class EncryptedString(sa.types.TypeDecorator):
+    """A string stored encrypted (referrals.crypto) and read back in clear; never compared in
+    SQL, since each encryption of the same value differs."""
+
+    impl = sa.String(255)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        from referrals.crypto import encrypt
+
+        return encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        from referrals.crypto import decrypt
+
+        return decrypt(value)
+
+
 class UTCDateTime(sa.types.TypeDecorator):
     """A timestamp stored in UTC and always returned timezone-aware (SQLite drops the zone)."""
 
