@@ -13,13 +13,16 @@ import sqlalchemy as sa
 
 from referrals.extensions import db
 from referrals.models import (
+    Attendance,
     DropoutReason,
     OrganisationKind,
     Outcome,
     Report,
     ReportKind,
     Role,
+    SessionAttendance,
     TrainingGroup,
+    TrainingSession,
     Trajectory,
     Weekday,
     utcnow,
@@ -94,6 +97,7 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "trajectories.new_group_session": frozenset({Role.THERAPIST}),
     "trajectories.new_individual_session": frozenset({Role.THERAPIST}),
     "trajectories.change_plan": frozenset({Role.THERAPIST}),
+    "trajectories.edit_session": frozenset({Role.THERAPIST}),
     "trajectories.close": frozenset({Role.THERAPIST}),
     "trajectories.letter_pdf": frozenset({Role.THERAPIST}),
     "intake.closing_letter": frozenset({Role.REFERRER}),
@@ -189,6 +193,7 @@ class Scenario:
             "offer_id": offer.id,
             "trajectory_id": trajectory.id,
             "group_id": self._group(own_profile, trajectory).id,
+            "session_id": self._session(own_profile, trajectory).id,
             "filename": "style.css",
             "kind": "csv",
             "moment": "intake",
@@ -243,6 +248,19 @@ class Scenario:
         db.session.add(group)
         db.session.flush()
         return group
+
+    def _session(self, therapist, member: Trajectory) -> TrainingSession:
+        session = TrainingSession(
+            therapist=therapist, held_on=date.today(), logged_by=self.therapist_user
+        )
+        session.attendances.append(
+            SessionAttendance(
+                trajectory=member, held_on=date.today(), attendance=Attendance.EXCUSED
+            )
+        )
+        db.session.add(session)
+        db.session.flush()
+        return session
 
     def user_for(self, role: Role):
         if role is Role.REFERRER:

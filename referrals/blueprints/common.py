@@ -17,13 +17,15 @@ class CheckboxListField(SelectMultipleField):
 
 
 def apply_service_error(form, error: ServiceError) -> None:
-    """Undo the half-done change and show the service's message next to its field."""
+    """Undo the half-done change and show the service's messages next to their fields: every
+    one in `error.errors` ({field name: message}) when the service found several, else the one."""
     db.session.rollback()
-    field = form._fields.get(error.field) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
+    for name, message in getattr(error, "errors", {error.field: error.message}).items():
+        field = form._fields.get(name) if name else None
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
 
 
 MAX_PAGE = 100_000

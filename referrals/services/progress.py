@@ -22,6 +22,7 @@ LAST_SESSIONS = 5
 
 @dataclass(frozen=True)
 class SessionLine:
+    session_id: int
     held_on: date
     group_name: str | None  # None: an individual session
     attendance: Attendance
@@ -74,6 +75,7 @@ def _done_per_week(rows: list[SessionAttendance], weeks: int) -> list[int | None
 def _line(row: SessionAttendance) -> SessionLine:
     group = row.session.group
     return SessionLine(
+        session_id=row.session_id,
         held_on=row.session.held_on,
         group_name=group.name if group else None,
         attendance=row.attendance,

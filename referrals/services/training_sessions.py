@@ -77,6 +77,13 @@ def planned_on(trajectory: Trajectory, held_on: date) -> PlannedSession | None:
     return PlannedSession(number, session.total_run_min, session.total_min)
 
 
+def planned_of(row: SessionAttendance) -> PlannedSession | None:
+    """What the plan asked when the row was logged, as stored with it."""
+    if row.week_number is None or row.planned_run_min is None or row.planned_total_min is None:
+        return None
+    return PlannedSession(row.week_number, row.planned_run_min, row.planned_total_min)
+
+
 def _entry_errors(entry: AttendanceEntry) -> dict[str, str]:
     errors = {}
     numbers = (entry.done_run_min, entry.done_total_min)
@@ -206,4 +213,68 @@ def _add_row(session: TrainingSession, entry: AttendanceEntry, actor: User) -> N
         obj=session,
         participant_id=trajectory.referral.participant_id,
         detail="session attendance logged",
+    )
+
+
+def _stored_values(row: SessionAttendance) -> tuple:
+    return (row.attendance, row.done_run_min, row.done_total_min, row.borg, row.note)
+
+
+def _correction_errors(
+    rows: dict[int, SessionAttendance], entries: list[AttendanceEntry]
+) -> dict[tuple[int | None, str], str]:
+    errors: dict[tuple[int | None, str], str] = {}
+    for entry in entries:
+        if entry.trajectory.id not in rows or entry.trajectory.is_closed:
+            errors[(entry.trajectory.id, "attendance")] = _(
+                "Only the rows of open trajectories in this session can be corrected."
+            )
+        for name, message in _entry_errors(entry).items():
+            errors[(entry.trajectory.id, name)] = message
+    return errors
+
+
+def correct_session(
+    session: TrainingSession, *, actor: User, entries: list[AttendanceEntry]
+) -> TrainingSession:
+    """Correct the rows of a logged session; its day stays. Raise ServiceError with every problem.
+
+    Only the given rows change, all of them or none; `error.errors` maps (trajectory id, field
+    name) to a message, as for log_session.
+    """
+    rows = {row.trajectory_id: row for row in session.attendances}
+    errors = _correction_errors(rows, entries)
+    if errors:
+        (_key, field), message = next(iter(errors.items()))
+        error = ServiceError(message, field)
+        error.errors = errors
+        raise error
+    for entry in entries:
+        _correct_row(rows[entry.trajectory.id], entry, actor)
+    db.session.flush()
+    return session
+
+
+def _correct_row(row: SessionAttendance, entry: AttendanceEntry, actor: User) -> None:
+    note = entry.note.strip() or None
+    values = (entry.attendance, entry.done_run_min, entry.done_total_min, entry.borg, note)
+    if values == _stored_values(row):
+        return
+    trajectory = entry.trajectory
+    # Someone corrected to absent keeps their start: the referral stays active and
+    # first_session_on stays, since other sessions or letters may already rest on them.
+    if entry.attendance is Attendance.PRESENT:
+        started_on = trajectory.first_session_on
+        _start_if_first(trajectory, row.held_on, actor)
+        if trajectory.first_session_on != started_on:  # this day is now week 1
+            planned = planned_on(trajectory, row.held_on)
+            row.week_number = planned.week_number
+            row.planned_run_min, row.planned_total_min = planned.run_min, planned.total_min
+    row.attendance, row.done_run_min, row.done_total_min, row.borg, row.note = values
+    audit.record(
+        AuditAction.UPDATE,
+        actor=actor,
+        obj=row.session,
+        participant_id=trajectory.referral.participant_id,
+        detail="session attendance corrected",
     )

@@ -4,6 +4,7 @@ bp = Blueprint("trajectories", __name__)
 
 from referrals.blueprints.trajectories import (  # noqa: E402, F401
     closing,
+    plan,
     questionnaires,
     sessions,
     views,

@@ -11,6 +11,7 @@ from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Optional
 
 from referrals import audit
+from referrals.blueprints.common import apply_service_error
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.extensions import db
@@ -71,13 +72,7 @@ def close(trajectory_id: int):
                 advice=form.advice.data or "",
             )
         except ServiceError as error:
-            db.session.rollback()
-            for name, message in getattr(error, "errors", {error.field: error.message}).items():
-                field = form._fields.get(name) if name else None
-                if field is not None:
-                    field.errors = [*field.errors, message]
-                else:
-                    form.form_errors.append(message)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("The trajectory has been closed."), "success")

@@ -85,6 +85,10 @@ class SessionDateForm(FlaskForm):
     )
 
 
+class SessionCorrectionForm(FlaskForm):
+    """Only the CSRF token: the day of a logged session does not change, the rows carry the rest."""
+
+
 PLAN_ACTION_LABELS = {
     "repeat": _l("Repeat this week (it was too hard)"),
     "step_back": _l("Step back to less running from this week on"),

@@ -1,37 +1,47 @@
-"""Therapists: groups, logging sessions with attendance, and changing a participant's plan."""
+"""Therapists: groups, and logging and correcting sessions with attendance."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
 from referrals import audit
+from referrals.blueprints.common import apply_service_error
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms_sessions import (
     AddMemberForm,
     AttendanceForm,
     GroupForm,
-    PlanChangeForm,
+    SessionCorrectionForm,
     SessionDateForm,
     weekday_of,
 )
-from referrals.blueprints.trajectories.views import get_trajectory_or_404, render_trajectory_page
+from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.extensions import db
 from referrals.models import (
     GROUP_MIN_SIZE,
     Attendance,
     AuditAction,
+    SessionAttendance,
     Therapist,
     TrainingGroup,
+    TrainingSession,
     Trajectory,
     local_today,
 )
 from referrals.permissions import Role, roles_required
-from referrals.services import ServiceError, groups, plan_changes
+from referrals.services import ServiceError, groups
 from referrals.services.therapists import therapist_of
-from referrals.services.training_sessions import AttendanceEntry, log_session, planned_on
+from referrals.services.training_sessions import (
+    AttendanceEntry,
+    correct_session,
+    log_session,
+    planned_of,
+    planned_on,
+)
 
 
 def own_therapist_or_404() -> Therapist:
@@ -49,15 +59,6 @@ def get_group_or_404(group_id: int) -> TrainingGroup:
     return group
 
 
-def _show_errors(form, error: ServiceError) -> None:
-    for name, message in getattr(error, "errors", {error.field: error.message}).items():
-        field = form._fields.get(name) if name else None
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            form.form_errors.append(message)
-
-
 def _audit_reads(trajectories: list[Trajectory], obj, detail: str) -> None:
     for trajectory in trajectories:
         audit.record(
@@ -69,13 +70,8 @@ def _audit_reads(trajectories: list[Trajectory], obj, detail: str) -> None:
 
 
 @bp.app_context_processor
-def plan_change_form_factory():
-    def plan_change_form_for(plan):
-        form = PlanChangeForm(formdata=None)
-        form.set_weeks(len(plan.weeks))
-        return form
-
-    return {"plan_change_form_for": plan_change_form_for, "group_min_size": GROUP_MIN_SIZE}
+def group_limits():
+    return {"group_min_size": GROUP_MIN_SIZE}
 
 
 # Groups
@@ -109,7 +105,7 @@ def new_group():
             group = groups.create_group(therapist, actor=current_user, **_group_values(form))
         except ServiceError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Group created."), "success")
@@ -148,7 +144,7 @@ def group(group_id: int):
             groups.update_group(group, actor=current_user, **_group_values(form))
         except ServiceError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Group saved."), "success")
@@ -167,7 +163,7 @@ def add_member(group_id: int):
             groups.add_member(group, trajectory, actor=current_user)
         except ServiceError as error:
             db.session.rollback()
-            _show_errors(add_form, error)
+            apply_service_error(add_form, error)
         else:
             db.session.commit()
             flash(_("Participant added to the group."), "success")
@@ -218,6 +214,20 @@ def _entry(trajectory: Trajectory, form: AttendanceForm) -> AttendanceEntry:
     )
 
 
+def _show_row_errors(error: ServiceError, rows, page_form) -> None:
+    """Each message next to the field of the member it is about; the rest above the form."""
+    forms = {t.id: form for t, form in rows}
+    for (trajectory_id, name), message in getattr(
+        error, "errors", {(None, error.field): error.message}
+    ).items():
+        form = forms.get(trajectory_id, page_form)
+        field = form._fields.get(name)
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            page_form.form_errors.append(message)
+
+
 def _log(therapist: Therapist, members: list[Trajectory], group: TrainingGroup | None):
     """Validate every row, log the session in one transaction, or return the errors."""
     date_form = SessionDateForm()
@@ -238,16 +248,7 @@ def _log(therapist: Therapist, members: list[Trajectory], group: TrainingGroup |
         )
     except ServiceError as error:
         db.session.rollback()
-        forms = {t.id: form for t, form in rows}
-        for (trajectory_id, name), message in getattr(
-            error, "errors", {(None, error.field): error.message}
-        ).items():
-            form = forms.get(trajectory_id, date_form)
-            field = form._fields.get(name)
-            if field is not None:
-                field.errors = [*field.errors, message]
-            else:
-                date_form.form_errors.append(message)
+        _show_row_errors(error, rows, date_form)
         return date_form, rows, None
     db.session.commit()
     return date_form, rows, session
@@ -307,36 +308,78 @@ def new_individual_session(trajectory_id: int):
     )
 
 
-# Plan changes
+# Correcting a logged session
 
 
-@bp.post("/trajectories/<int:trajectory_id>/plan")
+def get_session_or_404(session_id: int) -> TrainingSession:
+    """Only the sessions the therapist led exist for them."""
+    session = db.session.get(TrainingSession, session_id)
+    therapist = therapist_of(current_user)
+    if session is None or therapist is None or session.therapist_id != therapist.id:
+        abort(404)
+    return session
+
+
+def _stored_row_forms(stored: list[SessionAttendance]) -> list[tuple[Trajectory, AttendanceForm]]:
+    if request.method == "POST":
+        return [(r.trajectory, AttendanceForm(prefix=f"m{r.trajectory_id}")) for r in stored]
+    return [
+        (
+            r.trajectory,
+            AttendanceForm(
+                prefix=f"m{r.trajectory_id}",
+                data={
+                    "attendance": r.attendance.value,
+                    "done_run_min": r.done_run_min,
+                    "done_total_min": r.done_total_min,
+                    "borg": r.borg,
+                    "note": r.note or "",
+                },
+            ),
+        )
+        for r in stored
+    ]
+
+
+def _back_from(session: TrainingSession) -> str:
+    """Back to the trajectory page the therapist came from, else the group or the participant."""
+    came_from = request.args.get("trajectory", type=int)
+    ids = [r.trajectory_id for r in session.attendances]
+    if came_from in ids or (session.group is None and ids):
+        trajectory_id = came_from if came_from in ids else ids[0]
+        return url_for("trajectories.trajectory", trajectory_id=trajectory_id) + "#progress"
+    return url_for("trajectories.group", group_id=session.group_id)
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.THERAPIST)
-def change_plan(trajectory_id: int):
-    trajectory = get_trajectory_or_404(trajectory_id)
-    back = url_for("trajectories.trajectory", trajectory_id=trajectory.id)
-    if trajectory.plan is None or trajectory.is_closed:
-        flash(_("The plan of this trajectory cannot change."), "error")
-        return redirect(back)
-    form = PlanChangeForm()
-    form.set_weeks(len(trajectory.plan["weeks"]))
-    if form.validate_on_submit():
+def edit_session(session_id: int):
+    session = get_session_or_404(session_id)
+    back = _back_from(session)
+    stored = [r for r in session.attendances if not r.trajectory.is_closed]
+    closed = [r for r in session.attendances if r.trajectory.is_closed]
+    form = SessionCorrectionForm()
+    rows = _stored_row_forms(stored)
+    submitted = request.method == "POST" and rows
+    if submitted and all([form.validate_on_submit(), *(row.validate() for _, row in rows)]):
         try:
-            plan_changes.change_plan(
-                trajectory,
-                actor=current_user,
-                week_number=form.week_number.data,
-                action=form.action.data,
-                reason=form.reason.data or "",
-                run_min=form.run_min.data,
-                walk_min=form.walk_min.data,
-                repeats=form.repeats.data,
-            )
+            correct_session(session, actor=current_user, entries=[_entry(t, f) for t, f in rows])
         except ServiceError as error:
             db.session.rollback()
-            _show_errors(form, error)
+            _show_row_errors(error, rows, form)
         else:
             db.session.commit()
-            flash(_("The plan has been changed."), "success")
-            return redirect(back + "#plan")
-    return render_trajectory_page(trajectory, plan_form=form)
+            flash(_("Session corrected."), "success")
+            return redirect(back)
+    _audit_reads([r.trajectory for r in session.attendances], session, "session correction form")
+    db.session.commit()
+    return render_template(
+        "trajectories/session_edit.html",
+        heading=_("Correct the session of %(date)s", date=format_date(session.held_on, "long")),
+        session=session,
+        form=form,
+        rows=rows,
+        closed=closed,
+        planned={r.trajectory_id: planned_of(r) for r in stored},
+        back=back,
+    )

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from referrals import audit
+from referrals.blueprints.common import apply_service_error
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms import IntakeForm
 from referrals.extensions import db
@@ -41,13 +42,7 @@ def trajectory(trajectory_id: int):
                 template=form.template.data,
             )
         except ServiceError as error:
-            db.session.rollback()
-            for name, message in getattr(error, "errors", {error.field: error.message}).items():
-                field = form._fields.get(name) if name else None
-                if field is not None:
-                    field.errors = [*field.errors, message]
-                else:
-                    form.form_errors.append(message)
+            apply_service_error(form, error)
         else:
             db.session.commit()
             flash(_("Intake recorded; the training plan is ready."), "success")
