@@ -281,3 +281,26 @@ def test_the_first_ladder_step_is_what_a_beginner_is_planned(db):
     # Guards the planned-minute assertions above: a 1-minute runner starts on the first step.
     practice = make_practice(participants=1)
     assert planned_week(practice.trajectories[0], 1) == LADDER[0]
+
+
+def test_a_session_logged_late_before_the_first_one_renumbers_the_weeks(client, db, login_as):
+    practice = make_practice(participants=1)
+    (trajectory,) = practice.trajectories
+    login_as(user=practice.user)
+    url = f"/trajectories/{trajectory.id}/sessions/new"
+    today = date.today()
+    data = {"held_on": today.isoformat(), **row(trajectory, run="6", total="28")}
+    assert client.post(url, data=data).status_code == 302
+    (first,) = db.session.scalars(sa.select(SessionAttendance)).all()
+    assert first.week_number == 1
+
+    # The session of a week ago is logged afterwards: it becomes week 1, today's week 2.
+    earlier = today - timedelta(days=7)
+    data = {"held_on": earlier.isoformat(), **row(trajectory, run="6", total="28")}
+    assert client.post(url, data=data).status_code == 302
+    db.session.expire_all()
+    assert trajectory.first_session_on == earlier
+    rows = db.session.scalars(sa.select(SessionAttendance).order_by(SessionAttendance.held_on))
+    week2 = planned_week(trajectory, 2)
+    assert [(r.held_on, r.week_number) for r in rows] == [(earlier, 1), (today, 2)]
+    assert first.planned_run_min == week2.total_run_min

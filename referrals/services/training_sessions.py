@@ -135,9 +135,25 @@ def _date_errors(
 def _start_if_first(trajectory: Trajectory, held_on: date, actor: User) -> None:
     if trajectory.first_session_on is not None and trajectory.first_session_on <= held_on:
         return
+    moved_back = trajectory.first_session_on is not None
     trajectory.first_session_on = held_on
+    if moved_back:
+        _renumber_weeks(trajectory)
     if trajectory.referral.state is ReferralState.ACCEPTED:
         apply_transition(trajectory.referral, "start", actor)
+
+
+def _renumber_weeks(trajectory: Trajectory) -> None:
+    """Week 1 moved earlier (a session before the first one was logged late): the rows already
+    stored get the week and planned minutes that now apply to their day."""
+    rows = db.session.scalars(
+        sa.select(SessionAttendance).where(SessionAttendance.trajectory_id == trajectory.id)
+    )
+    for row in rows:
+        planned = planned_on(trajectory, row.held_on)
+        row.week_number = planned.week_number
+        row.planned_run_min = planned.run_min
+        row.planned_total_min = planned.total_min
 
 
 def log_session(
