@@ -141,3 +141,24 @@ def test_the_log_pages(app, client, db, login_as):
     # The rows of page 1 plus the page views themselves land on page 2.
     assert 0 < audit_rows(second) <= size
     assert "page=1" in second
+
+
+def test_the_log_shows_known_details_in_the_readers_language(app, db, client, login_as):
+    admin = login_as(Role.ADMIN)
+    with app.test_request_context():
+        for detail in ("intake recorded, plan generated", "offer: submitted -> offered", "x y"):
+            audit.record(
+                AuditAction.UPDATE,
+                actor=admin,
+                object_type="referrals",
+                object_id=1,
+                participant_id=7,
+                detail=detail,
+            )
+        db.session.commit()
+    page = text(client.get("/admin/audit/", query_string={"participant_id": 7}))
+    assert "intake vastgelegd, schema gemaakt" in page
+    assert "ingediend → aangeboden aan een therapeut" in page
+    assert "x y" in page  # unknown details are shown as stored
+    stored = db.session.scalars(sa.select(AuditEvent.detail).where(AuditEvent.participant_id == 7))
+    assert "intake recorded, plan generated" in list(stored)  # the row itself is unchanged
