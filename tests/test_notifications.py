@@ -350,7 +350,8 @@ def test_notification_texts_point_to_the_referral_and_hold_no_health_details(app
         inbox_link = url_for("offers.inbox", _external=True)  # therapists answer offers there
         for kind in NotificationKind:
             subject, body = notification_text(kind, referral)
-            assert (inbox_link if kind is NotificationKind.NEW_OFFER else link) in body
+            to_therapist = {NotificationKind.NEW_OFFER, NotificationKind.OFFER_DEADLINE_NEAR}
+            assert (inbox_link if kind in to_therapist else link) in body
             assert re.search(r"https?://\S+", body)
             assert_no_health_details(subject + "\n" + body, referral)
 

@@ -203,6 +203,35 @@ def test_the_worker_expires_overdue_offers(app, db, world):
     assert NotificationKind.OFFER_EXPIRED in kinds(db)
 
 
+def test_the_worker_reminds_the_therapist_once_when_the_deadline_is_near(app, db, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    far = offers.offer_referral(
+        factories.make_referral(
+            programme=world["programme"], referrer=world["gp"], first_name="Jan"
+        ),
+        world["eva"],
+        actor=world["coordinator"],
+    )
+    offer.deadline_at = utcnow() + timedelta(hours=5)
+    far.deadline_at = utcnow() + timedelta(days=3)
+    db.session.commit()
+    before = len(kinds(db))
+    for _ in range(2):  # the second run sends nothing again
+        result = app.test_cli_runner().invoke(args=["expire-offers"])
+        assert result.exit_code == 0
+    reminders = db.session.scalars(
+        sa.select(Notification).where(Notification.kind == NotificationKind.OFFER_DEADLINE_NEAR)
+    ).all()
+    assert len(reminders) == 1 and len(kinds(db)) == before + 1
+    (reminder,) = reminders
+    assert reminder.recipient_id == world["eva_user"].id
+    assert world["referral"].reference in reminder.body and "/offers" in reminder.body
+    assert world["referral"].participant.last_name not in reminder.body
+    db.session.refresh(offer)
+    db.session.refresh(far)
+    assert offer.reminded_at is not None and far.reminded_at is None
+
+
 def test_withdrawing_an_offered_referral_closes_the_offer(db, world):
     from referrals.services.intake import withdraw_referral
 

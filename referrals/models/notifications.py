@@ -20,6 +20,7 @@ class NotificationKind(enum.StrEnum):
     OFFER_DECLINED = "offer_declined"
     OFFER_EXPIRED = "offer_expired"
     TRAJECTORY_CLOSED = "trajectory_closed"
+    OFFER_DEADLINE_NEAR = "offer_deadline_near"
 
 
 class Notification(Base):

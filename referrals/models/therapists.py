@@ -110,6 +110,8 @@ class Offer(Base):
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     state: Mapped[OfferState] = mapped_column(enum_column_type(OfferState, "offer_state"))
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the therapist was reminded that the deadline is near (once per offer).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decline_reason: Mapped[DeclineReason | None] = mapped_column(
         enum_column_type(DeclineReason, "decline_reason")
     )

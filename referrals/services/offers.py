@@ -220,6 +220,39 @@ def return_overdue_offers(*, referral: Referral | None = None, now: datetime | N
     return returned
 
 
+REMIND_BEFORE = timedelta(hours=24)
+
+
+def remind_offers_near_deadline(*, now: datetime | None = None) -> int:
+    """Remind each therapist once when an open offer to them ends within REMIND_BEFORE.
+
+    Each reminder is claimed by a conditional UPDATE of `reminded_at`, so two workers never
+    send the same one twice."""
+    now = now or utcnow()
+    due = db.session.scalars(
+        sa.select(Offer).where(
+            Offer.state == OfferState.OPEN,
+            Offer.reminded_at.is_(None),
+            Offer.deadline_at > now,
+            Offer.deadline_at <= now + REMIND_BEFORE,
+        )
+    ).all()
+    reminded = 0
+    for offer in due:
+        claimed = db.session.execute(
+            sa.update(Offer)
+            .where(Offer.id == offer.id, Offer.reminded_at.is_(None))
+            .values(reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            continue
+        referral = db.session.get(Referral, offer.referral_id)
+        _notify(NotificationKind.OFFER_DEADLINE_NEAR, referral, [offer.therapist.user])
+        reminded += 1
+    return reminded
+
+
 def _offer_next_if_automatic(referral: Referral) -> None:
     if referral.programme.auto_offer and referral.state is ReferralState.SUBMITTED:
         offer_to_best_match(referral, actor=None)

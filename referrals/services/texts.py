@@ -39,6 +39,12 @@ def _lead(kind: NotificationKind, referral: Referral) -> tuple[str, str]:
             reference=reference,
             programme=programme,
         )
+    if kind is NotificationKind.OFFER_DEADLINE_NEAR:
+        return _("An offer to you ends soon"), _(
+            "The offer of referral %(reference)s to you ends within a day. Please accept or "
+            "decline it before the deadline shown with the offer.",
+            reference=reference,
+        )
     if kind is NotificationKind.OFFER_ACCEPTED:
         return _("A therapist accepted a referral"), _(
             "Referral %(reference)s has been accepted by a running therapist.", reference=reference
@@ -71,7 +77,7 @@ def _lead(kind: NotificationKind, referral: Referral) -> tuple[str, str]:
 
 def notification_text(kind: NotificationKind, referral: Referral) -> tuple[str, str]:
     """Subject and body in the installation's default language (the recipient's is unknown)."""
-    if kind is NotificationKind.NEW_OFFER:
+    if kind in (NotificationKind.NEW_OFFER, NotificationKind.OFFER_DEADLINE_NEAR):
         link = link_to("offers.inbox")
     else:
         link = link_to("intake.referral", referral_id=referral.id)
