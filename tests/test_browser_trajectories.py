@@ -239,7 +239,7 @@ def session_logged(eva_page: Page, setup: Setup, axe: Axe) -> Page:
 
 
 def test_therapist_logs_a_group_session_and_sees_it_on_the_trajectory(
-    session_logged: Page, live_server: LiveServer, axe: Axe
+    session_logged: Page, live_server: LiveServer, setup: Setup, axe: Axe
 ):
     page = session_logged
     expect(page.locator("main .progress-chart svg")).to_have_count(1)
@@ -253,6 +253,18 @@ def test_therapist_logs_a_group_session_and_sees_it_on_the_trajectory(
     expect(cells.nth(3)).to_contain_text(f"/ {DONE_RUN_MIN}")
     expect(cells.nth(4)).to_contain_text(f"/ {DONE_TOTAL_MIN}")
     expect(cells.nth(5)).to_have_text(str(BORG))
+    assert_accessible(axe, page)
+
+    # The Borg score was noted wrongly: Eva corrects the logged session and returns here.
+    row.locator('a[href*="/edit"]').click()
+    expect(page).to_have_url(re.compile(r"/sessions/\d+/edit\?trajectory=\d+$"))
+    assert_accessible(axe, page)
+    page.locator(f'input[name="m{setup.trajectory_id}-borg"]').fill(str(BORG + 1))
+    page.locator("main form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(trajectory_path(setup))}(#progress)?$"))
+    expect(last_sessions.locator("tbody tr").first.locator("td").nth(5)).to_have_text(
+        str(BORG + 1)
+    )
     assert_accessible(axe, page)
 
 
