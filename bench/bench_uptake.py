@@ -102,9 +102,7 @@ def measure_pages(app, label: str, built, sizes: dict) -> None:
         with app.test_request_context():
             programme = db.session.get(Programme, programme_id)
             officer = factories.make_user(role=Role.OFFICER, organisation=programme.funder)
-            coordinator = factories.make_user(
-                role=Role.COORDINATOR, organisation=programme.funder
-            )
+            coordinator = factories.make_user(role=Role.COORDINATOR, organisation=programme.funder)
             db.session.execute(
                 programme_coordinators.insert().values(
                     programme_id=programme_id, user_id=coordinator.id

@@ -262,9 +262,7 @@ def test_therapist_logs_a_group_session_and_sees_it_on_the_trajectory(
     page.locator(f'input[name="m{setup.trajectory_id}-borg"]').fill(str(BORG + 1))
     page.locator("main form button[type=submit]").click()
     expect(page).to_have_url(re.compile(rf"{re.escape(trajectory_path(setup))}(#progress)?$"))
-    expect(last_sessions.locator("tbody tr").first.locator("td").nth(5)).to_have_text(
-        str(BORG + 1)
-    )
+    expect(last_sessions.locator("tbody tr").first.locator("td").nth(5)).to_have_text(str(BORG + 1))
     assert_accessible(axe, page)
 
 
