@@ -317,6 +317,19 @@ def test_waiting_days(db, setup):
     assert referral.waiting_days(utcnow()) == 9
 
 
+def test_waiting_ends_when_a_therapist_accepts(db, setup):
+    from referrals.services import offers
+
+    referral = factories.make_referral(programme=setup["programme"], referrer=setup["gp"])
+    user = factories.make_user(role=Role.THERAPIST)
+    therapist = factories.make_therapist(user=user, programmes=[setup["programme"]])
+    offer = offers.offer_referral(referral, therapist, actor=setup["coordinator"])
+    offers.accept_offer(offer, actor=user)
+    referral.submitted_at = utcnow() - timedelta(days=4, hours=1)
+    # Accepted just now, after 4 days: still 4 days a month later, not 34.
+    assert referral.waiting_days(utcnow() + timedelta(days=30)) == 4
+
+
 def test_events_hold_the_timeline(db, setup):
     referral = factories.make_referral(programme=setup["programme"], referrer=setup["gp"])
     assert count(db, ReferralEvent) == 1

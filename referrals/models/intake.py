@@ -32,6 +32,16 @@ class ReferralState(enum.StrEnum):
         return self in OPEN_STATES
 
 
+# States a referral reaches only after a therapist accepted it.
+ACCEPTED_STATES = frozenset(
+    {
+        ReferralState.ACCEPTED,
+        ReferralState.ACTIVE,
+        ReferralState.COMPLETED,
+        ReferralState.DROPPED_OUT,
+    }
+)
+
 OPEN_STATES = frozenset(
     {ReferralState.SUBMITTED, ReferralState.OFFERED, ReferralState.ACCEPTED, ReferralState.ACTIVE}
 )
@@ -147,8 +157,14 @@ class Referral(TimestampMixin, Base):
     offers: Mapped[list[Offer]] = relationship(order_by="Offer.id")
 
     def waiting_days(self, now: datetime) -> int:
-        """Days since submission, up to now or until the referral was closed."""
-        end = self.closed_at or now
+        """Days the referral waited: from submission until a therapist accepted it, or until it
+        was closed without that (rejected, withdrawn), or up to now while it still waits."""
+        accepted = None
+        if self.state in ACCEPTED_STATES:  # only these have an acceptance to look up
+            accepted = next(
+                (e.occurred_at for e in self.events if e.to_state is ReferralState.ACCEPTED), None
+            )
+        end = accepted or self.closed_at or now
         return max((end - self.submitted_at).days, 0)
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from referrals import audit
@@ -92,7 +93,9 @@ def index():
         query = query.where(sa.false())
     page = page_number(request.args)
     size = current_app.config["REFERRALS_PAGE_SIZE"]
-    ordered = query.order_by(Referral.submitted_at.desc(), Referral.id.desc())
+    ordered = query.order_by(Referral.submitted_at.desc(), Referral.id.desc()).options(
+        selectinload(Referral.events)  # the waiting days end at acceptance: one query a page
+    )
     referrals, has_next = page_of(ordered, page, size)
     if searched:
         audit.record(AuditAction.SEARCH, object_type="referrals", detail=f"{len(referrals)} found")
