@@ -20,7 +20,7 @@ def apply_service_error(form, error: ServiceError) -> None:
     """Undo the half-done change and show the service's messages next to their fields: every
     one in `error.errors` ({field name: message}) when the service found several, else the one."""
     db.session.rollback()
-    for name, message in getattr(error, "errors", {error.field: error.message}).items():
+    for name, message in error.errors.items():
         field = form._fields.get(name) if name else None
         if field is not None:
             field.errors = [*field.errors, message]

@@ -196,10 +196,7 @@ def close_trajectory(
         regular_sport=regular_sport,
         advice=advice,
     ):
-        field, message = next(iter(errors.items()))
-        error = ServiceError(message, field)
-        error.errors = errors
-        raise error
+        raise ServiceError.of(errors)
     now = utcnow()
     referral = trajectory.referral
     dropped = outcome is Outcome.DROPPED_OUT

@@ -26,10 +26,7 @@ from referrals.services import ServiceError
 
 def _raise(errors: dict[str, str]) -> None:
     if errors:
-        field, message = next(iter(errors.items()))
-        error = ServiceError(message, field)
-        error.errors = errors
-        raise error
+        raise ServiceError.of(errors)
 
 
 def _check_group(

@@ -51,8 +51,7 @@ class InvalidReferral(ServiceError):
     """Several fields can be wrong at once; `errors` maps each field to its message."""
 
     def __init__(self, errors: dict[str, str]):
-        super().__init__(next(iter(errors.values())), next(iter(errors)))
-        self.errors = errors
+        super().__init__(next(iter(errors.values())), next(iter(errors)), errors=errors)
 
 
 class DuplicateReferral(ServiceError):

@@ -87,13 +87,6 @@ def find_response(
     ).one_or_none()
 
 
-def _raise(errors: dict[str | None, str]) -> None:
-    field, message = next(iter(errors.items()))
-    error = ServiceError(message, field)
-    error.errors = errors
-    raise error
-
-
 def _check_entry_allowed(trajectory: Trajectory, instrument_key: str) -> Instrument:
     if trajectory.is_closed:
         raise ServiceError(_("This trajectory is closed: questionnaires can no longer change."))
@@ -158,7 +151,7 @@ def record_response(
         )
     errors.update(answer_errors(instrument, answers))
     if errors:
-        _raise(errors)
+        raise ServiceError.of(errors)
     stored = _stored_answers(instrument, answers)
     result = score(instrument.key, {int(n): v for n, v in stored.items()})
     response = find_response(trajectory, instrument.key, moment)

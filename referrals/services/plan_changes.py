@@ -30,10 +30,7 @@ MAX_BLOCK_MIN, MAX_REPEATS = 60, 20
 
 def _raise(errors: dict[str, str]) -> None:
     if errors:
-        field, message = next(iter(errors.items()))
-        error = ServiceError(message, field)
-        error.errors = errors
-        raise error
+        raise ServiceError.of(errors)
 
 
 def _edited_session(

@@ -182,10 +182,7 @@ def log_session(
     if date_error:
         errors[(None, "held_on")] = date_error
     if errors:
-        (_key, field), message = next(iter(errors.items()))
-        error = ServiceError(message, field)
-        error.errors = errors
-        raise error
+        raise ServiceError.of(errors)
     session = TrainingSession(therapist=therapist, group=group, held_on=held_on, logged_by=actor)
     try:
         with db.session.begin_nested():
@@ -194,9 +191,7 @@ def log_session(
     except sa.exc.IntegrityError:
         # Someone logged this group's session for the same day a moment ago.
         message = _("A session on this date has been logged already.")
-        error = ServiceError(message, "held_on")
-        error.errors = {(None, "held_on"): message}
-        raise error from None
+        raise ServiceError.of({(None, "held_on"): message}) from None
     for entry in entries:
         _add_row(session, entry, actor)
     db.session.flush()
@@ -261,10 +256,7 @@ def correct_session(
     rows = {row.trajectory_id: row for row in session.attendances}
     errors = _correction_errors(rows, entries)
     if errors:
-        (_key, field), message = next(iter(errors.items()))
-        error = ServiceError(message, field)
-        error.errors = errors
-        raise error
+        raise ServiceError.of(errors)
     for entry in entries:
         _correct_row(rows[entry.trajectory.id], entry, actor)
     db.session.flush()

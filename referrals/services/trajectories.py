@@ -100,10 +100,7 @@ def record_intake(
     if template not in TEMPLATES:
         errors["template"] = _("Choose a plan from the list.")
     if errors:
-        field, message = next(iter(errors.items()))
-        error = ServiceError(message, field)
-        error.errors = errors
-        raise error
+        raise ServiceError.of(errors)
     plan = generate_plan(
         weeks=plan_weeks(trajectory),
         template=template,

@@ -117,7 +117,7 @@ def questionnaire(trajectory_id: int, moment: str, instrument: str):
             )
         except ServiceError as error:
             db.session.rollback()
-            _show_errors(form, getattr(error, "errors", {error.field: error.message}))
+            _show_errors(form, error.errors)
         else:
             db.session.commit()
             flash(outcomes.score_message(response), "success")

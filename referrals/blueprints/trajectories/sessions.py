@@ -217,11 +217,10 @@ def _entry(trajectory: Trajectory, form: AttendanceForm) -> AttendanceEntry:
 def _show_row_errors(error: ServiceError, rows, page_form) -> None:
     """Each message next to the field of the member it is about; the rest above the form."""
     forms = {t.id: form for t, form in rows}
-    for (trajectory_id, name), message in getattr(
-        error, "errors", {(None, error.field): error.message}
-    ).items():
+    for key, message in error.errors.items():
+        trajectory_id, name = key if isinstance(key, tuple) else (None, key)
         form = forms.get(trajectory_id, page_form)
-        field = form._fields.get(name)
+        field = form._fields.get(name) if name else None
         if field is not None:
             field.errors = [*field.errors, message]
         else:
