@@ -490,3 +490,34 @@ def test_too_long_advice_is_refused_next_to_the_field(client, db, login_as, worl
     assert 'id="advice-error"' in text(response) and "hoogstens 4000 tekens" in text(response)
     db.session.refresh(world.trajectory)
     assert not world.trajectory.is_closed
+
+
+def test_the_inbox_reads_closed_trajectories_in_a_fixed_number_of_selects(app, db, login_as):
+    from datetime import UTC, datetime
+
+    from tests.training_setup import make_practice
+
+    def queries_for_inbox(closed: int) -> int:
+        practice = make_practice(participants=closed)
+        for trajectory in practice.trajectories:
+            trajectory.closed_at, trajectory.outcome = datetime.now(UTC), Outcome.COMPLETED
+            trajectory.referral.state = ReferralState.COMPLETED
+            trajectory.referral.closed_at = trajectory.closed_at
+        db.session.commit()
+        client = app.test_client()
+        login_as(user=practice.user, into=client)
+        seen = []
+
+        def listener(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("SELECT"):  # reads; audit rows are inserts
+                seen.append(statement)
+
+        sa.event.listen(database.engine, "before_cursor_execute", listener)
+        try:
+            page = text(client.get("/offers"))
+        finally:
+            sa.event.remove(database.engine, "before_cursor_execute", listener)
+        assert page.count('href="/trajectories/') == closed
+        return len(seen)
+
+    assert queries_for_inbox(1) == queries_for_inbox(4)

@@ -359,3 +359,32 @@ def test_a_duplicate_from_another_organisation_is_flagged_without_its_details(
         )
     ).all()
     assert [e.participant_id for e in searched] == [first.participant_id]
+
+
+def test_the_referral_list_reads_in_a_fixed_number_of_selects(app, db, setup, login_as):
+    from referrals.extensions import db as database
+
+    def selects_for_list(referrals: int) -> int:
+        practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
+        gp = factories.make_user(role=Role.REFERRER, organisation=practice)
+        setup["programme"].referrer_organisations.append(practice)
+        for n in range(referrals):
+            factories.make_referral(programme=setup["programme"], referrer=gp, first_name=f"P{n}")
+        db.session.commit()
+        client = app.test_client()
+        login_as(user=gp, into=client)
+        seen = []
+
+        def listener(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("SELECT"):  # reads; audit rows are inserts
+                seen.append(statement)
+
+        sa.event.listen(database.engine, "before_cursor_execute", listener)
+        try:
+            page = text(client.get("/referrals"))
+        finally:
+            sa.event.remove(database.engine, "before_cursor_execute", listener)
+        assert page.count('href="/referrals/') >= referrals
+        return len(seen)
+
+    assert selects_for_list(1) == selects_for_list(4)

@@ -46,7 +46,8 @@ class Report(Base):
     params: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     filename: Mapped[str] = mapped_column(sa.String(120))
     sha256: Mapped[str] = mapped_column(sa.String(64))
-    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Loaded only when the file itself is served, not with every list of reports.
+    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
 
     created_by: Mapped[User | None] = relationship()
     trajectory: Mapped[Trajectory | None] = relationship()

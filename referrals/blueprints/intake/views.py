@@ -15,7 +15,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import SelectChoice
 
 from referrals import audit
@@ -94,15 +94,18 @@ def index():
     page = page_number(request.args)
     size = current_app.config["REFERRALS_PAGE_SIZE"]
     ordered = query.order_by(Referral.submitted_at.desc(), Referral.id.desc()).options(
-        selectinload(Referral.events)  # the waiting days end at acceptance: one query a page
+        contains_eager(Referral.participant),
+        contains_eager(Referral.programme),
+        selectinload(Referral.events),  # the waiting days end at acceptance
     )
     referrals, has_next = page_of(ordered, page, size)
     if searched:
         audit.record(AuditAction.SEARCH, object_type="referrals", detail=f"{len(referrals)} found")
     audit_listed(referrals, AuditAction.SEARCH if searched else AuditAction.READ, "list")
-    db.session.commit()
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template(
+    # Render first, then commit the audit rows: a commit before would expire every loaded row
+    # and the template would load them again one by one.
+    page_html = render_template(
         "intake/index.html",
         form=form,
         referrals=referrals,
@@ -112,6 +115,8 @@ def index():
         args=args,
         can_refer=bool(current_user.role is Role.REFERRER and referable_programmes(current_user)),
     )
+    db.session.commit()
+    return page_html
 
 
 @bp.get("/referrals/new")

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from referrals import audit
 from referrals.blueprints.offers import bp
@@ -71,6 +72,7 @@ def inbox():
             Referral.state.in_([ReferralState.ACCEPTED, ReferralState.ACTIVE]),
         )
         .order_by(Referral.updated_at.desc())
+        .options(selectinload(Referral.participant), selectinload(Referral.offers))
     ).all()
     # One query each for the offered referrals and the trajectories, not one per row.
     by_id = {
@@ -92,6 +94,7 @@ def inbox():
         .where(Trajectory.therapist_id == therapist.id, Trajectory.closed_at.is_not(None))
         .order_by(Trajectory.closed_at.desc())
         .limit(CLOSED_SHOWN)
+        .options(selectinload(Trajectory.referral).selectinload(Referral.participant))
     ).all()
     for trajectory in closed:
         audit.record(
@@ -109,8 +112,9 @@ def inbox():
         audit.record(
             AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="inbox"
         )
-    db.session.commit()
-    return render_template(
+    # Render first, then commit the audit rows: a commit before would expire every loaded row
+    # and the template would load them again one by one.
+    page = render_template(
         "offers/inbox.html",
         therapist=therapist,
         open_offers=open_offers,
@@ -122,6 +126,8 @@ def inbox():
         closed=closed,
         place_of=area_of,
     )
+    db.session.commit()
+    return page
 
 
 @bp.get("/offers/<int:offer_id>")

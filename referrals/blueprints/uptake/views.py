@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 
@@ -118,6 +119,7 @@ def dashboard(programme_id: int):
         .where(ReportJob.programme_id == programme.id)
         .order_by(ReportJob.requested_at.desc(), ReportJob.id.desc())
         .limit(50)
+        .options(selectinload(ReportJob.report), selectinload(ReportJob.requested_by))
     ).all()
     return render_template(
         "uptake/dashboard.html",
