@@ -187,3 +187,36 @@ def test_a_rolled_back_change_leaves_no_notification(db, world):
     assert db.session.scalar(sa.select(sa.func.count(Notification.id))) == before
     db.session.refresh(referral)
     assert referral.state is S.SUBMITTED
+
+
+def test_the_triage_queue_reads_in_a_fixed_number_of_selects(app, db, login_as):
+    from referrals.extensions import db as database
+
+    def selects_for_queue(referrals: int) -> int:
+        municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
+        practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
+        coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
+        gp = factories.make_user(role=Role.REFERRER, organisation=practice)
+        programme = factories.make_programme(
+            funder=municipality, referrers=[practice], coordinators=[coordinator]
+        )
+        for n in range(referrals):
+            factories.make_referral(programme=programme, referrer=gp, first_name=f"Q{n}")
+        db.session.commit()
+        client = app.test_client()
+        login_as(user=coordinator, into=client)
+        seen = []
+
+        def listener(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("SELECT"):  # reads; audit rows are inserts
+                seen.append(statement)
+
+        sa.event.listen(database.engine, "before_cursor_execute", listener)
+        try:
+            page = text(client.get("/triage"))
+        finally:
+            sa.event.remove(database.engine, "before_cursor_execute", listener)
+        assert page.count("/match") >= referrals
+        return len(seen)
+
+    assert selects_for_queue(1) == selects_for_queue(4)

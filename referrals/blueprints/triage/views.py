@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import contains_eager, selectinload
 
 from referrals import audit
 from referrals.blueprints.intake.views import audit_listed, get_referral_or_404, visible_referrals
@@ -38,19 +39,28 @@ def queue():
     """Referrals in the coordinator's programmes that wait for triage, oldest first."""
     offers.return_overdue_offers()  # so the queue is right even before the worker has run
     db.session.commit()
+    with_rows = (  # what the queue shows of each referral, loaded with the page
+        contains_eager(Referral.programme),
+        selectinload(Referral.referring_organisation),
+        selectinload(Referral.offers).selectinload(Offer.therapist),
+    )
     referrals = db.session.scalars(
         visible_referrals(current_user)
         .where(Referral.state == ReferralState.SUBMITTED)
         .order_by(Referral.submitted_at, Referral.id)
+        .options(*with_rows)
     ).all()
     offered = db.session.scalars(
         visible_referrals(current_user)
         .where(Referral.state == ReferralState.OFFERED)
         .order_by(Referral.submitted_at, Referral.id)
+        .options(*with_rows)
     ).all()
     audit_listed([*referrals, *offered], AuditAction.READ, "triage queue")
+    # Render first, then commit the audit rows (a commit first would expire the loaded rows).
+    page = render_template("triage/queue.html", referrals=referrals, offered=offered, now=utcnow())
     db.session.commit()
-    return render_template("triage/queue.html", referrals=referrals, offered=offered, now=utcnow())
+    return page
 
 
 def last_returned_offer(referral: Referral) -> Offer | None:
