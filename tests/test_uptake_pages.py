@@ -29,6 +29,9 @@ def test_the_officer_sees_the_figures_with_small_counts_withheld(client, login_a
     assert "Visser" not in page  # the participants' last name
     assert "Sleeps badly" not in page  # the referrers' free text
     assert 'role="img"' in page and "<title" in page  # charts with a title
+    # Kinds, reasons and dropout reasons by their Dutch names, not their codes.
+    assert "Huisartsenpraktijk" in page and "Gemeente (sociaal team)" in page
+    assert "Somberheid" in page and "Blessure of ziekte" in page and "low_mood" not in page
 
 
 def test_an_officer_of_another_municipality_gets_404(client, login_as, data):

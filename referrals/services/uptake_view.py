@@ -92,10 +92,8 @@ def _partition_rows(counts: dict, label_of) -> list[list[object]]:
 
 
 def _label(mapping: dict, key: str) -> str:
-    for member, label in mapping.items():
-        if getattr(member, "value", member) == key:
-            return str(label)
-    return key
+    # The label dicts are keyed by StrEnum members, which are equal to (and hash as) their values.
+    return str(mapping.get(key, key))
 
 
 def build(uptake: Uptake) -> DashboardView:
