@@ -33,11 +33,13 @@ from referrals.models import (
     utcnow,
 )
 from referrals.pdf import render_pdf
-from referrals.services.outcomes import category_label
+from referrals.services.outcomes import category_label, direction_of
 from referrals.services.questionnaires import get_instrument
 
 LETTER_TEMPLATE = "closing_letter.html"
 
+# How the letter words a change (the direction itself comes from outcomes.direction_of).
+CHANGE_WORDS = {"better": _l("better"), "worse": _l("worse"), "same": _l("unchanged")}
 MOMENT_LABELS = {
     Moment.INTAKE: _l("at the intake"),
     Moment.MIDWAY: _l("midway"),
@@ -169,11 +171,11 @@ def _letter_scores(rows: list[dict]) -> list[dict]:
         instrument = get_instrument(row["instrument"])
         higher_better = instrument.higher_is_better
         before, after = row["before"], row["after"]
-        change = None
+        difference = None
         if before and after and before["score"] is not None and after["score"] is not None:
             difference = after["score"] - before["score"]
-            better = difference > 0 if higher_better else difference < 0
-            change = _("unchanged") if difference == 0 else _("better") if better else _("worse")
+        direction = direction_of(instrument, difference)
+        change = str(CHANGE_WORDS[direction]) if direction else None
         shown.append(
             {
                 "name": instrument.name,

@@ -244,7 +244,8 @@ def _result(response: QuestionnaireResponse) -> MomentResult:
     )
 
 
-def _direction(instrument: Instrument, change: float | None) -> str | None:
+def direction_of(instrument: Instrument, change: float | None) -> str | None:
+    """better, worse or same: what a change in score means for this instrument."""
     if change is None:
         return None
     if change == 0:
@@ -261,7 +262,7 @@ def _instrument_outcome(
     change = None
     if baseline and latest and baseline.score is not None and latest.score is not None:
         change = round(latest.score - baseline.score, 2)
-    direction = _direction(instrument, change)
+    direction = direction_of(instrument, change)
     return InstrumentOutcome(
         key=instrument.key,
         name=instrument.name,
