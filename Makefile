@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export FLASK_APP := referrals
 
-.PHONY: install run worker test test-sqlite test-postgres bench lint translations clean
+.PHONY: install system-deps run worker test test-sqlite test-postgres bench lint translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed translations
 
+# Debian packages pip cannot provide (WeasyPrint's Pango and HarfBuzz-Subset, fonts, and Chromium
+# for the browser tests). As root it installs what is missing; otherwise it prints the command.
+system-deps:
+	@scripts/system-deps test
+
 # Compiles the Dutch catalogue (.mo files are build output, not committed).
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d referrals/translations -D messages
 
 run: install
+	@scripts/system-deps run
 	$(BIN)/flask db upgrade
 	$(BIN)/flask load-postcodes
 	$(BIN)/flask load-demo
@@ -35,7 +41,7 @@ worker: install
 	$(BIN)/flask send-notifications --loop
 
 # The whole suite on SQLite, then again on PostgreSQL when one answers (or TEST_DATABASE_URL is set).
-test: install
+test: system-deps install
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		$(MAKE) --no-print-directory test-postgres PG_URL="$$TEST_DATABASE_URL"; \
@@ -45,10 +51,12 @@ test: install
 		echo "PostgreSQL not reachable on 127.0.0.1:5432: the PostgreSQL run was not done."; \
 	fi
 
+test-sqlite: export FAIL_ON_SKIP ?= 1
 test-sqlite:
 	@echo "== test suite on SQLite =="
 	TEST_DATABASE_URL= $(BIN)/pytest $(PYTEST_ARGS)
 
+test-postgres: export FAIL_ON_SKIP ?= 1
 test-postgres:
 	@echo "== test suite on PostgreSQL =="
 	TEST_DATABASE_URL="$(PG_URL)" $(BIN)/pytest $(PYTEST_ARGS)
