@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -109,28 +112,96 @@ def app(databases):
         _db.engine.dispose()
 
 
-@pytest.fixture
-def db(app):
-    """The database, with everything this test writes rolled back afterwards.
+@contextmanager
+def session_on(connection: sa.Connection) -> Iterator[None]:
+    """Bind the app's scoped session to `connection`: the session's commits only release
+    savepoints inside whatever transaction the connection holds."""
+    factory = _db.session.session_factory
+    factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    _db.session.remove()
+    try:
+        yield
+    finally:
+        _db.session.remove()
+        factory.configure(bind=None, join_transaction_mode="conditional_savepoint")
 
-    Views commit as they would in production; those commits only release savepoints
-    inside the outer transaction opened here.
+
+@pytest.fixture(scope="module")
+def module_connection(app):
+    """One connection and transaction for a whole test module, rolled back at its end.
+
+    A module that sets `SHARED_DATABASE = True` builds its data once (a module-scoped fixture
+    inside `session_on(module_connection)`), and each of its tests runs in a savepoint of that
+    transaction, rolled back after the test: see `db`.
     """
     with app.app_context():
         connection = _db.engine.connect()
         outer = connection.begin()
-        factory = _db.session.session_factory
-        factory.configure(bind=connection, join_transaction_mode="create_savepoint")
-        _db.session.remove()
-        limiter.reset()
         try:
-            yield _db
+            yield connection
         finally:
-            _db.session.remove()
-            factory.configure(bind=None, join_transaction_mode="conditional_savepoint")
             if outer.is_active:
                 outer.rollback()
             connection.close()
+
+
+@pytest.fixture
+def db(app, request):
+    """The database, with everything this test writes rolled back afterwards.
+
+    Views commit as they would in production; those commits only release savepoints
+    inside the outer transaction opened here (or, in a SHARED_DATABASE module, inside a
+    savepoint of the module's transaction).
+    """
+    shared = getattr(request.module, "SHARED_DATABASE", False)
+    with app.app_context():
+        if shared:
+            connection = request.getfixturevalue("module_connection")
+            outer = connection.begin_nested()
+        else:
+            connection = _db.engine.connect()
+            outer = connection.begin()
+        limiter.reset()
+        try:
+            with session_on(connection):
+                yield _db
+        finally:
+            if outer.is_active:
+                outer.rollback()
+            if not shared:
+                connection.close()
+
+
+@dataclass
+class StatementLog:
+    """The SQL statements sent while it was listening."""
+
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def selects(self) -> list[str]:
+        """Reads only: audit rows and other writes are INSERTs and UPDATEs."""
+        return [s for s in self.statements if s.lstrip().upper().startswith("SELECT")]
+
+
+@pytest.fixture
+def queries(db):
+    """`with queries() as log:` records every statement sent inside the block."""
+
+    @contextmanager
+    def _listen() -> Iterator[StatementLog]:
+        log = StatementLog()
+
+        def listener(conn, cursor, statement, *args):
+            log.statements.append(statement)
+
+        sa.event.listen(_db.engine, "before_cursor_execute", listener)
+        try:
+            yield log
+        finally:
+            sa.event.remove(_db.engine, "before_cursor_execute", listener)
+
+    return _listen
 
 
 @pytest.fixture

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import pyotp
 
 from referrals.extensions import db
-from referrals.models import ROLES_BY_KIND, Organisation, OrganisationKind, Role, User
+from referrals.models import (
+    ROLES_BY_KIND,
+    Organisation,
+    OrganisationKind,
+    Programme,
+    Role,
+    Therapist,
+    User,
+    local_today,
+)
 from referrals.services import accounts
 
 PASSWORD = "correct horse battery"  # noqa: S105
@@ -177,16 +187,14 @@ def make_therapist(
     programmes=(),
 ):
     """A register entry valid for a year, optionally linked to `user` and in `programmes`."""
-    from datetime import date, timedelta
-
-    from referrals.models import Therapist
+    from datetime import timedelta
 
     n = next(_sequence)
     therapist = Therapist(
         brtn_number=brtn_number or f"{100000 + n}",
         name=name or (user.name if user else f"Therapist {n}"),
         email=email or (user.email if user else None),
-        registered_until=registered_until or date.today() + timedelta(days=365),
+        registered_until=registered_until or local_today() + timedelta(days=365),
         postcode=postcode,
         user=user,
         capacity=capacity,
@@ -203,3 +211,64 @@ def make_therapist(
         programme.therapists.append(therapist)
     db.session.flush()
     return therapist
+
+
+@dataclass
+class World:
+    """A municipality's programme fed by one GP practice, with its coordinator and GP, and
+    (optionally) the municipality's social team and a therapist of the programme."""
+
+    municipality: Organisation
+    gp_practice: Organisation
+    coordinator: User
+    gp: User
+    programme: Programme
+    social_worker: User | None = None
+    therapist_user: User | None = None
+    therapist: Therapist | None = None
+
+
+def make_world(
+    *,
+    name: str | None = None,
+    areas: str = "2200-2299",
+    social_team: bool = False,
+    therapist: bool = True,
+    therapist_name: str | None = None,
+    capacity: int = 8,
+    therapist_postcode: str = "2201 AB",
+) -> World:
+    """The organisations, people and programme most tests start from.
+
+    `name` names the municipality ("Gemeente <name>"), the GP practice and the programme, so
+    that two worlds side by side can be told apart in a page.
+    """
+    municipality = make_organisation(
+        kind=OrganisationKind.MUNICIPALITY, name=f"Gemeente {name}" if name else None
+    )
+    gp_practice = make_organisation(
+        kind=OrganisationKind.GP_PRACTICE, name=f"Huisartsenpraktijk {name}" if name else None
+    )
+    coordinator = make_user(role=Role.COORDINATOR, organisation=municipality)
+    gp = make_user(role=Role.REFERRER, organisation=gp_practice)
+    social_worker = (
+        make_user(role=Role.REFERRER, organisation=municipality) if social_team else None
+    )
+    programme = make_programme(
+        funder=municipality,
+        referrers=[gp_practice, municipality] if social_team else [gp_practice],
+        coordinators=[coordinator],
+        areas=areas,
+        name=f"Programma {name}" if name else None,
+    )
+    world = World(municipality, gp_practice, coordinator, gp, programme, social_worker)
+    if therapist:
+        world.therapist_user = make_user(role=Role.THERAPIST)
+        world.therapist = make_therapist(
+            user=world.therapist_user,
+            name=therapist_name,
+            postcode=therapist_postcode,
+            capacity=capacity,
+            programmes=[programme],
+        )
+    return world

@@ -1,12 +1,13 @@
 """Deny by default: every endpoint, every role and anonymous, against a declared matrix.
 
-A new route that is not in ACCESS fails test_every_endpoint_is_declared.
+A new route that is not in ACCESS fails test_every_endpoint_is_declared. The scenario is built
+once for the module; each test runs in a savepoint of it (SHARED_DATABASE, see conftest.db).
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, time
+from datetime import time
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,6 @@ from referrals.extensions import db
 from referrals.models import (
     Attendance,
     DropoutReason,
-    OrganisationKind,
     Outcome,
     Report,
     ReportKind,
@@ -24,7 +24,9 @@ from referrals.models import (
     TrainingGroup,
     TrainingSession,
     Trajectory,
+    User,
     Weekday,
+    local_today,
     utcnow,
 )
 from referrals.services.closing import close_trajectory
@@ -32,6 +34,9 @@ from referrals.services.offers import accept_offer, offer_referral
 from referrals.services.register_import import store_register_file
 from referrals.services.trajectories import record_intake
 from tests import factories
+from tests.conftest import session_on
+
+SHARED_DATABASE = True
 
 PUBLIC = "public"  # answers without a login
 ANY_ROLE = frozenset(Role)
@@ -130,15 +135,14 @@ class Scenario:
     them: a referrer of the referring GP practice, a coordinator of the programme."""
 
     def __init__(self):
-        municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-        self.gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-        self.coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
+        world = factories.make_world(therapist=False)
+        municipality, programme, referrer = world.municipality, world.programme, world.gp
+        self.gp_practice = world.gp_practice
+        self.coordinator = world.coordinator
         officer = factories.make_user(role=Role.OFFICER, organisation=municipality)
         self.officer = officer
-        referrer = factories.make_user(role=Role.REFERRER, organisation=self.gp_practice)
-        programme = factories.make_programme(
-            funder=municipality, referrers=[self.gp_practice], coordinators=[self.coordinator]
-        )
+        self.referrer = referrer
+        self.admin = factories.make_user(role=Role.ADMIN)
         referral = factories.make_referral(programme=programme, referrer=referrer)
         therapist = factories.make_therapist(programmes=[programme])
         self.therapist_user = factories.make_user(role=Role.THERAPIST)
@@ -157,14 +161,14 @@ class Scenario:
         record_intake(
             trajectory,
             actor=self.therapist_user,
-            intake_on=date.today(),
+            intake_on=local_today(),
             can_walk_min=30,
             can_run_min=2,
             remarks="",
             template="standard",
         )
         register_import = store_register_file(
-            uploaded_by=factories.make_user(role=Role.ADMIN),
+            uploaded_by=self.admin,
             filename="register.csv",
             data=b"registratienummer;naam;geldig tot;postcode\n12345;Eva Smit;31-12-2030;2201 CK\n",
         )
@@ -198,6 +202,19 @@ class Scenario:
             "kind": "csv",
             "moment": "intake",
             "instrument": "k10",
+        }
+        self.participant_ids = {
+            "referral": referral.participant_id,
+            "offered": offered.participant_id,
+            "accepted": accepted.participant_id,
+            "closed": closed.referral.participant_id,
+        }
+        self.user_ids = {
+            Role.REFERRER: referrer.id,
+            Role.COORDINATOR: self.coordinator.id,
+            Role.THERAPIST: self.therapist_user.id,
+            Role.OFFICER: officer.id,
+            Role.ADMIN: self.admin.id,
         }
 
     def _closed_with_letter(self, programme, referrer, therapist) -> Trajectory:
@@ -251,32 +268,34 @@ class Scenario:
 
     def _session(self, therapist, member: Trajectory) -> TrainingSession:
         session = TrainingSession(
-            therapist=therapist, held_on=date.today(), logged_by=self.therapist_user
+            therapist=therapist, held_on=local_today(), logged_by=self.therapist_user
         )
         session.attendances.append(
             SessionAttendance(
-                trajectory=member, held_on=date.today(), attendance=Attendance.EXCUSED
+                trajectory=member, held_on=local_today(), attendance=Attendance.EXCUSED
             )
         )
         db.session.add(session)
         db.session.flush()
         return session
 
-    def user_for(self, role: Role):
-        if role is Role.REFERRER:
-            return factories.make_user(role=role, organisation=self.gp_practice)
-        if role is Role.COORDINATOR:
-            return self.coordinator
-        if role is Role.THERAPIST:
-            return self.therapist_user
-        if role is Role.OFFICER:
-            return self.officer
-        return factories.make_user(role=role)
+    def user_for(self, role: Role) -> User:
+        """The scenario's user of `role`, loaded in the running test's session."""
+        return db.session.get(User, self.user_ids[role])
+
+
+@pytest.fixture(scope="module")
+def built(app, module_connection) -> Scenario:
+    """The scenario, committed once into the module's transaction."""
+    with app.app_context(), session_on(module_connection):
+        scenario = Scenario()
+        db.session.commit()
+        return scenario
 
 
 @pytest.fixture
-def scenario(db):
-    return Scenario()
+def scenario(db, built) -> Scenario:
+    return built
 
 
 @pytest.fixture

@@ -7,40 +7,34 @@ referral moves to the open offers. Eva finds the offer in her inbox and sees onl
 name until she accepts; then the full details. The GP opens the referral and sees it
 accepted, with Eva as the therapist. axe-core checks every page on the way.
 
-The live server, Chromium and the helpers come from tests/test_browser.py. Imported here,
-the module-scoped fixtures give this module its own live server on its own freshly loaded
-database, so the login rate limit and the once-only TOTP codes do not clash with the other
-browser modules. Each demo account logs in only once in this module: a TOTP code is accepted
-once per account.
+The live server (its own, on a freshly loaded database), Chromium and the helpers come from
+tests/browser/conftest.py and support.py. Each demo account logs in only once in this module:
+a TOTP code is accepted once per account.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from referrals.demo import ACCOUNTS, DemoAccount
 from referrals.extensions import db
 from referrals.models import Programme, Therapist, User
 from referrals.services.geo import load_pc4_areas
 from referrals.services.intake import ParticipantDetails, ReferralDetails, submit_referral
-from tests import test_browser as shared
-from tests.test_browser import TIMEOUT_MS, LiveServer, assert_accessible, log_in, path_of
-
-pytestmark = pytest.mark.browser
-
-# The shared fixtures, bound in this module's namespace: pytest gives this module its own
-# instances (a separate live server and database, a separate Chromium).
-live_server = shared.live_server
-browser = shared.browser
-axe = shared.axe
+from tests.browser.support import (
+    LiveServer,
+    account,
+    assert_accessible,
+    log_in,
+    path_of,
+)
 
 GP = "huisarts@deduinen.example"
 NOORDWIJK_COORDINATOR = "coordinator@noordwijk.example"
@@ -55,10 +49,6 @@ POSTCODE = "2201 AB"  # Noordwijk, the same PC4 as Eva's practice (2201 CK)
 
 # "0,0 km · 8 van 8 plekken vrij · groep op di en do" / "0.0 km · 8 of 8 places free · ..."
 EXPLANATION = re.compile(r"\d+[.,]\d\s*km.*\d+\s*(van|of|/)\s*\d+", re.IGNORECASE)
-
-
-def account(email: str) -> DemoAccount:
-    return next(a for a in ACCOUNTS if a.email == email)
 
 
 @dataclass(frozen=True)
@@ -100,22 +90,6 @@ def setup(live_server: LiveServer) -> Setup:
             return Setup(referral.id, referral.reference, eva.id)
         finally:
             db.session.remove()
-
-
-@pytest.fixture(scope="module")
-def open_page(browser: Browser, live_server: LiveServer) -> Iterator[Callable[[], Page]]:
-    """Pages in fresh browser contexts (no cookies), all closed when the module ends."""
-    contexts = []
-
-    def _open() -> Page:
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield _open
-    for context in contexts:
-        context.close()
 
 
 def reference_link(page: Page, table_index: int, reference: str):

@@ -6,34 +6,27 @@ the corrected form is submitted and the referral shows up in the GP's list. The 
 coordinator finds it in the triage queue; the Lelystad coordinator does not. A municipal
 social-team referrer gets the form without a BSN field. axe-core checks every page on the way.
 
-The live server, Chromium and the helpers come from tests/test_browser.py. Imported here,
-the module-scoped fixtures give this module its own live server on its own freshly loaded
-database, so the login rate limit and the once-only TOTP codes do not clash with that
-module's logins. Each demo account logs in only once in this module: a TOTP code is
-accepted once per account.
+The live server (its own, on a freshly loaded database), Chromium and the helpers come from
+tests/browser/conftest.py and support.py. Each demo account logs in only once in this module:
+a TOTP code is accepted once per account.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from referrals.demo import ACCOUNTS, DemoAccount
-from tests import test_browser as shared
-from tests.test_browser import TIMEOUT_MS, LiveServer, assert_accessible, log_in, path_of
-
-pytestmark = pytest.mark.browser
-
-# The shared fixtures, bound in this module's namespace: pytest gives this module its own
-# instances (a separate live server and database, a separate Chromium).
-live_server = shared.live_server
-browser = shared.browser
-axe = shared.axe
+from tests.browser.support import (
+    account,
+    assert_accessible,
+    log_in,
+    path_of,
+)
 
 REFERENCE = re.compile(r"RT-\d{4}-\d{6}")
 REFERRAL_PAGE = re.compile(r"/referrals/\d+$")
@@ -58,26 +51,6 @@ DESCRIPTION = "Slaapt slecht sinds een reorganisatie op het werk; wil weer in be
 REASONS = ["stress", "low_mood"]
 PREFERRED_FORM = "group"
 DAYS = ["tue", "thu"]
-
-
-def account(email: str) -> DemoAccount:
-    return next(a for a in ACCOUNTS if a.email == email)
-
-
-@pytest.fixture(scope="module")
-def open_page(browser: Browser, live_server: LiveServer) -> Iterator[Callable[[], Page]]:
-    """Pages in fresh browser contexts (no cookies), all closed when the module ends."""
-    contexts = []
-
-    def _open() -> Page:
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield _open
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,43 +10,38 @@ the trajectory as completed with her advice. The GP then opens the referral, see
 completed with a link to the closing letter, and the letter (a PDF) names the participant and
 carries the advice. axe-core checks every page on the way.
 
-The live server, Chromium and the helpers come from tests/test_browser.py. Imported here,
-the module-scoped fixtures give this module its own live server on its own freshly loaded
-database. Each demo account logs in only once in this module: a TOTP code is accepted once
-per account.
+The live server (its own, on a freshly loaded database), Chromium and the helpers come from
+tests/browser/conftest.py and support.py. Each demo account logs in only once in this module:
+a TOTP code is accepted once per account.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 import pytest
 import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from referrals.demo import ACCOUNTS, DemoAccount
 from referrals.extensions import db
 from referrals.models import Programme, Therapist, Trajectory, User, Weekday, local_today
 from referrals.services.groups import add_member, create_group
 from referrals.services.intake import ParticipantDetails, ReferralDetails, submit_referral
 from referrals.services.offers import accept_offer, offer_referral
 from referrals.services.trajectories import record_intake
-from tests import test_browser as shared
-from tests.test_browser import TIMEOUT_MS, LiveServer, assert_accessible, log_in, path_of
-
-pytestmark = pytest.mark.browser
-
-# The shared fixtures, bound in this module's namespace: pytest gives this module its own
-# instances (a separate live server and database, a separate Chromium).
-live_server = shared.live_server
-browser = shared.browser
-axe = shared.axe
+from tests.browser.support import (
+    LiveServer,
+    account,
+    assert_accessible,
+    log_in,
+    path_of,
+)
 
 GP = "huisarts@deduinen.example"
 NOORDWIJK_COORDINATOR = "coordinator@noordwijk.example"
@@ -60,10 +55,6 @@ OTHERS = [("Hidde", "Oosterhuis"), ("Femke", "Lammertsma")]
 DONE_RUN_MIN, DONE_TOTAL_MIN, BORG = 4, 31, 14
 K10_ANSWERS = (3, 2, 3, 2, 2, 1, 3, 3, 2, 2)  # 1-5 per item: 23, moderate risk
 ADVICE = "Blijf twee keer per week lopen met de beginnersgroep van de atletiekvereniging."
-
-
-def account(email: str) -> DemoAccount:
-    return next(a for a in ACCOUNTS if a.email == email)
 
 
 @dataclass(frozen=True)
@@ -160,22 +151,6 @@ def setup(live_server: LiveServer) -> Setup:
             )
         finally:
             db.session.remove()
-
-
-@pytest.fixture(scope="module")
-def open_page(browser: Browser, live_server: LiveServer) -> Iterator[Callable[[], Page]]:
-    """Pages in fresh browser contexts (no cookies), all closed when the module ends."""
-    contexts = []
-
-    def _open() -> Page:
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield _open
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,9 @@ filter form; downloads the figures as XLSX and CSV; asks for a PDF report, which
 renders in the live server's app context as the worker would, and downloads it. Another
 municipality's programme is a 404 for her. axe-core checks every page on the way.
 
-The live server, Chromium and the helpers come from tests/test_browser.py. Imported here,
-the module-scoped fixtures give this module its own live server on its own freshly loaded
-database, so the login rate limit and the once-only TOTP codes do not clash with the other
-browser modules. The officer logs in only once in this module: a TOTP code is accepted once
-per account.
+The live server (its own, on a freshly loaded database), Chromium and the helpers come from
+tests/browser/conftest.py and support.py. Each demo account logs in only once in this module:
+a TOTP code is accepted once per account.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -30,25 +28,21 @@ import sqlalchemy as sa
 from axe_playwright_python.sync_playwright import Axe
 from flask_babel import force_locale, format_date
 from openpyxl import load_workbook
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from referrals.demo import ACCOUNTS, DemoAccount
 from referrals.extensions import db
 from referrals.models import Programme, User, local_today
 from referrals.services import programme_report
 from referrals.services.intake import ParticipantDetails, ReferralDetails, submit_referral
 from referrals.services.uptake import programme_uptake
-from tests import test_browser as shared
-from tests.test_browser import TIMEOUT_MS, LiveServer, assert_accessible, log_in, path_of
-
-pytestmark = pytest.mark.browser
-
-# The shared fixtures, bound in this module's namespace: pytest gives this module its own
-# instances (a separate live server and database, a separate Chromium).
-live_server = shared.live_server
-browser = shared.browser
-axe = shared.axe
+from tests.browser.support import (
+    LiveServer,
+    account,
+    assert_accessible,
+    log_in,
+    path_of,
+)
 
 NOORDWIJK_OFFICER = "welzijn@noordwijk.example"
 GP = "huisarts@deduinen.example"
@@ -65,10 +59,6 @@ REFERRALS = [
     (GP, "Lieke", "Valkenburg", "2210 AC"),
     (POH, "Bram", "Hoogeveen", "2211 AD"),
 ]
-
-
-def account(email: str) -> DemoAccount:
-    return next(a for a in ACCOUNTS if a.email == email)
 
 
 @dataclass(frozen=True)
@@ -124,22 +114,6 @@ def setup(live_server: LiveServer) -> Setup:
             )
         finally:
             db.session.remove()
-
-
-@pytest.fixture(scope="module")
-def open_page(browser: Browser, live_server: LiveServer) -> Iterator[Callable[[], Page]]:
-    """Pages in fresh browser contexts (no cookies), all closed when the module ends."""
-    contexts = []
-
-    def _open() -> Page:
-        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield _open
-    for context in contexts:
-        context.close()
 
 
 def long_date(live_server: LiveServer, day: date) -> str:
