@@ -2,11 +2,56 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import sqlalchemy as sa
-from wtforms import SelectMultipleField, widgets
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectMultipleField, widgets
 
 from referrals.extensions import db
+from referrals.models import local_today
 from referrals.services import ServiceError
+
+# Control characters (NUL and the rest of C0, DEL and C1); tab and newline are not filter input.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+EARLIEST_FILTER_DATE = date(2000, 1, 1)
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class FilterForm(FlaskForm):
+    """A GET filter form: it changes nothing, so no CSRF token. Text is stripped, so that a
+    blank counts as not chosen; control characters and dates before 2000 or after next year
+    are refused next to their field, so a filter never reaches the database with them."""
+
+    class Meta:
+        csrf = False
+
+        def bind_field(self, form, unbound_field, options):
+            filters = [_strip, *unbound_field.kwargs.get("filters", ())]
+            return unbound_field.bind(form=form, filters=filters, **options)
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        latest = date(local_today().year + 1, 12, 31)
+        for field in self:
+            typed = " ".join(field.raw_data or ())
+            if _CONTROL.search(typed):
+                field.errors = [*field.errors, _l("Remove the control characters.")]
+                valid = False
+            elif (
+                isinstance(field, DateField)
+                and field.data is not None
+                and not EARLIEST_FILTER_DATE <= field.data <= latest
+            ):
+                message = _l("Choose a date from 2000 up to %(year)d.", year=latest.year)
+                field.errors = [*field.errors, message]
+                valid = False
+        return valid
 
 
 class CheckboxListField(SelectMultipleField):

@@ -13,6 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
+from referrals.blueprints.common import FilterForm
 from referrals.models import AuditAction, OrganisationKind, Role
 
 KIND_LABELS = {
@@ -113,10 +114,7 @@ class TemporaryPasswordForm(FlaskForm):
     password = UserForm.password
 
 
-class AuditFilterForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET filter; it changes nothing
-
+class AuditFilterForm(FilterForm):
     user_id = IntegerField(
         _l("User number"),
         validators=[

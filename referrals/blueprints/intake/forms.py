@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from referrals.blueprints.common import CheckboxListField
+from referrals.blueprints.common import CheckboxListField, FilterForm
 from referrals.labels import FORM_LABELS, REASON_LABELS, STATE_LABELS, WEEKDAY_LABELS
 
 
@@ -98,10 +98,7 @@ class WithdrawForm(FlaskForm):
     )
 
 
-class ReferralFilterForm(FlaskForm):
-    class Meta:
-        csrf = False
-
+class ReferralFilterForm(FilterForm):
     state = SelectField(
         _l("State"),
         choices=[SelectChoice("", _l("All states")), *_choices(STATE_LABELS)],

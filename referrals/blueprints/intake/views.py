@@ -252,7 +252,12 @@ def withdraw(referral_id: int):
             _("Referral %(reference)s has been withdrawn.", reference=referral.reference), "success"
         )
         return redirect(url_for("intake.referral", referral_id=referral.id))
-    return render_template("intake/withdraw.html", form=form, referral=referral)
+    audit.record(
+        AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="withdraw"
+    )
+    page = render_template("intake/withdraw.html", form=form, referral=referral)
+    db.session.commit()
+    return page
 
 
 @bp.get("/referrals/<int:closed_referral_id>/letter.pdf")

@@ -198,4 +198,9 @@ def decline(offer_id: int):
             )
             return redirect(url_for("offers.inbox"))
     referral = db.session.get(Referral, offer.referral_id)
-    return render_template("offers/decline.html", form=form, offer=offer, referral=referral)
+    audit.record(
+        AuditAction.READ, obj=offer, participant_id=referral.participant_id, detail="decline"
+    )
+    page = render_template("offers/decline.html", form=form, offer=offer, referral=referral)
+    db.session.commit()
+    return page

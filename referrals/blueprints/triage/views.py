@@ -148,4 +148,9 @@ def reject(referral_id: int):
             db.session.commit()
             flash(_("Referral %(reference)s rejected.", reference=referral.reference), "success")
             return redirect(url_for("triage.queue"))
-    return render_template("triage/reject.html", form=form, referral=referral)
+    audit.record(
+        AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="reject"
+    )
+    page = render_template("triage/reject.html", form=form, referral=referral)
+    db.session.commit()
+    return page

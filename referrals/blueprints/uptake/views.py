@@ -28,6 +28,7 @@ from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 
 from referrals import audit
+from referrals.blueprints.common import FilterForm
 from referrals.blueprints.uptake import bp
 from referrals.extensions import db
 from referrals.models import (
@@ -46,10 +47,7 @@ from referrals.services.uptake import programme_uptake
 MAX_PERIOD = timedelta(days=5 * 366)
 
 
-class PeriodForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET filter; it changes nothing
-
+class PeriodForm(FilterForm):
     start = DateField(_l("From"), validators=[Optional()])
     end = DateField(_l("Up to and including"), validators=[Optional()])
 
