@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -19,7 +19,6 @@ from referrals.models import (
     Moment,
     Notification,
     NotificationKind,
-    OrganisationKind,
     Outcome,
     QuestionnaireResponse,
     ReferralState,
@@ -30,6 +29,7 @@ from referrals.models import (
     TrainingSession,
     Trajectory,
     Weekday,
+    local_today,
 )
 from referrals.services import ServiceError, offers
 from referrals.services.closing import close_trajectory
@@ -44,25 +44,21 @@ ADVICE = "Blijf twee keer per week lopen met de hardloopgroep in het park."
 
 @pytest.fixture
 def world(db):
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-    gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-    gp.name = "Dr. Jansen"
-    programme = factories.make_programme(
-        funder=municipality, referrers=[gp_practice], coordinators=[coordinator]
+    base = factories.make_world(therapist_name="Eva Smit")
+    base.gp.name = "Dr. Jansen"
+    base.therapist.brtn_number = "778899"
+    user, therapist = base.therapist_user, base.therapist
+    referral = factories.make_referral(
+        programme=base.programme, referrer=base.gp, first_name="Femke"
     )
-    user = factories.make_user(role=Role.THERAPIST)
-    therapist = factories.make_therapist(
-        user=user, name="Eva Smit", brtn_number="778899", programmes=[programme]
+    offers.accept_offer(
+        offers.offer_referral(referral, therapist, actor=base.coordinator), actor=user
     )
-    referral = factories.make_referral(programme=programme, referrer=gp, first_name="Femke")
-    offers.accept_offer(offers.offer_referral(referral, therapist, actor=coordinator), actor=user)
     trajectory = db.session.scalars(sa.select(Trajectory)).one()
     record_intake(
         trajectory,
         actor=user,
-        intake_on=date.today() - timedelta(days=80),
+        intake_on=local_today() - timedelta(days=80),
         can_walk_min=40,
         can_run_min=1,
         remarks="",
@@ -74,16 +70,16 @@ def world(db):
         referral=referral,
         user=user,
         therapist=therapist,
-        gp=gp,
-        coordinator=coordinator,
-        municipality=municipality,
+        gp=base.gp,
+        coordinator=base.coordinator,
+        municipality=base.municipality,
     )
 
 
 def log_session(w, attendance=Attendance.PRESENT, *, days_ago=70, run=None, week=None, note=None):
     session = TrainingSession(
         therapist_id=w.therapist.id,
-        held_on=date.today() - timedelta(days=days_ago),
+        held_on=local_today() - timedelta(days=days_ago),
         logged_by_id=w.user.id,
     )
     present = attendance is Attendance.PRESENT
@@ -108,7 +104,7 @@ def add_score(w, moment: Moment, score: float, category: str, days_ago: int):
             trajectory_id=w.trajectory.id,
             instrument="k10",
             moment=moment,
-            taken_on=date.today() - timedelta(days=days_ago),
+            taken_on=local_today() - timedelta(days=days_ago),
             answers={},
             score=score,
             category=category,
@@ -492,7 +488,9 @@ def test_too_long_advice_is_refused_next_to_the_field(client, db, login_as, worl
     assert not world.trajectory.is_closed
 
 
-def test_the_inbox_reads_closed_trajectories_in_a_fixed_number_of_selects(app, db, login_as):
+def test_the_inbox_reads_closed_trajectories_in_a_fixed_number_of_selects(
+    app, db, login_as, queries
+):
     from datetime import UTC, datetime
 
     from tests.training_setup import make_practice
@@ -506,18 +504,9 @@ def test_the_inbox_reads_closed_trajectories_in_a_fixed_number_of_selects(app, d
         db.session.commit()
         client = app.test_client()
         login_as(user=practice.user, into=client)
-        seen = []
-
-        def listener(conn, cursor, statement, *args):
-            if statement.lstrip().upper().startswith("SELECT"):  # reads; audit rows are inserts
-                seen.append(statement)
-
-        sa.event.listen(database.engine, "before_cursor_execute", listener)
-        try:
+        with queries() as log:
             page = text(client.get("/offers"))
-        finally:
-            sa.event.remove(database.engine, "before_cursor_execute", listener)
         assert page.count('href="/trajectories/') == closed
-        return len(seen)
+        return len(log.selects)
 
     assert queries_for_inbox(1) == queries_for_inbox(4)

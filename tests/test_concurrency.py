@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from referrals.extensions import db
-from referrals.models import Offer, OrganisationKind, Referral, ReferralState, Role, Therapist
+from referrals.models import Offer, Referral, ReferralState, Therapist
 from referrals.services import offers
 from tests import factories
 from tests.conftest import make_app
@@ -35,21 +35,14 @@ def race_app(databases):
 def build(app, *, referrals: int, capacity: int) -> tuple[list[int], int]:
     """Committed data: `referrals` referrals offered to one therapist; returns offer ids."""
     with app.test_request_context():
-        municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-        gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-        coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-        gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-        programme = factories.make_programme(
-            funder=municipality, referrers=[gp_practice], coordinators=[coordinator]
-        )
-        user = factories.make_user(role=Role.THERAPIST)
-        therapist = factories.make_therapist(user=user, programmes=[programme], capacity=50)
+        world = factories.make_world(capacity=50)
+        therapist = world.therapist
         offer_ids = []
         for n in range(referrals):
             referral = factories.make_referral(
-                programme=programme, referrer=gp, first_name=f"Deelnemer{n}"
+                programme=world.programme, referrer=world.gp, first_name=f"Deelnemer{n}"
             )
-            offer_ids.append(offers.offer_referral(referral, therapist, actor=coordinator).id)
+            offer_ids.append(offers.offer_referral(referral, therapist, actor=world.coordinator).id)
         therapist.capacity = capacity
         db.session.commit()
         result = (offer_ids, therapist.id)

@@ -75,20 +75,12 @@ def test_unknown_or_malformed_postcode_gives_no_distance(db, postcode):
     assert geo.distance_km("2201", postcode) is None
 
 
-def test_distances_need_no_query_once_loaded(db):
+def test_distances_need_no_query_once_loaded(db, queries):
     """Matching compares one referral with hundreds of therapists per request."""
     index = geo.Pc4Index.current()
-    statements = []
-
-    def record(*args):
-        statements.append(args)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with queries() as log:
         distances = [geo.distance_km("2201 AB", 1000 + n * 17) for n in range(500)]
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    assert statements == []
+    assert log.statements == []
     assert geo.Pc4Index.current() is index
     assert sum(d is not None for d in distances) > 100
 

@@ -18,6 +18,7 @@ from referrals.models import (
     ReferralEvent,
     ReferralState,
     Role,
+    local_today,
     utcnow,
 )
 from tests import factories
@@ -27,28 +28,10 @@ VALID_BSN = "111222333"
 
 
 @pytest.fixture
-def setup(db):
+def setup(db) -> factories.World:
     """A municipality's programme for PC4 2200-2299, fed by one GP practice and the
     municipality's own social team, with one coordinator."""
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-    programme = factories.make_programme(
-        funder=municipality,
-        referrers=[gp_practice, municipality],
-        coordinators=[coordinator],
-        areas="2200-2299",
-    )
-    gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-    social_worker = factories.make_user(role=Role.REFERRER, organisation=municipality)
-    return {
-        "programme": programme,
-        "gp": gp,
-        "social_worker": social_worker,
-        "coordinator": coordinator,
-        "municipality": municipality,
-        "gp_practice": gp_practice,
-    }
+    return factories.make_world(social_team=True, therapist=False)
 
 
 def form_data(**changes) -> dict:
@@ -79,8 +62,8 @@ def post_referral(client, programme, **changes):
 
 
 def test_gp_submits_a_referral_and_sees_its_reference_and_page(client, db, login_as, setup):
-    login_as(user=setup["gp"])
-    response = post_referral(client, setup["programme"], bsn=VALID_BSN)
+    login_as(user=setup.gp)
+    response = post_referral(client, setup.programme, bsn=VALID_BSN)
     assert response.status_code == 302
     referral = db.session.scalars(sa.select(Referral)).one()
     assert response.headers["Location"] == f"/referrals/{referral.id}"
@@ -94,18 +77,18 @@ def test_gp_submits_a_referral_and_sees_its_reference_and_page(client, db, login
     assert referral.reference in page and "Sanne Visser" in page and VALID_BSN in page
     events = referral.events
     assert [(e.from_state, e.to_state, e.actor_id) for e in events] == [
-        (None, ReferralState.SUBMITTED, setup["gp"].id)
+        (None, ReferralState.SUBMITTED, setup.gp.id)
     ]
 
 
 def test_a_new_referral_notifies_the_coordinator_without_health_details(
     client, db, login_as, setup
 ):
-    login_as(user=setup["gp"])
-    post_referral(client, setup["programme"])
+    login_as(user=setup.gp)
+    post_referral(client, setup.programme)
     notification = db.session.scalars(sa.select(Notification)).one()
     assert notification.kind is NotificationKind.NEW_REFERRAL
-    assert notification.recipient_email == setup["coordinator"].email
+    assert notification.recipient_email == setup.coordinator.email
     referral = db.session.scalars(sa.select(Referral)).one()
     assert f"/referrals/{referral.id}" in notification.body
     for detail in ["Sanne", "Visser", "2201", "1985", "Slaapt", "stress", "burnout"]:
@@ -113,16 +96,16 @@ def test_a_new_referral_notifies_the_coordinator_without_health_details(
 
 
 def test_the_bsn_field_is_only_for_care_providers(client, db, login_as, setup):
-    login_as(user=setup["social_worker"])
-    form = text(client.get(f"/referrals/new/{setup['programme'].id}"))
+    login_as(user=setup.social_worker)
+    form = text(client.get(f"/referrals/new/{setup.programme.id}"))
     assert 'name="bsn"' not in form
-    response = post_referral(client, setup["programme"], bsn=VALID_BSN)
+    response = post_referral(client, setup.programme, bsn=VALID_BSN)
     assert response.status_code == 302
     assert db.session.scalars(sa.select(Participant)).one().bsn is None
 
     gp_client = client.application.test_client()
-    login_as(user=setup["gp"], into=gp_client)
-    assert 'name="bsn"' in text(gp_client.get(f"/referrals/new/{setup['programme'].id}"))
+    login_as(user=setup.gp, into=gp_client)
+    assert 'name="bsn"' in text(gp_client.get(f"/referrals/new/{setup.programme.id}"))
 
 
 @pytest.mark.parametrize(
@@ -132,9 +115,12 @@ def test_the_bsn_field_is_only_for_care_providers(client, db, login_as, setup):
         ({"last_name": " "}, "last_name"),
         ({"date_of_birth": ""}, "date_of_birth"),
         ({"date_of_birth": "15-06-1985x"}, "date_of_birth"),
-        ({"date_of_birth": (date.today() + timedelta(days=3)).isoformat()}, "date_of_birth"),
+        ({"date_of_birth": (local_today() + timedelta(days=3)).isoformat()}, "date_of_birth"),
         ({"date_of_birth": "1890-01-01"}, "date_of_birth"),
-        ({"date_of_birth": (date.today() - timedelta(days=365 * 15)).isoformat()}, "date_of_birth"),
+        (
+            {"date_of_birth": (local_today() - timedelta(days=365 * 15)).isoformat()},
+            "date_of_birth",
+        ),
         ({"postcode": ""}, "postcode"),
         ({"postcode": "0201 AB"}, "postcode"),
         ({"postcode": "2201 SA"}, "postcode"),
@@ -157,9 +143,9 @@ def test_the_bsn_field_is_only_for_care_providers(client, db, login_as, setup):
 def test_bad_input_is_explained_next_to_the_field_and_nothing_is_saved(
     client, db, login_as, setup, changes, field
 ):
-    login_as(user=setup["gp"])
+    login_as(user=setup.gp)
     before = (count(db, Referral), count(db, Participant), count(db, Notification))
-    response = post_referral(client, setup["programme"], **changes)
+    response = post_referral(client, setup.programme, **changes)
     page = text(response)
     assert response.status_code == 200
     assert f'id="{field}-error"' in page, field
@@ -173,33 +159,33 @@ def test_bad_input_is_explained_next_to_the_field_and_nothing_is_saved(
 
 
 def test_all_problems_are_shown_at_once(client, db, login_as, setup):
-    login_as(user=setup["gp"])
-    page = text(post_referral(client, setup["programme"], postcode="9999 ZZ", phone="", reasons=[]))
+    login_as(user=setup.gp)
+    page = text(post_referral(client, setup.programme, postcode="9999 ZZ", phone="", reasons=[]))
     for field in ["postcode", "phone", "reasons"]:
         assert f'id="{field}-error"' in page
 
 
 def test_dutch_messages(client, db, login_as, setup):
-    login_as(user=setup["gp"])
-    page = text(post_referral(client, setup["programme"], postcode="3511 AB"))
+    login_as(user=setup.gp)
+    page = text(post_referral(client, setup.programme, postcode="3511 AB"))
     assert "buiten het werkgebied" in page
 
 
 def test_a_possible_duplicate_is_flagged_before_saving_and_can_be_confirmed(
     client, db, login_as, setup
 ):
-    login_as(user=setup["gp"])
-    post_referral(client, setup["programme"])
+    login_as(user=setup.gp)
+    post_referral(client, setup.programme)
     first = db.session.scalars(sa.select(Referral)).one()
 
-    again = post_referral(client, setup["programme"], first_name="SANNE", phone="0612345678")
+    again = post_referral(client, setup.programme, first_name="SANNE", phone="0612345678")
     page = text(again)
     assert again.status_code == 200
     assert first.reference in page
     assert 'name="confirm_duplicate" type="hidden" value="yes"' in page
     assert count(db, Referral) == 1
 
-    confirmed = post_referral(client, setup["programme"], confirm_duplicate="yes")
+    confirmed = post_referral(client, setup.programme, confirm_duplicate="yes")
     assert confirmed.status_code == 302
     assert count(db, Referral) == 2
     second = db.session.scalars(sa.select(Referral).order_by(Referral.id.desc())).first()
@@ -207,9 +193,9 @@ def test_a_possible_duplicate_is_flagged_before_saving_and_can_be_confirmed(
 
 
 def test_the_same_bsn_is_a_duplicate_even_with_another_name(client, db, login_as, setup):
-    login_as(user=setup["gp"])
-    post_referral(client, setup["programme"], bsn=VALID_BSN)
-    again = post_referral(client, setup["programme"], bsn=VALID_BSN, first_name="Anna")
+    login_as(user=setup.gp)
+    post_referral(client, setup.programme, bsn=VALID_BSN)
+    again = post_referral(client, setup.programme, bsn=VALID_BSN, first_name="Anna")
     assert 'value="yes"' in text(again)
     assert count(db, Referral) == 1
 
@@ -217,30 +203,30 @@ def test_the_same_bsn_is_a_duplicate_even_with_another_name(client, db, login_as
 def test_a_closed_referral_is_no_duplicate(client, db, login_as, setup):
     from referrals.services.intake import withdraw_referral
 
-    login_as(user=setup["gp"])
-    post_referral(client, setup["programme"])
+    login_as(user=setup.gp)
+    post_referral(client, setup.programme)
     first = db.session.scalars(sa.select(Referral)).one()
-    withdraw_referral(first, actor=setup["gp"], reason="verhuisd")
+    withdraw_referral(first, actor=setup.gp, reason="verhuisd")
     db.session.commit()
-    assert post_referral(client, setup["programme"]).status_code == 302
+    assert post_referral(client, setup.programme).status_code == 302
 
 
 def test_referrers_only_choose_programmes_of_their_organisation(client, db, login_as, setup):
     other_programme = factories.make_programme(name="Elders")
-    login_as(user=setup["gp"])
+    login_as(user=setup.gp)
     assert client.get(f"/referrals/new/{other_programme.id}").status_code == 404
     assert post_referral(client, other_programme).status_code == 404
     assert count(db, Referral) == 0
     page = client.get("/referrals/new")
-    assert page.headers["Location"] == f"/referrals/new/{setup['programme'].id}"
+    assert page.headers["Location"] == f"/referrals/new/{setup.programme.id}"
 
 
 def test_a_programme_that_ended_takes_no_referrals(client, db, login_as, setup):
-    programme = setup["programme"]
-    programme.ends_on = date.today() - timedelta(days=1)
+    programme = setup.programme
+    programme.ends_on = local_today() - timedelta(days=1)
     programme.starts_on = date(2020, 1, 1)
     db.session.commit()
-    login_as(user=setup["gp"])
+    login_as(user=setup.gp)
     assert post_referral(client, programme).status_code == 404
 
 
@@ -251,8 +237,8 @@ def make_referrals(setup, n=3):
     ):
         referrals.append(
             factories.make_referral(
-                programme=setup["programme"],
-                referrer=setup["gp"],
+                programme=setup.programme,
+                referrer=setup.gp,
                 first_name=first,
                 last_name=last,
                 postcode=f"220{i} AB",
@@ -265,14 +251,14 @@ def test_referrer_lists_filters_and_searches_with_audit(client, db, login_as, se
     referrals = make_referrals(setup)
     from referrals.services.intake import withdraw_referral
 
-    withdraw_referral(referrals[1], actor=setup["gp"], reason="Andere hulp gevonden")
+    withdraw_referral(referrals[1], actor=setup.gp, reason="Andere hulp gevonden")
     db.session.commit()
-    login_as(user=factories.make_user(role=Role.REFERRER, organisation=setup["gp_practice"]))
+    login_as(user=factories.make_user(role=Role.REFERRER, organisation=setup.gp_practice))
     page = text(client.get("/referrals"))
     assert all(r.reference in page for r in referrals)
     page = text(client.get("/referrals?state=withdrawn"))
     assert referrals[1].reference in page and referrals[0].reference not in page
-    page = text(client.get(f"/referrals?programme={setup['programme'].id}&q=bakk"))
+    page = text(client.get(f"/referrals?programme={setup.programme.id}&q=bakk"))
     assert "Jan Bakker" in page and "Sanne Visser" not in page
     page = text(client.get(f"/referrals?q={referrals[2].reference.lower()}"))
     assert "Noor Smit" in page and "Jan Bakker" not in page
@@ -287,8 +273,8 @@ def test_referrer_lists_filters_and_searches_with_audit(client, db, login_as, se
 
 
 def test_every_view_of_a_referral_is_audited_with_the_participant(client, db, login_as, setup):
-    referral = factories.make_referral(programme=setup["programme"], referrer=setup["gp"])
-    user = login_as(user=setup["coordinator"])
+    referral = factories.make_referral(programme=setup.programme, referrer=setup.gp)
+    user = login_as(user=setup.coordinator)
     client.get(f"/referrals/{referral.id}")
     row = db.session.scalars(
         sa.select(AuditEvent)
@@ -303,16 +289,14 @@ def test_every_view_of_a_referral_is_audited_with_the_participant(client, db, lo
 
 
 def test_coordinators_do_not_see_the_bsn(client, db, login_as, setup):
-    referral = factories.make_referral(
-        programme=setup["programme"], referrer=setup["gp"], bsn=VALID_BSN
-    )
-    login_as(user=setup["coordinator"])
+    referral = factories.make_referral(programme=setup.programme, referrer=setup.gp, bsn=VALID_BSN)
+    login_as(user=setup.coordinator)
     page = text(client.get(f"/referrals/{referral.id}"))
     assert referral.participant.full_name in page and VALID_BSN not in page
 
 
 def test_waiting_days(db, setup):
-    referral = factories.make_referral(programme=setup["programme"], referrer=setup["gp"])
+    referral = factories.make_referral(programme=setup.programme, referrer=setup.gp)
     referral.submitted_at = utcnow() - timedelta(days=9, hours=1)
     assert referral.waiting_days(utcnow()) == 9
 
@@ -320,10 +304,10 @@ def test_waiting_days(db, setup):
 def test_waiting_ends_when_a_therapist_accepts(db, setup):
     from referrals.services import offers
 
-    referral = factories.make_referral(programme=setup["programme"], referrer=setup["gp"])
+    referral = factories.make_referral(programme=setup.programme, referrer=setup.gp)
     user = factories.make_user(role=Role.THERAPIST)
-    therapist = factories.make_therapist(user=user, programmes=[setup["programme"]])
-    offer = offers.offer_referral(referral, therapist, actor=setup["coordinator"])
+    therapist = factories.make_therapist(user=user, programmes=[setup.programme])
+    offer = offers.offer_referral(referral, therapist, actor=setup.coordinator)
     offers.accept_offer(offer, actor=user)
     referral.submitted_at = utcnow() - timedelta(days=4, hours=1)
     # Accepted just now, after 4 days: still 4 days a month later, not 34.
@@ -331,7 +315,7 @@ def test_waiting_ends_when_a_therapist_accepts(db, setup):
 
 
 def test_events_hold_the_timeline(db, setup):
-    referral = factories.make_referral(programme=setup["programme"], referrer=setup["gp"])
+    referral = factories.make_referral(programme=setup.programme, referrer=setup.gp)
     assert count(db, ReferralEvent) == 1
     assert referral.events[0].occurred_at <= utcnow()
 
@@ -340,16 +324,14 @@ def test_a_duplicate_from_another_organisation_is_flagged_without_its_details(
     app, db, login_as, setup
 ):
     other_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    setup["programme"].referrer_organisations.append(other_practice)
-    first = factories.make_referral(
-        programme=setup["programme"], referrer=setup["gp"], bsn=VALID_BSN
-    )
+    setup.programme.referrer_organisations.append(other_practice)
+    first = factories.make_referral(programme=setup.programme, referrer=setup.gp, bsn=VALID_BSN)
     db.session.commit()
     client = app.test_client()
     other_gp = login_as(
         user=factories.make_user(role=Role.REFERRER, organisation=other_practice), into=client
     )
-    response = post_referral(client, setup["programme"], bsn=VALID_BSN, first_name="Iemand")
+    response = post_referral(client, setup.programme, bsn=VALID_BSN, first_name="Iemand")
     page = text(response)
     assert 'value="yes"' in page  # flagged, to be confirmed
     assert first.reference not in page  # but nothing about the other practice's referral
@@ -361,30 +343,19 @@ def test_a_duplicate_from_another_organisation_is_flagged_without_its_details(
     assert [e.participant_id for e in searched] == [first.participant_id]
 
 
-def test_the_referral_list_reads_in_a_fixed_number_of_selects(app, db, setup, login_as):
-    from referrals.extensions import db as database
-
+def test_the_referral_list_reads_in_a_fixed_number_of_selects(app, db, setup, login_as, queries):
     def selects_for_list(referrals: int) -> int:
         practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
         gp = factories.make_user(role=Role.REFERRER, organisation=practice)
-        setup["programme"].referrer_organisations.append(practice)
+        setup.programme.referrer_organisations.append(practice)
         for n in range(referrals):
-            factories.make_referral(programme=setup["programme"], referrer=gp, first_name=f"P{n}")
+            factories.make_referral(programme=setup.programme, referrer=gp, first_name=f"P{n}")
         db.session.commit()
         client = app.test_client()
         login_as(user=gp, into=client)
-        seen = []
-
-        def listener(conn, cursor, statement, *args):
-            if statement.lstrip().upper().startswith("SELECT"):  # reads; audit rows are inserts
-                seen.append(statement)
-
-        sa.event.listen(database.engine, "before_cursor_execute", listener)
-        try:
+        with queries() as log:
             page = text(client.get("/referrals"))
-        finally:
-            sa.event.remove(database.engine, "before_cursor_execute", listener)
         assert page.count('href="/referrals/') >= referrals
-        return len(seen)
+        return len(log.selects)
 
     assert selects_for_list(1) == selects_for_list(4)

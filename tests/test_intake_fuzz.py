@@ -9,11 +9,9 @@ from hypothesis import strategies as st
 from referrals.models import (
     AuditEvent,
     Notification,
-    OrganisationKind,
     Participant,
     Referral,
     ReferralEvent,
-    Role,
 )
 from tests import factories
 
@@ -96,18 +94,12 @@ def counts(db) -> tuple[int, ...]:
 )
 @given(data=form)
 def test_random_referral_posts(app, db, login_as, data):
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-    programme = factories.make_programme(
-        funder=municipality, referrers=[gp_practice], coordinators=[coordinator]
-    )
-    gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
+    world = factories.make_world(therapist=False)
     client = app.test_client()
-    login_as(user=gp, into=client)
+    login_as(user=world.gp, into=client)
     before = counts(db)
 
-    response = client.post(f"/referrals/new/{programme.id}", data=data)
+    response = client.post(f"/referrals/new/{world.programme.id}", data=data)
 
     assert response.status_code in (200, 302), response.status_code
     after = counts(db)

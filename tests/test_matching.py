@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from referrals.models import OrganisationKind, Role
+from referrals.models import Role, local_today
 from referrals.services.matching import match_referral
 from tests import factories
 
 
 @pytest.fixture
 def programme(db):
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    programme = factories.make_programme(
-        funder=municipality, referrers=[gp_practice], areas="2200-2299"
-    )
-    programme.gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-    return programme
+    """The world's programme (PC4 2200-2299) without therapists; `.gp` refers to it."""
+    world = factories.make_world(therapist=False)
+    world.programme.gp = world.gp
+    return world.programme
 
 
 def therapist(programme, name, **changes):
@@ -48,7 +45,7 @@ def referral(programme, **changes):
     )
 
 
-TODAY = date.today()
+TODAY = local_today()
 # name, therapist settings, excluded because (words of the Dutch reason) or None
 EXCLUSIONS = [
     ("Expired", {"registered_until": TODAY - timedelta(days=1)}, "registratie verlopen"),

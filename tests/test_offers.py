@@ -12,9 +12,9 @@ from referrals.models import (
     NotificationKind,
     Offer,
     OfferState,
-    OrganisationKind,
     ReferralState,
     Role,
+    local_today,
     utcnow,
 )
 from referrals.services import offers
@@ -24,25 +24,18 @@ from tests.helpers import text
 
 @pytest.fixture
 def world(db):
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-    gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-    programme = factories.make_programme(
-        funder=municipality, referrers=[gp_practice], coordinators=[coordinator]
-    )
-    eva_user = factories.make_user(role=Role.THERAPIST)
-    eva = factories.make_therapist(user=eva_user, name="Eva", programmes=[programme], capacity=2)
+    """The common world, its therapist Eva (2 places), a second therapist Ruud, a referral."""
+    world = factories.make_world(therapist_name="Eva", capacity=2)
     ruud_user = factories.make_user(role=Role.THERAPIST)
-    ruud = factories.make_therapist(user=ruud_user, name="Ruud", programmes=[programme])
-    referral = factories.make_referral(programme=programme, referrer=gp)
+    ruud = factories.make_therapist(user=ruud_user, name="Ruud", programmes=[world.programme])
+    referral = factories.make_referral(programme=world.programme, referrer=world.gp)
     return {
-        "programme": programme,
-        "coordinator": coordinator,
-        "gp": gp,
+        "programme": world.programme,
+        "coordinator": world.coordinator,
+        "gp": world.gp,
         "referral": referral,
-        "eva": eva,
-        "eva_user": eva_user,
+        "eva": world.therapist,
+        "eva_user": world.therapist_user,
         "ruud": ruud,
         "ruud_user": ruud_user,
     }
@@ -111,7 +104,7 @@ def test_offering_twice_or_to_an_outsider_is_refused(client, db, login_as, world
 
 
 def test_an_expired_therapist_gets_no_offer(db, world):
-    world["eva"].registered_until = utcnow().date() - timedelta(days=1)
+    world["eva"].registered_until = local_today() - timedelta(days=1)
     with pytest.raises(offers.ServiceError, match="registration expired|registratie verlopen"):
         offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
 

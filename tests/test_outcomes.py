@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,11 +12,11 @@ from referrals.models import (
     AuditAction,
     AuditEvent,
     Moment,
-    OrganisationKind,
     Outcome,
     QuestionnaireResponse,
     Role,
     Trajectory,
+    local_today,
     utcnow,
 )
 from referrals.services import offers, outcomes
@@ -24,7 +24,7 @@ from referrals.services.trajectories import record_intake
 from tests import factories
 from tests.helpers import text
 
-INTAKE_ON = date.today() - timedelta(days=60)
+INTAKE_ON = local_today() - timedelta(days=60)
 # Worked examples, scored by hand below from the manuals' rules.
 K10_ANSWERS = (2, 3, 1, 4, 2, 1, 3, 3, 2, 1)
 MHC_ANSWERS = (4, 5, 4, 3, 2, 1, 4, 2, 5, 4, 4, 3, 4, 5)
@@ -32,18 +32,15 @@ MHC_ANSWERS = (4, 5, 4, 3, 2, 1, 4, 2, 5, 4, 4, 3, 4, 5)
 
 @pytest.fixture
 def trajectory_with_intake(db):
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-    gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-    programme = factories.make_programme(
-        funder=municipality, referrers=[gp_practice], coordinators=[coordinator]
+    world = factories.make_world(therapist_name="Eva Smit")
+    world.programme.questionnaires = ["mhc_sf", "k10"]
+    user = world.therapist_user
+    referral = factories.make_referral(
+        programme=world.programme, referrer=world.gp, first_name="Femke"
     )
-    programme.questionnaires = ["mhc_sf", "k10"]
-    user = factories.make_user(role=Role.THERAPIST)
-    therapist = factories.make_therapist(user=user, name="Eva Smit", programmes=[programme])
-    referral = factories.make_referral(programme=programme, referrer=gp, first_name="Femke")
-    offers.accept_offer(offers.offer_referral(referral, therapist, actor=coordinator), actor=user)
+    offers.accept_offer(
+        offers.offer_referral(referral, world.therapist, actor=world.coordinator), actor=user
+    )
     trajectory = db.session.scalars(sa.select(Trajectory)).one()
     record_intake(
         trajectory,
@@ -70,7 +67,7 @@ def url(trajectory, moment="intake", instrument="k10") -> str:
 
 
 def form_data(values, taken_on=None) -> dict:
-    data = {"taken_on": (taken_on or date.today()).isoformat()}
+    data = {"taken_on": (taken_on or local_today()).isoformat()}
     data.update({f"item_{n}": str(v) for n, v in enumerate(values, start=1)})
     return data
 
@@ -116,7 +113,7 @@ def test_a_complete_k10_is_stored_with_the_sum_and_band(
     assert (stored.score, stored.category, stored.missing_items) == (22, "moderate", 0)
     assert (stored.moment, stored.taken_on, stored.recorded_by_id) == (
         Moment.INTAKE,
-        date.today(),
+        local_today(),
         user.id,
     )
     page = text(therapist_client.get(response.headers["Location"]))
@@ -181,7 +178,7 @@ def test_all_messages_come_at_once(db, therapist_client, trajectory_with_intake)
 @pytest.mark.parametrize(
     ("taken_on", "message"),
     [
-        (date.today() + timedelta(days=1), "De datum ligt in de toekomst."),
+        (local_today() + timedelta(days=1), "De datum ligt in de toekomst."),
         (INTAKE_ON - timedelta(days=1), "De datum ligt vóór de intake"),
     ],
 )

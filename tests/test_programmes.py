@@ -317,9 +317,8 @@ def test_an_admin_deactivates_a_programme_and_it_takes_no_new_referrals(client, 
     from referrals.models import AuditEvent
     from referrals.services.intake import can_refer_to
 
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    referrer = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-    programme = factories.make_programme(referrers=[gp_practice])
+    world = factories.make_world(therapist=False)
+    referrer, programme = world.gp, world.programme
     assert can_refer_to(referrer, programme)
     login_as(Role.ADMIN)
     page = text(client.get(f"/admin/programmes/{programme.id}/edit"))

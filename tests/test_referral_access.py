@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from referrals.models import OrganisationKind, Role
+from referrals.models import Role
 from tests import factories
 from tests.helpers import text
 
@@ -19,25 +19,12 @@ REFERRAL_URLS = [
 
 
 class Side:
+    """One municipality's world (GP practice and social team) with a referral from each."""
+
     def __init__(self, name: str, areas: str, postcode: str):
-        self.municipality = factories.make_organisation(
-            kind=OrganisationKind.MUNICIPALITY, name=f"Gemeente {name}"
-        )
-        self.gp_practice = factories.make_organisation(
-            kind=OrganisationKind.GP_PRACTICE, name=f"Huisarts {name}"
-        )
-        self.coordinator = factories.make_user(
-            role=Role.COORDINATOR, organisation=self.municipality
-        )
-        self.gp = factories.make_user(role=Role.REFERRER, organisation=self.gp_practice)
-        self.social_worker = factories.make_user(role=Role.REFERRER, organisation=self.municipality)
-        self.programme = factories.make_programme(
-            funder=self.municipality,
-            referrers=[self.gp_practice, self.municipality],
-            coordinators=[self.coordinator],
-            areas=areas,
-            name=f"Programma {name}",
-        )
+        world = factories.make_world(name=name, areas=areas, social_team=True, therapist=False)
+        self.coordinator, self.gp = world.coordinator, world.gp
+        self.social_worker, self.programme = world.social_worker, world.programme
         self.gp_referral = factories.make_referral(
             programme=self.programme,
             referrer=self.gp,

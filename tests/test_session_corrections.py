@@ -4,7 +4,7 @@ closed trajectories' rows stay, and someone present for the first time starts th
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from referrals.models import (
     ReferralState,
     SessionAttendance,
     TrainingSession,
+    local_today,
     utcnow,
 )
 from referrals.services import ServiceError
@@ -26,7 +27,7 @@ from tests.helpers import text
 from tests.test_training_sessions import absent, planned_week, row
 from tests.training_setup import make_practice
 
-HELD_ON = date.today() - timedelta(days=1)
+HELD_ON = local_today() - timedelta(days=1)
 
 
 @pytest.fixture

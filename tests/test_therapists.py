@@ -20,6 +20,7 @@ from referrals.models import (
     RegisterImport,
     Role,
     Therapist,
+    local_today,
 )
 from referrals.services import ServiceError
 from referrals.services.register_import import (
@@ -27,7 +28,7 @@ from referrals.services.register_import import (
     preview_import,
     store_register_file,
 )
-from referrals.services.therapists import expiry_warning, local_today
+from referrals.services.therapists import expiry_warning
 from tests import factories
 from tests.helpers import text
 
@@ -703,7 +704,7 @@ def test_demo_therapists_are_linked_and_take_part_in_the_programmes(app, db):
         False,
         ["mon", "wed"],
     )
-    today = date.today()
+    today = local_today()
     assert any(not t.is_registered_on(today) for t in register.values())
     assert any(0 <= (t.registered_until - today).days <= 30 for t in register.values())
     assert any(not t.accepting_referrals for t in register.values())

@@ -6,7 +6,7 @@ planned minutes from the plan, the referral becoming active, and the progress se
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from referrals.models import (
     ReferralState,
     SessionAttendance,
     TrainingSession,
+    local_today,
     utcnow,
 )
 from referrals.services.training_plans import LADDER
@@ -67,7 +68,7 @@ def test_the_form_prefills_the_planned_minutes_per_member(client, db, login_as, 
     assert f'id="m{first.id}-done_run_min"' in page
     assert f'value="{week.total_run_min}"' in page and f'value="{week.total_min}"' in page
     assert "afwezig met afmelding" in page and "afwezig zonder afmelding" in page
-    assert f'value="{date.today().isoformat()}"' in page
+    assert f'value="{local_today().isoformat()}"' in page
     reads = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == AuditAction.READ)
     ).all()
@@ -80,7 +81,7 @@ def test_a_group_session_with_mixed_attendance_is_stored(client, db, login_as, g
     practice, group = group_of_three
     femke, daan, noor = practice.trajectories
     login_as(user=practice.user)
-    held_on = date.today() - timedelta(days=1)
+    held_on = local_today() - timedelta(days=1)
     data = {
         "held_on": held_on.isoformat(),
         **row(femke, run="5", total="27", borg="14", note="Knie hield zich goed"),
@@ -153,7 +154,7 @@ def test_a_bad_member_row_is_explained_next_to_it_and_nothing_is_saved(
     femke, daan, noor = practice.trajectories
     login_as(user=practice.user)
     data = {
-        "held_on": date.today().isoformat(),
+        "held_on": local_today().isoformat(),
         **row(femke, note="Goed gelopen vandaag"),
         **member_row(daan),
         **absent(noor, note="Belde af wegens griep"),
@@ -174,8 +175,8 @@ def test_a_bad_member_row_is_explained_next_to_it_and_nothing_is_saved(
 @pytest.mark.parametrize(
     ("held_on", "message"),
     [
-        ((date.today() + timedelta(days=1)).isoformat(), "De datum van de training ligt in de"),
-        ((date.today() - timedelta(days=60)).isoformat(), "ligt vóór de intake"),
+        ((local_today() + timedelta(days=1)).isoformat(), "De datum van de training ligt in de"),
+        ((local_today() - timedelta(days=60)).isoformat(), "ligt vóór de intake"),
         ("", None),
         ("gisteren", None),
     ],
@@ -196,7 +197,7 @@ def test_one_group_session_per_day(client, db, login_as, group_of_three):
     practice, group = group_of_three
     login_as(user=practice.user)
     data = {
-        "held_on": date.today().isoformat(),
+        "held_on": local_today().isoformat(),
         **{k: v for t in practice.trajectories for k, v in row(t).items()},
     }
     assert client.post(f"/groups/{group.id}/sessions/new", data=data).status_code == 302
@@ -211,7 +212,7 @@ def test_individual_sessions_count_weeks_from_the_first_session(client, db, logi
     (trajectory,) = practice.trajectories
     login_as(user=practice.user)
     url = f"/trajectories/{trajectory.id}/sessions/new"
-    first_day = date.today() - timedelta(days=14)
+    first_day = local_today() - timedelta(days=14)
     week1 = planned_week(trajectory, 1)
     data = {"held_on": first_day.isoformat(), **row(trajectory, run="6", total="28")}
     assert client.post(url, data=data).status_code == 302
@@ -220,7 +221,7 @@ def test_individual_sessions_count_weeks_from_the_first_session(client, db, logi
     assert trajectory.referral.state is ReferralState.ACTIVE
 
     week3 = planned_week(trajectory, 3)  # today is two calendar weeks after the first session
-    data = {"held_on": date.today().isoformat(), **row(trajectory, run="9", total="30", borg="")}
+    data = {"held_on": local_today().isoformat(), **row(trajectory, run="9", total="30", borg="")}
     assert client.post(url, data=data).status_code == 302
     rows = db.session.scalars(
         sa.select(SessionAttendance).order_by(SessionAttendance.week_number)
@@ -246,7 +247,7 @@ def test_the_progress_section_shows_chart_attendance_and_last_sessions(client, d
         (9, row(trajectory, run="6", total="28", note="Eerste keer, ging goed")),
         (2, absent(trajectory, "excused")),
     ]:
-        held_on = (date.today() - timedelta(days=days_ago)).isoformat()
+        held_on = (local_today() - timedelta(days=days_ago)).isoformat()
         assert client.post(url, data={"held_on": held_on, **data}).status_code == 302
     page = text(client.get(f"/trajectories/{trajectory.id}"))
     assert "<svg" in page and "<title" in page and "Minuten hardlopen per week" in page
@@ -265,13 +266,13 @@ def test_closed_or_foreign_trajectories_get_no_sessions(app, client, db, login_a
     assert response.status_code == 302
     page = text(client.get(response.headers["Location"]))
     assert "alleen worden vastgelegd bij een lopend traject" in page
-    data = {"held_on": date.today().isoformat(), **row(closed)}
+    data = {"held_on": local_today().isoformat(), **row(closed)}
     client.post(f"/trajectories/{closed.id}/sessions/new", data=data)
     assert count(db, TrainingSession) == 0
 
     stranger = app.test_client()
     login_as(user=make_practice().user, into=stranger)
-    data = {"held_on": date.today().isoformat(), **row(open_one)}
+    data = {"held_on": local_today().isoformat(), **row(open_one)}
     assert stranger.get(f"/trajectories/{open_one.id}/sessions/new").status_code == 404
     assert stranger.post(f"/trajectories/{open_one.id}/sessions/new", data=data).status_code == 404
     assert count(db, TrainingSession) == 0
@@ -288,7 +289,7 @@ def test_a_session_logged_late_before_the_first_one_renumbers_the_weeks(client, 
     (trajectory,) = practice.trajectories
     login_as(user=practice.user)
     url = f"/trajectories/{trajectory.id}/sessions/new"
-    today = date.today()
+    today = local_today()
     data = {"held_on": today.isoformat(), **row(trajectory, run="6", total="28")}
     assert client.post(url, data=data).status_code == 302
     (first,) = db.session.scalars(sa.select(SessionAttendance)).all()

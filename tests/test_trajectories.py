@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from referrals.models import AuditAction, AuditEvent, OrganisationKind, Role, Trajectory
+from referrals.models import AuditAction, AuditEvent, Role, Trajectory, local_today
 from referrals.services import offers
 from tests import factories
 from tests.helpers import text
@@ -17,25 +17,19 @@ from tests.helpers import text
 
 @pytest.fixture
 def accepted(db):
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-    gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-    programme = factories.make_programme(
-        funder=municipality, referrers=[gp_practice], coordinators=[coordinator]
+    world = factories.make_world(therapist_name="Eva Smit")
+    referral = factories.make_referral(
+        programme=world.programme, referrer=world.gp, first_name="Femke"
     )
-    user = factories.make_user(role=Role.THERAPIST)
-    therapist = factories.make_therapist(user=user, name="Eva Smit", programmes=[programme])
-    referral = factories.make_referral(programme=programme, referrer=gp, first_name="Femke")
-    offer = offers.offer_referral(referral, therapist, actor=coordinator)
-    offers.accept_offer(offer, actor=user)
+    offer = offers.offer_referral(referral, world.therapist, actor=world.coordinator)
+    offers.accept_offer(offer, actor=world.therapist_user)
     db.session.commit()
     trajectory = db.session.scalars(sa.select(Trajectory)).one()
-    return trajectory, user
+    return trajectory, world.therapist_user
 
 
 INTAKE = {
-    "intake_on": date.today().isoformat(),
+    "intake_on": local_today().isoformat(),
     "can_walk_min": "40",
     "can_run_min": "1",
     "template": "standard",
@@ -53,7 +47,7 @@ def test_accepting_starts_a_trajectory(db, accepted):
     ("changes", "field"),
     [
         ({"intake_on": ""}, "intake_on"),
-        ({"intake_on": (date.today() + timedelta(days=2)).isoformat()}, "intake_on"),
+        ({"intake_on": (local_today() + timedelta(days=2)).isoformat()}, "intake_on"),
         ({"can_walk_min": "veel"}, "can_walk_min"),
         ({"can_walk_min": "-5"}, "can_walk_min"),
         ({"can_run_min": ""}, "can_run_min"),

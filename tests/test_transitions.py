@@ -8,11 +8,9 @@ import sqlalchemy as sa
 from referrals.models import (
     Notification,
     NotificationKind,
-    OrganisationKind,
     Referral,
     ReferralState,
     RejectionReason,
-    Role,
 )
 from referrals.services import ServiceError
 from referrals.services.intake import TransitionRefused, reject_referral, withdraw_referral
@@ -42,14 +40,9 @@ TABLE = [
 
 @pytest.fixture
 def world(db):
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-    gp = factories.make_user(role=Role.REFERRER)
-    programme = factories.make_programme(
-        funder=municipality, referrers=[gp.organisation], coordinators=[coordinator]
-    )
-    referral = factories.make_referral(programme=programme, referrer=gp)
-    return referral, gp, coordinator
+    world = factories.make_world(therapist=False)
+    referral = factories.make_referral(programme=world.programme, referrer=world.gp)
+    return referral, world.gp, world.coordinator
 
 
 def force_state(db, referral, state):
@@ -189,34 +182,19 @@ def test_a_rolled_back_change_leaves_no_notification(db, world):
     assert referral.state is S.SUBMITTED
 
 
-def test_the_triage_queue_reads_in_a_fixed_number_of_selects(app, db, login_as):
-    from referrals.extensions import db as database
-
+def test_the_triage_queue_reads_in_a_fixed_number_of_selects(app, db, login_as, queries):
     def selects_for_queue(referrals: int) -> int:
-        municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-        practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-        coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-        gp = factories.make_user(role=Role.REFERRER, organisation=practice)
-        programme = factories.make_programme(
-            funder=municipality, referrers=[practice], coordinators=[coordinator]
-        )
+        world = factories.make_world(therapist=False)
         for n in range(referrals):
-            factories.make_referral(programme=programme, referrer=gp, first_name=f"Q{n}")
+            factories.make_referral(
+                programme=world.programme, referrer=world.gp, first_name=f"Q{n}"
+            )
         db.session.commit()
         client = app.test_client()
-        login_as(user=coordinator, into=client)
-        seen = []
-
-        def listener(conn, cursor, statement, *args):
-            if statement.lstrip().upper().startswith("SELECT"):  # reads; audit rows are inserts
-                seen.append(statement)
-
-        sa.event.listen(database.engine, "before_cursor_execute", listener)
-        try:
+        login_as(user=world.coordinator, into=client)
+        with queries() as log:
             page = text(client.get("/triage"))
-        finally:
-            sa.event.remove(database.engine, "before_cursor_execute", listener)
         assert page.count("/match") >= referrals
-        return len(seen)
+        return len(log.selects)
 
     assert selects_for_queue(1) == selects_for_queue(4)

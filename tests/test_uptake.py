@@ -31,7 +31,6 @@ from referrals.models import (
     Moment,
     Offer,
     OfferState,
-    OrganisationKind,
     Outcome,
     QuestionnaireResponse,
     Role,
@@ -53,11 +52,9 @@ def at(day: date, hour: int = 10) -> datetime:
 
 @pytest.fixture
 def data(db):
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE, name="De Duinen")
-    gp = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-    social_team = factories.make_user(role=Role.REFERRER, organisation=municipality)
-    programme = factories.make_programme(funder=municipality, referrers=[gp_practice, municipality])
+    world = factories.make_world(social_team=True, therapist=False)
+    world.gp_practice.name = "De Duinen"
+    gp, social_team, programme = world.gp, world.social_worker, world.programme
     programme.questionnaires = ["k10", "mhc_sf"]
     therapist = factories.make_therapist(programmes=[programme], capacity=8, active_participants=3)
     factories.make_therapist(programmes=[programme], capacity=5, active_participants=1)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 
 import sqlalchemy as sa
 
 from referrals.extensions import db
-from referrals.models import OrganisationKind, Role, TrainingGroup, Trajectory, User, Weekday
+from referrals.models import TrainingGroup, Trajectory, User, Weekday, local_today
 from referrals.services import offers
 from referrals.services.trajectories import record_intake
 from tests import factories
@@ -47,7 +47,7 @@ class Practice:
             record_intake(
                 trajectory,
                 actor=self.user,
-                intake_on=date.today() - timedelta(days=INTAKE_DAYS_AGO),
+                intake_on=local_today() - timedelta(days=INTAKE_DAYS_AGO),
                 can_walk_min=40,
                 can_run_min=1,
                 remarks="",
@@ -73,18 +73,10 @@ class Practice:
 
 
 def make_practice(*, participants: int = 0) -> Practice:
-    municipality = factories.make_organisation(kind=OrganisationKind.MUNICIPALITY)
-    gp_practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE)
-    coordinator = factories.make_user(role=Role.COORDINATOR, organisation=municipality)
-    referrer = factories.make_user(role=Role.REFERRER, organisation=gp_practice)
-    programme = factories.make_programme(
-        funder=municipality, referrers=[gp_practice], coordinators=[coordinator]
+    world = factories.make_world(therapist_name="Eva Smit", capacity=30)
+    practice = Practice(
+        world.therapist_user, world.therapist, world.programme, world.coordinator, world.gp
     )
-    user = factories.make_user(role=Role.THERAPIST)
-    therapist = factories.make_therapist(
-        user=user, name="Eva Smit", programmes=[programme], capacity=30
-    )
-    practice = Practice(user, therapist, programme, coordinator, referrer)
     for _ in range(participants):
         practice.participant()
     db.session.commit()
