@@ -22,6 +22,7 @@ from referrals.models import (
     Role,
     Therapist,
     User,
+    local_today,
 )
 from referrals.services import accounts
 from referrals.services.programmes import ProgrammeDetails, create_programme
@@ -175,7 +176,7 @@ class DemoProgramme:
 
 
 # Demo periods follow the calendar, so the demo (and the browser tests on it) never runs out.
-_THIS_YEAR = date.today().year
+_THIS_YEAR = local_today().year
 
 # One programme fed by GP practices, one by a municipal social team.
 PROGRAMMES = [
@@ -272,7 +273,7 @@ def _therapist(spec: DemoTherapist) -> Therapist:
         brtn_number=spec.brtn_number,
         name=spec.name,
         email=spec.email,
-        registered_until=date.today() + timedelta(days=spec.days_registered),
+        registered_until=local_today() + timedelta(days=spec.days_registered),
         postcode=spec.postcode,
         user=user,
     )

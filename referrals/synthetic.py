@@ -41,6 +41,7 @@ from referrals.models import (
     TrainingSession,
     Trajectory,
     User,
+    local_today,
     programme_referrers,
     programme_therapists,
 )
@@ -106,7 +107,7 @@ def build(
     largest = min(largest, referrals)
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
     ids = _Ids()
-    today = date.today()
+    today = local_today()
     period_start = today - timedelta(days=2 * 365)
     now = datetime.now(UTC)
 

@@ -8,12 +8,14 @@ import pytest
 import sqlalchemy as sa
 
 from referrals.models import (
+    DeclineReason,
     Notification,
     NotificationKind,
     Offer,
     OfferState,
     ReferralState,
     Role,
+    Trajectory,
     local_today,
     utcnow,
 )
@@ -311,3 +313,63 @@ def test_the_decline_note_is_for_the_coordinator_only(app, db, login_as, world):
     login_as(user=world["coordinator"], into=coordinator_client)
     match = text(coordinator_client.get(f"/triage/{world['referral'].id}/match"))
     assert "Ken hem privé" in match
+
+
+# The accept service's own rule: only an open offer, before its deadline, by its own therapist.
+
+
+def _answered_and_offered_to_ruud(db, world, how: str) -> Offer:
+    """Eva's offer ends (declined, or expired by the worker); the coordinator then offers the
+    referral to Ruud. Returns Eva's old offer."""
+    referral, eva_offer = world["referral"], None
+    eva_offer = offers.offer_referral(referral, world["eva"], actor=world["coordinator"])
+    if how == "declined":
+        offers.decline_offer(eva_offer, actor=world["eva_user"], reason=DeclineReason.SCHEDULE)
+    else:
+        assert offers.return_overdue_offers(now=eva_offer.deadline_at + timedelta(minutes=1)) == 1
+    assert referral.state is ReferralState.SUBMITTED
+    offers.offer_referral(referral, world["ruud"], actor=world["coordinator"])
+    db.session.commit()  # what the refused accept below rolls back to
+    return eva_offer
+
+
+@pytest.mark.parametrize("how", ["declined", "expired"])
+def test_a_declined_or_expired_offer_can_never_be_accepted(db, world, how):
+    eva_offer = _answered_and_offered_to_ruud(db, world, how)
+    with pytest.raises(offers.OfferRefused):
+        offers.accept_offer(eva_offer, actor=world["eva_user"])
+    db.session.rollback()
+    referral = world["referral"]
+    db.session.refresh(referral)
+    assert referral.state is ReferralState.OFFERED and referral.therapist_id is None
+    states = {o.therapist_id: o.state for o in referral.offers}
+    assert states == {world["eva"].id: OfferState(how), world["ruud"].id: OfferState.OPEN}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Trajectory)) == 0
+    db.session.refresh(world["eva"])
+    assert world["eva"].active_participants == 0
+
+
+def test_an_offer_past_its_deadline_cannot_be_accepted_before_the_worker_ran(
+    db, world, monkeypatch
+):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    db.session.commit()
+    later = offer.deadline_at + timedelta(seconds=1)
+    monkeypatch.setattr(offers, "utcnow", lambda: later)
+    with pytest.raises(offers.OfferRefused):
+        offers.accept_offer(offer, actor=world["eva_user"])
+    db.session.rollback()
+    db.session.refresh(offer)
+    assert offer.state is OfferState.OPEN  # the worker expires it; nobody accepted it
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Trajectory)) == 0
+
+
+def test_only_the_therapist_offered_to_can_accept(db, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    db.session.commit()
+    with pytest.raises(offers.OfferRefused):
+        offers.accept_offer(offer, actor=world["ruud_user"])
+    db.session.rollback()
+    db.session.refresh(offer)
+    assert offer.state is OfferState.OPEN
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Trajectory)) == 0

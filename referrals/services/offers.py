@@ -135,7 +135,13 @@ def _close_offer(offer: Offer, to_state: OfferState, **values) -> bool:
 
 
 def accept_offer(offer: Offer, *, actor: User) -> Referral:
-    """The therapist accepts: referral accepted, one place taken, referrer and coordinator told."""
+    """The therapist accepts: referral accepted, one place taken, referrer and coordinator told.
+
+    Only the therapist the offer was made to, only while it is open and before its deadline: a
+    declined or expired offer stays closed, also after the referral was offered to someone else.
+    """
+    if offer.therapist.user_id is None or offer.therapist.user_id != actor.id:
+        raise OfferRefused(_("This offer was made to another therapist."))
     referral = db.session.get(Referral, offer.referral_id)
     if not _close_offer(offer, OfferState.ACCEPTED):
         raise OfferRefused(
