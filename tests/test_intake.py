@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from referrals.models import (
+    ROLES_BY_KIND,
     AuditAction,
     AuditEvent,
     Notification,
@@ -359,3 +360,41 @@ def test_the_referral_list_reads_in_a_fixed_number_of_selects(app, db, setup, lo
         return len(log.selects)
 
     assert selects_for_list(1) == selects_for_list(4)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [k for k in OrganisationKind if not k.is_care_provider and Role.REFERRER in ROLES_BY_KIND[k]],
+)
+def test_the_service_never_stores_a_bsn_from_an_organisation_that_is_no_care_provider(
+    db, setup, kind
+):
+    """The rule lives in the intake service: called directly with a BSN, a referral from a
+    social team, school or employer is refused on the BSN field and nothing is saved."""
+    from referrals.services.intake import InvalidReferral, submit_referral
+
+    organisation = factories.make_organisation(kind=kind)
+    setup.programme.referrer_organisations.append(organisation)
+    referrer = factories.make_user(role=Role.REFERRER, organisation=organisation)
+    with pytest.raises(InvalidReferral) as refused:
+        submit_referral(
+            referrer=referrer,
+            programme=setup.programme,
+            participant=factories.participant_details(bsn=VALID_BSN),
+            details=factories.referral_details(),
+        )
+    assert set(refused.value.errors) == {"bsn"}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Participant)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 0
+
+
+def test_the_service_stores_the_bsn_of_a_gp_referral(db, setup):
+    from referrals.services.intake import submit_referral
+
+    referral = submit_referral(
+        referrer=setup.gp,
+        programme=setup.programme,
+        participant=factories.participant_details(bsn=VALID_BSN),
+        details=factories.referral_details(),
+    )
+    assert referral.participant.bsn == VALID_BSN
