@@ -8,7 +8,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from referrals.pdf import INERT_BASE_URL, _fetcher, safe_fetcher
+from referrals.pdf import safe_fetcher
 from referrals.services.plan_pdf import render_training_plan_pdf
 from referrals.services.training_plans import generate_plan
 
@@ -73,16 +73,91 @@ def test_fetcher_allows_data_urls_and_bundled_files():
     assert css.read()
 
 
-def test_a_file_url_in_html_is_not_embedded(recwarn):
-    from weasyprint import HTML
+class RecordingServer:
+    """A web server on 127.0.0.1 that notes every request, to show that nothing was fetched."""
 
-    html = (
-        '<p>x</p><img src="file:///etc/passwd"><img src="/etc/passwd">'
-        '<link rel="attachment" href="file:///etc/passwd">'
-        '<link rel="stylesheet" href="http://example.com/x.css">'
-    )
-    pdf = HTML(string=html, base_url=INERT_BASE_URL, url_fetcher=_fetcher()).write_pdf()
-    assert pdf.startswith(b"%PDF-")
-    assert b"root:" not in pdf
-    assert b"passwd" not in pdf
-    assert len(recwarn) == 0
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.paths: list[str] = []
+        paths = self.paths
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                paths.append(self.path)
+                body = b"p { color: red } /* fetched */"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/css")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recording_server():
+    server = RecordingServer()
+    yield server
+    server.close()
+
+
+def embedded_files(pdf: bytes) -> tuple[dict, list]:
+    """The PDF's attachments, and every embedded file stream or image among its objects."""
+    reader = PdfReader(io.BytesIO(pdf))
+    numbers = {n for by_number in reader.xref.values() for n in by_number} | set(reader.xref_objStm)
+    streams = []
+    for number in sorted(numbers):
+        obj = reader.get_object(number)
+        if hasattr(obj, "get") and obj.get("/Type") == "/EmbeddedFile":
+            streams.append(("EmbeddedFile", number))
+        if hasattr(obj, "get") and obj.get("/Subtype") == "/Image":
+            streams.append(("Image", number))
+    return reader.attachments, streams
+
+
+def test_render_pdf_fetches_nothing_and_embeds_nothing(
+    app, tmp_path, monkeypatch, recording_server
+):
+    """Through render_pdf, so through the fetcher WeasyPrint is really given. A local file and a
+    local web server are referenced as attachment, image, stylesheet and font: the PDF must
+    hold none of them and the server must see no request."""
+    secret = tmp_path / "geheim.txt"
+    secret.write_text("BSN 111222333 geheim")
+    png = tmp_path / "pixel.png"
+    png.write_bytes(PNG)
+    server = recording_server.url
+    hostile = f"""<html><head>
+      <link rel="attachment" href="file://{secret}">
+      <link rel="attachment" href="{server}/attachment.txt">
+      <link rel="stylesheet" href="{server}/style.css">
+      <style>
+        @import url("{server}/import.css");
+        @font-face {{ font-family: X; src: url("{server}/font.woff"); }}
+        body {{ background: url("file://{png}"); }}
+      </style></head>
+      <body><p>Rapport</p><img src="file://{png}"><img src="{server}/image.png">
+      <a rel="attachment" href="file://{secret}">bijlage</a></body></html>"""
+    monkeypatch.setattr("referrals.pdf.render_template", lambda name, **context: hostile)
+
+    from referrals.pdf import render_pdf
+
+    with app.test_request_context():
+        pdf = render_pdf("any.html")
+    text, _ = pdf_text(pdf)
+    attachments, streams = embedded_files(pdf)
+    assert "Rapport" in text
+    assert attachments == {}
+    assert streams == []
+    assert recording_server.paths == []
