@@ -22,8 +22,9 @@ class ReportKind(enum.StrEnum):
 class Report(Base):
     """A generated PDF, immutable once written: the bytes, their SHA-256 and the parameters.
 
-    A database trigger refuses UPDATE and DELETE, so what a referrer or funder received can
-    always be shown again exactly and checked against its hash.
+    A database trigger refuses UPDATE (not DELETE: erasure and retention must stay possible), so
+    what a referrer or funder received can always be shown again exactly and checked against
+    its hash.
     """
 
     __tablename__ = "reports"
