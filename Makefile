@@ -34,7 +34,7 @@ run: install
 	$(BIN)/flask load-demo
 	$(BIN)/flask demo-accounts
 	@echo "Serving on http://127.0.0.1:$(PORT)"
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	OFFER_TIMER_SECONDS=60 $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 # Delivers notifications every 30 s (development: .eml files in instance/outbox/); Ctrl-C stops.
 worker: install

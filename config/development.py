@@ -11,3 +11,7 @@ MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "folder")
 # Programme reports are rendered by a worker (`flask render-reports --loop`). In development,
 # without a worker, the request that asks for a report renders it itself.
 REPORTS_INLINE = True
+
+# Offers past their deadline are expired by the worker (`flask expire-offers`, from cron in
+# production). `make run` sets this so the development server does it itself every minute.
+OFFER_TIMER_SECONDS = float(os.environ.get("OFFER_TIMER_SECONDS") or 0)

@@ -44,6 +44,10 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_blueprints(app)
     register_security_and_errors(app)
     register_cli(app)
+    if app.config.get("OFFER_TIMER_SECONDS"):
+        from referrals.background import start_offer_timer
+
+        start_offer_timer(app, app.config["OFFER_TIMER_SECONDS"])
     return app
 
 

@@ -209,10 +209,9 @@ def render_reports_command(loop: bool, interval: float) -> None:
 def expire_offers_command() -> None:
     """Return referrals whose offer passed its deadline to the queue, and remind therapists of
     offers that end within a day (run every few minutes)."""
-    from referrals.services.offers import remind_offers_near_deadline, return_overdue_offers
+    from referrals.services.offers import settle_deadlines
 
-    returned = return_overdue_offers()
-    reminded = remind_offers_near_deadline()
+    returned, reminded = settle_deadlines()
     db.session.commit()
     click.echo(f"Offers past their deadline returned to the queue: {returned}.")
     click.echo(f"Therapists reminded of an offer that ends within a day: {reminded}.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -164,6 +164,12 @@ class Scenario:
             programme=programme, referrer=referrer, first_name="Ottoline", postcode="2250 AB"
         )
         offer = offer_referral(offered, own_profile, actor=self.coordinator)
+        # An offer whose deadline passed before any worker ran: pages must not settle it.
+        overdue = factories.make_referral(
+            programme=programme, referrer=referrer, first_name="Machteld", postcode="2253 AB"
+        )
+        overdue_offer = offer_referral(overdue, own_profile, actor=self.coordinator)
+        overdue_offer.deadline_at = utcnow() - timedelta(hours=1)
         accepted = factories.make_referral(
             programme=programme, referrer=referrer, first_name="Gijsbert", postcode="2251 AB"
         )
@@ -224,7 +230,7 @@ class Scenario:
         }
         self.participant_marks = {
             r.participant_id: (r.reference, r.participant.first_name)
-            for r in (referral, offered, accepted, closed.referral)
+            for r in (referral, offered, accepted, closed.referral, overdue)
         }
         self.user_ids = {
             Role.REFERRER: referrer.id,
@@ -424,6 +430,46 @@ GARBAGE = {
     "confirm_password": "z",
     "code_": "\u202e",
 }
+
+
+# Written by any request: the login session's last-seen time, and the access log itself.
+BOOKKEEPING_TABLES = {"audit_events", "user_sessions"}
+
+
+def _snapshot() -> dict[str, list[tuple]]:
+    """Every row of every table but the bookkeeping ones, in a stable order."""
+    tables = {}
+    for table in db.metadata.sorted_tables:
+        if table.name in BOOKKEEPING_TABLES:
+            continue
+        order = list(table.primary_key.columns) or list(table.columns)
+        rows = db.session.execute(sa.select(table).order_by(*order)).all()
+        tables[table.name] = [tuple(map(str, row)) for row in rows]
+    return tables
+
+
+def test_get_requests_change_nothing_but_the_access_log(app, db, login_as, scenario):
+    """Opening any page, as any role that may, writes only its read-audit rows: no expired
+    offer, no notification, no state change (also with an offer past its deadline)."""
+    changed = []
+    for endpoint in sorted(ACCESS):
+        method, url = _request_for(app, endpoint, scenario.ids)
+        if method != "GET":
+            continue
+        for role in _roles_for(endpoint):
+            client = app.test_client()
+            login_as(user=scenario.user_for(role), into=client)
+            before = _snapshot()
+            response = client.get(url)
+            response.close()
+            db.session.expire_all()
+            after = _snapshot()
+            changed += [
+                f"{endpoint} as {role.value}: {name}"
+                for name in before
+                if before[name] != after[name]
+            ]
+    assert changed == [], "\n".join(changed)
 
 
 # The filters behind the login (referral list, uptake period, audit log, admin lists) get the

@@ -281,15 +281,13 @@ def test_another_therapists_offer_is_404(app, db, login_as, world):
     assert client.get(f"/referrals/{world['referral'].id}").status_code == 403
 
 
-def test_an_expiry_seen_by_someone_else_is_logged_as_the_system(app, db, login_as, world):
+def test_an_expiry_is_logged_as_the_system(app, db, world):
     from referrals.models import AuditEvent
 
     offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
     offer.deadline_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
-    client = app.test_client()
-    login_as(user=world["ruud_user"], into=client)  # an unrelated therapist opens the inbox
-    client.get("/offers")
+    assert app.test_cli_runner().invoke(args=["expire-offers"]).exit_code == 0
     row = db.session.scalars(
         sa.select(AuditEvent)
         .where(AuditEvent.detail.like("expire:%"))
@@ -297,6 +295,84 @@ def test_an_expiry_seen_by_someone_else_is_logged_as_the_system(app, db, login_a
     ).first()
     assert row.participant_id == world["referral"].participant_id
     assert row.user_id is None and row.user_role is None
+
+
+def test_pages_show_a_passed_deadline_as_passed_and_change_nothing(app, db, login_as, world):
+    """Before the worker has run: the inbox, the offer and the queue say the deadline passed;
+    the offer stays open in the database, nobody is notified; the coordinator may offer again,
+    which settles the passed offer first."""
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    offer.deadline_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    notified = kinds(db)
+    eva = app.test_client()
+    login_as(user=world["eva_user"], into=eva)
+    inbox = text(eva.get("/offers"))
+    assert "termijn verlopen" in inbox
+    page = text(eva.get(f"/offers/{offer.id}"))
+    assert "niet meer accepteren" in page
+    assert f'action="/offers/{offer.id}/accept"' not in page
+    coordinator = app.test_client()
+    login_as(user=world["coordinator"], into=coordinator)
+    assert "termijn verlopen" in text(coordinator.get("/triage"))
+    match = text(coordinator.get(f"/triage/{world['referral'].id}/match"))
+    assert 'name="therapist_id"' in match
+    db.session.refresh(offer)
+    db.session.refresh(world["referral"])
+    assert offer.state is OfferState.OPEN
+    assert world["referral"].state is ReferralState.OFFERED
+    assert kinds(db) == notified
+
+    response = coordinator.post(
+        f"/triage/{world['referral'].id}/offer", data={"therapist_id": world["ruud"].id}
+    )
+    assert response.status_code == 302
+    db.session.refresh(offer)
+    assert offer.state is OfferState.EXPIRED
+    assert {o.therapist_id: o.state for o in world["referral"].offers} == {
+        world["eva"].id: OfferState.EXPIRED,
+        world["ruud"].id: OfferState.OPEN,
+    }
+
+
+def test_the_development_timer_expires_overdue_offers(databases):
+    """`make run` has no worker: the development server settles deadlines on a timer."""
+    import time as clock
+
+    from flask_migrate import upgrade
+
+    from referrals.background import start_offer_timer
+    from referrals.extensions import db as database
+    from tests.conftest import make_app
+
+    app = make_app(databases.new("timer"))
+    database.session.session_factory.configure(
+        bind=None, join_transaction_mode="conditional_savepoint"
+    )
+    with app.app_context():
+        upgrade()
+        world = factories.make_world()
+        referral = factories.make_referral(programme=world.programme, referrer=world.gp)
+        offer = offers.offer_referral(referral, world.therapist, actor=world.coordinator)
+        offer.deadline_at = utcnow() - timedelta(minutes=1)
+        database.session.commit()
+        offer_id = offer.id
+        database.session.remove()
+    timer = start_offer_timer(app, 0.05)
+    try:
+        with app.app_context():
+            for _ in range(100):
+                state = database.session.get(Offer, offer_id).state
+                database.session.remove()
+                if state is OfferState.EXPIRED:
+                    break
+                clock.sleep(0.05)
+            assert state is OfferState.EXPIRED
+    finally:
+        timer.stop.set()
+        timer.join(timeout=5)
+        with app.app_context():
+            database.engine.dispose()
 
 
 def test_the_decline_note_is_for_the_coordinator_only(app, db, login_as, world):

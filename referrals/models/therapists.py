@@ -124,6 +124,11 @@ class Offer(Base):
         """Open and before its deadline: a passed deadline counts as expired at once."""
         return self.state is OfferState.OPEN and now < self.deadline_at
 
+    def is_overdue_at(self, now: datetime) -> bool:
+        """Still open in the database, but past its deadline: the worker has yet to expire it.
+        Pages show it as passed, and nobody can accept or decline it any more."""
+        return self.state is OfferState.OPEN and now >= self.deadline_at
+
 
 class RegisterImport(Base):
     """An uploaded BRTN register file, kept between its preview and its confirmation."""

@@ -205,8 +205,8 @@ def close_open_offers(referral: Referral, to_state: OfferState) -> list[Offer]:
 def return_overdue_offers(*, referral: Referral | None = None, now: datetime | None = None) -> int:
     """Expire open offers past their deadline and put their referrals back in the queue.
 
-    The worker runs this periodically; views that show offers call it first too, so what a
-    person sees is right even before the worker has run.
+    The worker runs this periodically (settle_deadlines). Pages never call it: they show a
+    passed deadline as passed; offering the referral again settles its passed offer first.
     """
     now = now or utcnow()
     query = sa.select(Offer).where(Offer.state == OfferState.OPEN, Offer.deadline_at <= now)
@@ -224,6 +224,14 @@ def return_overdue_offers(*, referral: Referral | None = None, now: datetime | N
         _offer_next_if_automatic(overdue)
         returned += 1
     return returned
+
+
+def settle_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
+    """The worker's step: expire overdue offers (their referrals back to the queue, or on to
+    the next match where the programme offers automatically) and remind therapists of offers
+    that end within a day. Returns (returned, reminded); the caller commits."""
+    now = now or utcnow()
+    return return_overdue_offers(now=now), remind_offers_near_deadline(now=now)
 
 
 REMIND_BEFORE = timedelta(hours=24)

@@ -58,8 +58,6 @@ def inbox():
         return render_template(
             "offers/inbox.html", therapist=None, open_offers=[], accepted=[], closed=[]
         )
-    offers.return_overdue_offers()
-    db.session.commit()
     open_offers = db.session.scalars(
         sa.select(Offer)
         .where(Offer.therapist_id == therapist.id, Offer.state == OfferState.OPEN)
@@ -133,8 +131,6 @@ def inbox():
 @bp.get("/offers/<int:offer_id>")
 @roles_required(Role.THERAPIST)
 def offer(offer_id: int):
-    offers.return_overdue_offers()
-    db.session.commit()
     offer = get_offer_or_404(offer_id)
     referral = db.session.get(Referral, offer.referral_id)
     audit.record(AuditAction.READ, obj=offer, participant_id=referral.participant_id)

@@ -37,8 +37,6 @@ from referrals.services.therapists import expiry_warning
 @roles_required(Role.COORDINATOR)
 def queue():
     """Referrals in the coordinator's programmes that wait for triage, oldest first."""
-    offers.return_overdue_offers()  # so the queue is right even before the worker has run
-    db.session.commit()
     with_rows = (  # what the queue shows of each referral, loaded with the page
         contains_eager(Referral.programme),
         selectinload(Referral.referring_organisation),
@@ -69,12 +67,21 @@ def last_returned_offer(referral: Referral) -> Offer | None:
     return closed[-1] if closed else None
 
 
+def can_offer_now(referral: Referral, now) -> bool:
+    """Waiting in the queue, or offered with a deadline that passed: offering again settles the
+    passed offer first (offers.offer_referral), also before the worker has run."""
+    if referral.state is ReferralState.SUBMITTED:
+        return True
+    return referral.state is ReferralState.OFFERED and any(
+        o.is_overdue_at(now) for o in referral.offers
+    )
+
+
 @bp.get("/triage/<int:referral_id>/match")
 @roles_required(Role.COORDINATOR)
 def match(referral_id: int):
     """The programme's therapists for this referral, ranked, each with why; and who is out."""
     referral = get_referral_or_404(referral_id)
-    offers.return_overdue_offers(referral=referral)
     result = match_referral(referral, local_today())
     audit.record(
         AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="matching"
@@ -87,7 +94,8 @@ def match(referral_id: int):
         result=result,
         form=OfferForm(),
         warnings={c.therapist.id: expiry_warning(c.therapist, today) for c in result.candidates},
-        can_offer=referral.state is ReferralState.SUBMITTED,
+        can_offer=can_offer_now(referral, utcnow()),
+        overdue=[o for o in referral.offers if o.is_overdue_at(utcnow())],
         returned=last_returned_offer(referral),
     )
 
