@@ -42,6 +42,7 @@ worker: install
 
 # The whole suite on SQLite, then again on PostgreSQL when one answers (or TEST_DATABASE_URL is set).
 test: system-deps install
+	$(BIN)/lint-imports --no-cache
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		$(MAKE) --no-print-directory test-postgres PG_URL="$$TEST_DATABASE_URL"; \
@@ -69,6 +70,7 @@ bench: install
 lint: $(VENV)/.installed
 	$(BIN)/ruff check referrals config tests migrations
 	$(BIN)/ruff format --check referrals config tests
+	$(BIN)/lint-imports --no-cache
 
 # Run after changing user-facing strings; then translate the new entries in the .po file.
 extract-messages: $(VENV)/.installed

@@ -12,12 +12,11 @@ import threading
 from flask import Flask
 
 from referrals.extensions import db
+from referrals.services.offers import settle_deadlines
 
 
 def start_offer_timer(app: Flask, interval: float) -> threading.Thread:
     """Run offers.settle_deadlines every `interval` seconds in a daemon thread."""
-    from referrals.services.offers import settle_deadlines
-
     stop = threading.Event()
 
     def run() -> None:

@@ -33,7 +33,7 @@ from referrals.models import (
 )
 from referrals.services import ServiceError, offers
 from referrals.services.closing import close_trajectory
-from referrals.services.intake import apply_transition
+from referrals.services.states import apply_transition
 from referrals.services.trajectories import record_intake
 from tests import factories
 from tests.helpers import text

@@ -37,8 +37,8 @@ from referrals.services.closing_letter import (
     attendance_counts,
     store_closing_letter,
 )
-from referrals.services.intake import apply_transition
 from referrals.services.notifications import enqueue
+from referrals.services.states import apply_transition
 from referrals.services.texts import notification_text
 
 MAX_ADVICE_LENGTH = 4000

@@ -19,7 +19,6 @@ from stdnum.nl import postcode as stdnum_postcode
 
 from referrals import audit
 from referrals.extensions import db
-from referrals.labels import STATE_LABELS
 from referrals.models import (
     OPEN_STATES,
     AuditAction,
@@ -30,7 +29,6 @@ from referrals.models import (
     Programme,
     Reason,
     Referral,
-    ReferralEvent,
     ReferralState,
     RejectionReason,
     Role,
@@ -41,6 +39,8 @@ from referrals.models import (
 )
 from referrals.services import ServiceError
 from referrals.services.notifications import enqueue
+from referrals.services.offers import close_open_offers, offer_to_best_match
+from referrals.services.states import apply_transition, record_event
 from referrals.services.texts import notification_text
 
 MAX_AGE = 120
@@ -60,10 +60,6 @@ class DuplicateReferral(ServiceError):
     def __init__(self, duplicates: list[Referral]):
         super().__init__(_("This person already has an open referral in this programme."))
         self.duplicates = duplicates
-
-
-class TransitionRefused(ServiceError):
-    """The referral's state does not allow this change (any more)."""
 
 
 @dataclass
@@ -267,7 +263,7 @@ def _save_referral(referrer, programme, participant, details, duplicate_confirme
     db.session.flush()
     referral.reference = f"RT-{now.year}-{referral.id:06d}"
     reason = "duplicate_confirmed" if duplicate_confirmed else None
-    _record_event(referral, referrer, None, ReferralState.SUBMITTED, reason=reason, note=None)
+    record_event(referral, referrer, None, ReferralState.SUBMITTED, reason=reason, note=None)
     audit.record(AuditAction.CREATE, actor=referrer, obj=referral, participant_id=person.id)
     for coordinator in programme.coordinators:
         if coordinator.is_active:
@@ -275,110 +271,7 @@ def _save_referral(referrer, programme, participant, details, duplicate_confirme
             enqueue(NotificationKind.NEW_REFERRAL, coordinator, subject, body)
     db.session.flush()
     if programme.auto_offer:
-        from referrals.services.offers import offer_to_best_match
-
         offer_to_best_match(referral, actor=None)
-    return referral
-
-
-def _record_event(referral, actor, from_state, to_state, *, reason, note) -> ReferralEvent:
-    event = ReferralEvent(
-        referral=referral,
-        occurred_at=utcnow(),
-        actor=actor,
-        from_state=from_state,
-        to_state=to_state,
-        reason=reason,
-        note=note,
-    )
-    db.session.add(event)
-    return event
-
-
-# Transition name -> (states it may start from, state it leads to).
-TRANSITIONS: dict[str, tuple[frozenset[ReferralState], ReferralState]] = {
-    "withdraw": (
-        frozenset({ReferralState.SUBMITTED, ReferralState.OFFERED}),
-        ReferralState.WITHDRAWN,
-    ),
-    "reject": (frozenset({ReferralState.SUBMITTED}), ReferralState.REJECTED),
-    "offer": (frozenset({ReferralState.SUBMITTED}), ReferralState.OFFERED),
-    "accept": (frozenset({ReferralState.OFFERED}), ReferralState.ACCEPTED),
-    "decline": (frozenset({ReferralState.OFFERED}), ReferralState.SUBMITTED),
-    "expire": (frozenset({ReferralState.OFFERED}), ReferralState.SUBMITTED),
-    # The first session the participant attends makes the referral active.
-    "start": (frozenset({ReferralState.ACCEPTED}), ReferralState.ACTIVE),
-    # Closing a trajectory: completed (also when moving on to regular sport) or dropped out.
-    "complete": (frozenset({ReferralState.ACTIVE}), ReferralState.COMPLETED),
-    "drop_out": (
-        frozenset({ReferralState.ACCEPTED, ReferralState.ACTIVE}),
-        ReferralState.DROPPED_OUT,
-    ),
-}
-
-REFUSALS = {
-    "withdraw": lambda state: _(
-        "Withdrawing is no longer possible: this referral now has the state '%(state)s'.",
-        state=state,
-    ),
-    "reject": lambda state: _(
-        "Rejecting is no longer possible: this referral now has the state '%(state)s'.",
-        state=state,
-    ),
-    "offer": lambda state: _(
-        "Offering is not possible: this referral now has the state '%(state)s'.", state=state
-    ),
-    "accept": lambda state: _(
-        "Accepting is no longer possible: this referral now has the state '%(state)s'.",
-        state=state,
-    ),
-    "decline": lambda state: _(
-        "Declining is no longer possible: this referral now has the state '%(state)s'.",
-        state=state,
-    ),
-    "expire": lambda state: _(
-        "This offer can no longer expire: the referral now has the state '%(state)s'.",
-        state=state,
-    ),
-    "start": lambda state: _(
-        "The trajectory cannot start: the referral now has the state '%(state)s'.", state=state
-    ),
-    "complete": lambda state: _(
-        "Completing is not possible: the referral has the state '%(state)s'; a trajectory"
-        " completes after at least one attended session.",
-        state=state,
-    ),
-    "drop_out": lambda state: _(
-        "Closing as dropped out is not possible: the referral now has the state '%(state)s'.",
-        state=state,
-    ),
-}
-
-
-def apply_transition(
-    referral: Referral, name: str, actor: User, *, reason=None, note=None, **values
-):
-    """Move `referral` along transition `name`, atomically; refuse with a clear message."""
-    allowed_from, to_state = TRANSITIONS[name]
-    from_state = referral.state
-    result = db.session.execute(
-        sa.update(Referral)
-        .where(Referral.id == referral.id, Referral.state.in_(allowed_from))
-        .values(state=to_state, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(referral)
-    if result.rowcount != 1:
-        raise TransitionRefused(REFUSALS[name](STATE_LABELS[referral.state]))
-    _record_event(referral, actor, from_state, to_state, reason=reason, note=note)
-    audit.record(
-        AuditAction.UPDATE,
-        actor=actor,
-        obj=referral,
-        participant_id=referral.participant_id,
-        detail=f"{name}: {from_state.value} -> {to_state.value}",
-    )
-    db.session.flush()
     return referral
 
 
@@ -386,8 +279,6 @@ def withdraw_referral(referral: Referral, *, actor: User, reason: str) -> Referr
     """The referrer takes back a submitted or offered referral, saying why."""
     if not reason.strip():
         raise ServiceError(_("Say why the referral is withdrawn."), "reason")
-    from referrals.services.offers import close_open_offers
-
     # Offer first, then referral: the same lock order as accepting and declining, so a
     # withdrawal and an acceptance at the same moment wait for each other, never deadlock.
     closed = close_open_offers(referral, OfferState.WITHDRAWN)

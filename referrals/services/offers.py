@@ -33,10 +33,11 @@ from referrals.models import (
     utcnow,
 )
 from referrals.services import ServiceError, geo
-from referrals.services.intake import TransitionRefused, apply_transition
-from referrals.services.matching import exclusion_reasons
+from referrals.services.matching import exclusion_reasons, match_referral
 from referrals.services.notifications import enqueue
+from referrals.services.states import TransitionRefused, apply_transition
 from referrals.services.texts import notification_text
+from referrals.services.trajectories import start_trajectory
 
 
 class OfferRefused(ServiceError):
@@ -111,8 +112,6 @@ def offer_referral(referral: Referral, therapist: Therapist, *, actor: User | No
 
 def offer_to_best_match(referral: Referral, *, actor: User | None) -> Offer | None:
     """For programmes that offer automatically: offer to the best-ranked therapist, if any."""
-    from referrals.services.matching import match_referral
-
     best = match_referral(referral, local_today()).best
     if best is None:
         return None
@@ -163,8 +162,6 @@ def accept_offer(offer: Offer, *, actor: User) -> Referral:
         apply_transition(referral, "accept", actor, therapist_id=offer.therapist_id)
     except TransitionRefused as refused:
         raise OfferRefused(refused.message) from None
-    from referrals.services.trajectories import start_trajectory
-
     start_trajectory(referral, offer.therapist, actor=actor)
     audit.record(AuditAction.UPDATE, actor=actor, obj=offer, participant_id=referral.participant_id)
     _notify(

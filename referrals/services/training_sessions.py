@@ -30,7 +30,7 @@ from referrals.models import (
     local_today,
 )
 from referrals.services import ServiceError
-from referrals.services.intake import apply_transition
+from referrals.services.states import apply_transition
 from referrals.services.trajectories import plan_from_json
 
 MAX_SESSION_MIN = 300

@@ -23,10 +23,19 @@ from referrals.blueprints.common import page_number, page_of
 from referrals.blueprints.intake import bp
 from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, WithdrawForm
 from referrals.extensions import db
-from referrals.models import AuditAction, Participant, Programme, Referral, ReferralState, utcnow
+from referrals.models import (
+    AuditAction,
+    Participant,
+    Programme,
+    Referral,
+    ReferralState,
+    programme_coordinators,
+    utcnow,
+)
 from referrals.permissions import Role, can_view_referral, can_withdraw, roles_required
-from referrals.services import ServiceError, closing, intake
+from referrals.services import ServiceError, closing, intake, states
 from referrals.services.intake import ParticipantDetails, ReferralDetails
+from referrals.services.referrer_progress import render_progress_report
 
 
 def visible_referrals(user) -> sa.Select:
@@ -35,9 +44,9 @@ def visible_referrals(user) -> sa.Select:
     if user.role is Role.REFERRER:
         return query.where(Referral.referring_organisation_id == user.organisation_id)
     if user.role is Role.COORDINATOR:
-        from referrals.models import programme_coordinators as pc
-
-        mine = sa.select(pc.c.programme_id).where(pc.c.user_id == user.id)
+        mine = sa.select(programme_coordinators.c.programme_id).where(
+            programme_coordinators.c.user_id == user.id
+        )
         return query.where(Referral.programme_id.in_(mine))
     return query.where(sa.false())
 
@@ -226,10 +235,8 @@ def referral(referral_id: int):
         therapy=therapy,
         now=utcnow(),
         show_bsn=current_user.role is Role.REFERRER,
-        can_withdraw=can_withdraw(current_user, referral)
-        and referral.state in intake.TRANSITIONS["withdraw"][0],
-        can_reject=current_user.role is Role.COORDINATOR
-        and referral.state in intake.TRANSITIONS["reject"][0],
+        can_withdraw=can_withdraw(current_user, referral) and states.allows(referral, "withdraw"),
+        can_reject=current_user.role is Role.COORDINATOR and states.allows(referral, "reject"),
     )
 
 
@@ -287,8 +294,6 @@ def closing_letter(closed_referral_id: int):
 def progress_pdf(closed_referral_id: int):
     """The participant's progress so far, for a referrer of the referring organisation, only
     with consent to share progress (404 otherwise)."""
-    from referrals.services.referrer_progress import render_progress_report
-
     referral = get_referral_or_404(closed_referral_id)
     therapy = closing.referrer_view(referral)
     if therapy is None:

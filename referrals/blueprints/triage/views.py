@@ -28,7 +28,7 @@ from referrals.models import (
     utcnow,
 )
 from referrals.permissions import Role, can_reject, roles_required
-from referrals.services import ServiceError, intake, offers
+from referrals.services import ServiceError, intake, offers, states
 from referrals.services.matching import match_referral
 from referrals.services.therapists import expiry_warning
 
@@ -145,7 +145,7 @@ def reject(referral_id: int):
                 reason=RejectionReason(form.reason.data),
                 note=form.note.data or "",
             )
-        except intake.TransitionRefused as error:
+        except states.TransitionRefused as error:
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for("intake.referral", referral_id=referral.id))
