@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from referrals.blueprints.uptake.views import visible_programmes
 from referrals.extensions import db
 from referrals.models import Report, ReportKind, Role, utcnow
+from referrals.permissions import programmes_visible_to
 from tests import factories
 from tests.helpers import text
 
@@ -89,8 +89,8 @@ def test_other_municipalitys_programme_and_reports_are_404(app, db, login_as, si
 @pytest.mark.parametrize("role", FIGURE_ROLES, ids=lambda r: r.value)
 def test_the_programme_list_holds_only_ones_own_programmes(app, db, login_as, sides, role):
     noord, oost = sides
-    assert db.session.scalars(visible_programmes(noord.user(role))).all() == [noord.programme]
-    assert db.session.scalars(visible_programmes(oost.user(role))).all() == [oost.programme]
+    assert db.session.scalars(programmes_visible_to(noord.user(role))).all() == [noord.programme]
+    assert db.session.scalars(programmes_visible_to(oost.user(role))).all() == [oost.programme]
     client = app.test_client()
     login_as(user=noord.user(role), into=client)
     page = text(client.get("/uptake"))
@@ -100,7 +100,7 @@ def test_the_programme_list_holds_only_ones_own_programmes(app, db, login_as, si
 
 @pytest.mark.parametrize("role", [Role.REFERRER, Role.THERAPIST, Role.ADMIN])
 def test_other_roles_see_no_programme_figures(db, sides, role):
-    assert db.session.scalars(visible_programmes(factories.make_user(role=role))).all() == []
+    assert db.session.scalars(programmes_visible_to(factories.make_user(role=role))).all() == []
 
 
 def test_a_coordinator_of_another_programme_of_the_same_municipality_sees_only_theirs(
@@ -111,7 +111,7 @@ def test_a_coordinator_of_another_programme_of_the_same_municipality_sees_only_t
     second = factories.make_programme(
         funder=noord.world.municipality, coordinators=[other], name="Tweede programma Noord"
     )
-    assert db.session.scalars(visible_programmes(other)).all() == [second]
+    assert db.session.scalars(programmes_visible_to(other)).all() == [second]
     client = app.test_client()
     login_as(user=other, into=client)
     assert client.get(f"/uptake/{noord.programme.id}").status_code == 404

@@ -29,32 +29,25 @@ from referrals.models import (
     Programme,
     Referral,
     ReferralState,
-    programme_coordinators,
     utcnow,
 )
-from referrals.permissions import Role, can_view_referral, can_withdraw, roles_required
+from referrals.permissions import (
+    Role,
+    can_reject,
+    can_withdraw,
+    referral_for,
+    referrals_visible_to,
+    roles_required,
+)
 from referrals.services import ServiceError, closing, intake, states
 from referrals.services.intake import ParticipantDetails, ReferralDetails
 from referrals.services.referrer_progress import render_progress_report
 
 
-def visible_referrals(user) -> sa.Select:
-    """The referrals `user` may see: deny by default."""
-    query = sa.select(Referral).join(Referral.participant).join(Referral.programme)
-    if user.role is Role.REFERRER:
-        return query.where(Referral.referring_organisation_id == user.organisation_id)
-    if user.role is Role.COORDINATOR:
-        mine = sa.select(programme_coordinators.c.programme_id).where(
-            programme_coordinators.c.user_id == user.id
-        )
-        return query.where(Referral.programme_id.in_(mine))
-    return query.where(sa.false())
-
-
 def get_referral_or_404(referral_id: int) -> Referral:
     """Load, then authorize: a referral the user may not see does not exist for them."""
-    referral = db.session.get(Referral, referral_id)
-    if referral is None or not can_view_referral(current_user, referral):
+    referral = referral_for(current_user, referral_id)
+    if referral is None:
         abort(404)
     return referral
 
@@ -77,14 +70,14 @@ def audit_listed(referrals: list[Referral], action: AuditAction, what: str) -> N
 def index():
     form = ReferralFilterForm(request.args)
     # Distinct ids first: PostgreSQL cannot compare whole rows that hold JSON columns.
-    programme_ids = visible_referrals(current_user).with_only_columns(Programme.id).distinct()
+    programme_ids = referrals_visible_to(current_user).with_only_columns(Programme.id).distinct()
     programmes = db.session.scalars(
         sa.select(Programme).where(Programme.id.in_(programme_ids)).order_by(Programme.name)
     ).all()
     form.programme.choices = [SelectChoice("", _("All programmes"))] + [
         SelectChoice(str(p.id), p.name) for p in programmes
     ]
-    query = visible_referrals(current_user)
+    query = referrals_visible_to(current_user)
     searched = False
     if form.validate():
         if form.state.data:
@@ -236,7 +229,7 @@ def referral(referral_id: int):
         now=utcnow(),
         show_bsn=current_user.role is Role.REFERRER,
         can_withdraw=can_withdraw(current_user, referral) and states.allows(referral, "withdraw"),
-        can_reject=current_user.role is Role.COORDINATOR and states.allows(referral, "reject"),
+        can_reject=can_reject(current_user, referral) and states.allows(referral, "reject"),
     )
 
 

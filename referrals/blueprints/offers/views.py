@@ -24,7 +24,7 @@ from referrals.models import (
     local_today,
     utcnow,
 )
-from referrals.permissions import Role, roles_required
+from referrals.permissions import Role, offer_for, roles_required
 from referrals.services import ServiceError, geo, offers
 from referrals.services.therapists import expiry_warning, therapist_of
 
@@ -38,11 +38,8 @@ def area_of(postcode: str) -> str:
 
 def get_offer_or_404(offer_id: int) -> Offer:
     """Only the therapist's own offers, and only while open or after they accepted it."""
-    offer = db.session.get(Offer, offer_id)
-    therapist = therapist_of(current_user)
-    if offer is None or therapist is None or offer.therapist_id != therapist.id:
-        abort(404)
-    if offer.state not in (OfferState.OPEN, OfferState.ACCEPTED):
+    offer = offer_for(current_user, offer_id)
+    if offer is None:
         abort(404)
     return offer
 

@@ -32,7 +32,7 @@ from referrals.models import (
     Trajectory,
     local_today,
 )
-from referrals.permissions import Role, roles_required
+from referrals.permissions import Role, group_for, roles_required, session_for
 from referrals.services import ServiceError, groups
 from referrals.services.therapists import therapist_of
 from referrals.services.training_sessions import (
@@ -53,8 +53,8 @@ def own_therapist_or_404() -> Therapist:
 
 def get_group_or_404(group_id: int) -> TrainingGroup:
     """Only the therapist's own groups exist for them."""
-    group = db.session.get(TrainingGroup, group_id)
-    if group is None or group.therapist.user_id != current_user.id:
+    group = group_for(current_user, group_id)
+    if group is None:
         abort(404)
     return group
 
@@ -312,9 +312,8 @@ def new_individual_session(trajectory_id: int):
 
 def get_session_or_404(session_id: int) -> TrainingSession:
     """Only the sessions the therapist led exist for them."""
-    session = db.session.get(TrainingSession, session_id)
-    therapist = therapist_of(current_user)
-    if session is None or therapist is None or session.therapist_id != therapist.id:
+    session = session_for(current_user, session_id)
+    if session is None:
         abort(404)
     return session
 

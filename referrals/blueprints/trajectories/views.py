@@ -12,15 +12,15 @@ from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms import IntakeForm
 from referrals.extensions import db
 from referrals.models import AuditAction, Trajectory, local_today, utcnow
-from referrals.permissions import Role, roles_required
+from referrals.permissions import Role, roles_required, trajectory_for
 from referrals.services import ServiceError, closing, outcomes, progress, trajectories
 from referrals.services.plan_pdf import render_training_plan_pdf
 
 
 def get_trajectory_or_404(trajectory_id: int) -> Trajectory:
     """Only the therapist's own trajectories exist for them."""
-    trajectory = db.session.get(Trajectory, trajectory_id)
-    if trajectory is None or trajectory.therapist.user_id != current_user.id:
+    trajectory = trajectory_for(current_user, trajectory_id)
+    if trajectory is None:
         abort(404)
     return trajectory
 

@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy.orm import contains_eager, selectinload
 
 from referrals import audit
-from referrals.blueprints.intake.views import audit_listed, get_referral_or_404, visible_referrals
+from referrals.blueprints.intake.views import audit_listed, get_referral_or_404
 from referrals.blueprints.offers.forms import OfferForm
 from referrals.blueprints.triage import bp
 from referrals.blueprints.triage.forms import RejectForm
@@ -27,7 +27,7 @@ from referrals.models import (
     local_today,
     utcnow,
 )
-from referrals.permissions import Role, can_reject, roles_required
+from referrals.permissions import Role, can_reject, referrals_visible_to, roles_required
 from referrals.services import ServiceError, intake, offers, states
 from referrals.services.matching import match_referral
 from referrals.services.therapists import expiry_warning
@@ -43,13 +43,13 @@ def queue():
         selectinload(Referral.offers).selectinload(Offer.therapist),
     )
     referrals = db.session.scalars(
-        visible_referrals(current_user)
+        referrals_visible_to(current_user)
         .where(Referral.state == ReferralState.SUBMITTED)
         .order_by(Referral.submitted_at, Referral.id)
         .options(*with_rows)
     ).all()
     offered = db.session.scalars(
-        visible_referrals(current_user)
+        referrals_visible_to(current_user)
         .where(Referral.state == ReferralState.OFFERED)
         .order_by(Referral.submitted_at, Referral.id)
         .options(*with_rows)

@@ -38,9 +38,8 @@ from referrals.models import (
     ReportJob,
     ReportKind,
     local_today,
-    programme_coordinators,
 )
-from referrals.permissions import Role, roles_required
+from referrals.permissions import Role, programme_for, programmes_visible_to, roles_required
 from referrals.services import exports, programme_report, uptake_view
 from referrals.services.uptake import programme_uptake
 
@@ -67,22 +66,8 @@ class PeriodForm(FilterForm):
         return start, end
 
 
-def visible_programmes(user) -> sa.Select:
-    query = sa.select(Programme).order_by(Programme.name)
-    if user.role is Role.OFFICER:
-        return query.where(Programme.funder_id == user.organisation_id)
-    if user.role is Role.COORDINATOR:
-        mine = sa.select(programme_coordinators.c.programme_id).where(
-            programme_coordinators.c.user_id == user.id
-        )
-        return query.where(Programme.id.in_(mine))
-    return query.where(sa.false())
-
-
 def get_programme_or_404(programme_id: int) -> Programme:
-    programme = db.session.scalar(
-        visible_programmes(current_user).where(Programme.id == programme_id)
-    )
+    programme = programme_for(current_user, programme_id)
     if programme is None:
         abort(404)
     return programme
@@ -91,7 +76,7 @@ def get_programme_or_404(programme_id: int) -> Programme:
 @bp.get("/uptake")
 @roles_required(Role.OFFICER, Role.COORDINATOR)
 def index():
-    programmes = db.session.scalars(visible_programmes(current_user)).all()
+    programmes = db.session.scalars(programmes_visible_to(current_user)).all()
     return render_template("uptake/index.html", programmes=programmes)
 
 
