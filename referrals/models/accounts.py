@@ -105,6 +105,10 @@ class User(UserMixin, TimestampMixin, Base):
     # The time step of the last accepted code: a code is accepted once only.
     totp_last_counter: Mapped[int | None] = mapped_column(sa.BigInteger)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Failed login attempts since `failures_since` (the first failure of the running window):
+    # the account lock counts here, not in the append-only audit log.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    failures_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

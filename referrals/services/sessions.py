@@ -13,7 +13,7 @@ from flask import current_app, request
 
 from referrals import audit
 from referrals.extensions import db
-from referrals.models import AuditAction, AuditEvent, SessionEndReason, User, UserSession, utcnow
+from referrals.models import AuditAction, SessionEndReason, User, UserSession, utcnow
 from referrals.services.passwords import (
     burn_verification_time,
     hash_password,
@@ -46,7 +46,8 @@ def is_locked(user: User, now: datetime | None = None) -> bool:
 
 
 def record_login_failure(user: User | None, reason: str) -> None:
-    """Audit a failed attempt; the Nth failure within the window locks the account."""
+    """Audit a failed attempt and count it on the account; the Nth failure within the window
+    (counted from the first failure of the window) locks the account."""
     audit.record(
         AuditAction.LOGIN_FAILED,
         actor=user,
@@ -56,17 +57,21 @@ def record_login_failure(user: User | None, reason: str) -> None:
     )
     if user is None:
         return
-    db.session.flush()
     cfg = current_app.config
     now = utcnow()
-    failures = db.session.scalar(
-        sa.select(sa.func.count(AuditEvent.id)).where(
-            AuditEvent.user_id == user.id,
-            AuditEvent.action == AuditAction.LOGIN_FAILED,
-            AuditEvent.occurred_at > now - cfg["ACCOUNT_LOCK_WINDOW"],
+    in_window = User.failures_since > now - cfg["ACCOUNT_LOCK_WINDOW"]
+    # One UPDATE, so simultaneous failures are all counted.
+    db.session.execute(
+        sa.update(User)
+        .where(User.id == user.id)
+        .values(
+            failed_logins=sa.case((in_window, User.failed_logins + 1), else_=1),
+            failures_since=sa.case((in_window, User.failures_since), else_=now),
         )
+        .execution_options(synchronize_session=False)
     )
-    if failures >= cfg["ACCOUNT_LOCK_FAILURES"] and not is_locked(user, now):
+    db.session.refresh(user)
+    if user.failed_logins >= cfg["ACCOUNT_LOCK_FAILURES"] and not is_locked(user, now):
         user.locked_until = now + cfg["ACCOUNT_LOCK_DURATION"]
 
 
