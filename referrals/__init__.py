@@ -181,6 +181,20 @@ def register_security_and_errors(app: Flask) -> None:
 
     register_security(app)
     register_error_handlers(app)
+    # Registered last, so it runs first of the after-request hooks: before the session touch,
+    # which rolls back whatever was not committed.
+    app.after_request(commit_request)
+
+
+def commit_request(response):
+    """The one commit point of a request (as indico's RH.process): what a view did is kept when
+    it answered with a page, a file or a redirect, and undone when it answered with an error.
+    Views and services never commit; a service error is rolled back where it is shown."""
+    if response.status_code < 400:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
 
 
 def register_cli(app: Flask) -> None:

@@ -432,6 +432,32 @@ GARBAGE = {
 }
 
 
+FILE_TYPES = {
+    "application/pdf",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def test_every_file_is_handed_out_the_same_way(app, login_as, scenario):
+    """PDFs and exports go through one helper: a file name, and never kept in a cache."""
+    files = []
+    for endpoint in sorted(ACCESS):
+        method, url = _request_for(app, endpoint, scenario.ids)
+        if method != "GET" or endpoint == "static":
+            continue
+        for role in _roles_for(endpoint):
+            client = app.test_client()
+            login_as(user=scenario.user_for(role), into=client)
+            response = client.get(url)
+            response.close()
+            if response.status_code == 200 and response.mimetype in FILE_TYPES:
+                files.append(endpoint)
+                assert response.headers["Cache-Control"] == "no-store", endpoint
+                assert "filename=" in response.headers["Content-Disposition"], endpoint
+    assert {"uptake.export", "intake.closing_letter", "trajectories.plan_pdf"} <= set(files)
+
+
 # Written by any request: the login session's last-seen time, and the access log itself.
 BOOKKEEPING_TABLES = {"audit_events", "user_sessions"}
 

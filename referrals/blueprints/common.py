@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 import sqlalchemy as sa
+from flask import Response
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectMultipleField, widgets
@@ -85,3 +86,14 @@ def page_of(query: sa.Select, page: int, size: int) -> tuple[list, bool]:
     """One page of `query` and whether there is a next page."""
     rows = db.session.scalars(query.offset((page - 1) * size).limit(size + 1)).all()
     return rows[:size], len(rows) > size
+
+
+def file_response(data: bytes, *, filename: str, mimetype: str, download: bool = False) -> Response:
+    """Every file the product hands out (PDFs, exports): the bytes as they are, a quoted file
+    name, shown in the browser or saved (`download`), and never kept in a shared cache."""
+    response = Response(data, mimetype=mimetype)
+    response.headers.set(
+        "Content-Disposition", "attachment" if download else "inline", filename=filename
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

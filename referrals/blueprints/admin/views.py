@@ -60,7 +60,6 @@ def new_organisation():
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Organisation %(name)s created.", name=organisation.name), "success")
             return redirect(url_for("admin.organisations"))
     return render_template("admin/organisation_form.html", form=form, organisation=None)
@@ -77,7 +76,6 @@ def edit_organisation(organisation_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Organisation %(name)s saved.", name=organisation.name), "success")
             return redirect(url_for("admin.organisations"))
     return render_template(
@@ -97,7 +95,6 @@ def set_organisation_active(organisation_id: int):
         return redirect(url_for("admin.edit_organisation", organisation_id=organisation.id))
     active = request.form.get("active") == "1"
     accounts.set_organisation_active(organisation, active)
-    db.session.commit()
     if active:
         flash(_("Organisation %(name)s is active again.", name=organisation.name), "success")
     else:
@@ -167,7 +164,6 @@ def new_user():
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Account for %(name)s created.", name=user.name), "success")
             return redirect(url_for("admin.users", organisation=organisation.id))
     return render_template("admin/user_form.html", form=form, user=None)
@@ -186,7 +182,6 @@ def edit_user(user_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Account of %(name)s saved.", name=user.name), "success")
             return redirect(url_for("admin.users", organisation=user.organisation_id))
     return render_template(
@@ -204,7 +199,6 @@ def deactivate_user(user_id: int):
         db.session.rollback()
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash(_("Account of %(name)s deactivated and logged out.", name=user.name), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
@@ -214,7 +208,6 @@ def deactivate_user(user_id: int):
 def reactivate_user(user_id: int):
     user = get_user_or_404(user_id)
     accounts.reactivate_user(user)
-    db.session.commit()
     flash(_("Account of %(name)s is active again.", name=user.name), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
@@ -224,7 +217,6 @@ def reactivate_user(user_id: int):
 def reset_second_factor(user_id: int):
     user = get_user_or_404(user_id)
     accounts.reset_second_factor(user)
-    db.session.commit()
     flash(
         _("%(name)s will set up a new authenticator app at the next login.", name=user.name),
         "success",
@@ -245,7 +237,6 @@ def set_temporary_password(user_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Temporary password set; %(name)s must change it.", name=user.name), "success")
             return redirect(url_for("admin.edit_user", user_id=user.id))
     return render_template(

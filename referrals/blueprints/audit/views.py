@@ -16,7 +16,6 @@ from referrals.blueprints.admin.forms import (
 )
 from referrals.blueprints.audit import bp
 from referrals.blueprints.common import page_number, page_of
-from referrals.extensions import db
 from referrals.models import LOCAL_ZONE, AuditAction, AuditEvent
 from referrals.permissions import Role, roles_required
 
@@ -67,7 +66,6 @@ def log():
             participant_id=form.participant_id.data,
             detail=" ".join([*used, f"page={page}"]),
         )
-        db.session.commit()
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "audit/log.html",

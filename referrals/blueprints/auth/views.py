@@ -48,7 +48,6 @@ def _finish_login(user: User):
     sessions.start_session(user)
     session.clear()
     login_user(user)
-    db.session.commit()
     return redirect(safe_next_url(next_url))
 
 
@@ -61,7 +60,6 @@ def _submit_code(user: User, form: SecondFactorForm, check_code):
         return None
     if check_code(user, form.code.data):
         return _finish_login(user)
-    db.session.commit()  # keep the audit row and any lock
     if sessions.is_locked(user):
         session.pop(PENDING_KEY, None)
         flash(_("Too many failed attempts. This account is locked for a while."), "error")
@@ -85,11 +83,9 @@ def login():
                 "started": utcnow().isoformat(),
                 "next": safe_next_url(request.args.get("next")),
             }
-            db.session.commit()
             if check.user.totp_confirmed_at is None:
                 return redirect(url_for("auth.enrol"))
             return redirect(url_for("auth.second_factor"))
-        db.session.commit()  # the failed attempt is audited and may have locked the account
         if check.locked:
             form.form_errors.append(
                 _("Too many failed attempts. This account is locked for a while; try again later.")
@@ -124,7 +120,6 @@ def enrol():
         return redirect(url_for("auth.second_factor"))
     if user.totp_secret is None:
         user.totp_secret = sessions.new_totp_secret()
-        db.session.commit()
     form = SecondFactorForm()
     response = _submit_code(user, form, sessions.confirm_enrolment)
     if response is not None:
@@ -148,7 +143,6 @@ def enrol():
 @bp.post("/logout")
 def logout():
     sessions.end_session(current_user.session_token, SessionEndReason.LOGOUT)
-    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have been logged out."), "info")
@@ -174,7 +168,6 @@ def change_password():
         else:
             sessions.change_password(user, form.new_password.data)
             login_user(user)
-            db.session.commit()
             flash(
                 _("Your password has been changed. Other sessions have been logged out."), "success"
             )

@@ -7,7 +7,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -19,7 +18,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import SelectChoice
 
 from referrals import audit
-from referrals.blueprints.common import page_number, page_of
+from referrals.blueprints.common import file_response, page_number, page_of
 from referrals.blueprints.intake import bp
 from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, WithdrawForm
 from referrals.extensions import db
@@ -117,7 +116,6 @@ def index():
         args=args,
         can_refer=bool(current_user.role is Role.REFERRER and referable_programmes(current_user)),
     )
-    db.session.commit()
     return page_html
 
 
@@ -190,13 +188,11 @@ def new_referral(programme_id: int):
                 # organisation's referral is only said to exist (the coordinator can sort it out).
                 duplicates = duplicate.duplicates
                 audit_listed(duplicates, AuditAction.SEARCH, "duplicate check")
-                db.session.commit()
                 form.confirm_duplicate.data = "yes"
             except ServiceError as error:
                 db.session.rollback()
                 form.form_errors.append(error.message)
             else:
-                db.session.commit()
                 flash(
                     _("Referral %(reference)s has been submitted.", reference=referral.reference),
                     "success",
@@ -221,7 +217,6 @@ def referral(referral_id: int):
     # Of the trajectory a referrer sees progress and the outcome only with consent.
     therapy = closing.referrer_view(referral) if current_user.role is Role.REFERRER else None
     audit.record(AuditAction.READ, obj=referral, participant_id=referral.participant_id)
-    db.session.commit()
     return render_template(
         "intake/referral.html",
         referral=referral,
@@ -247,7 +242,6 @@ def withdraw(referral_id: int):
             db.session.rollback()
             flash(error.message, "error")
             return redirect(url_for("intake.referral", referral_id=referral.id))
-        db.session.commit()
         flash(
             _("Referral %(reference)s has been withdrawn.", reference=referral.reference), "success"
         )
@@ -256,7 +250,6 @@ def withdraw(referral_id: int):
         AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="withdraw"
     )
     page = render_template("intake/withdraw.html", form=form, referral=referral)
-    db.session.commit()
     return page
 
 
@@ -274,12 +267,8 @@ def closing_letter(closed_referral_id: int):
         participant_id=referral.participant_id,
         detail="closing letter PDF",
     )
-    db.session.commit()
-    response = make_response(therapy.letter.pdf)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="{therapy.letter.filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    letter = therapy.letter
+    return file_response(letter.pdf, filename=letter.filename, mimetype="application/pdf")
 
 
 @bp.get("/referrals/<int:closed_referral_id>/progress.pdf")
@@ -298,11 +287,5 @@ def progress_pdf(closed_referral_id: int):
         participant_id=referral.participant_id,
         detail="progress report PDF",
     )
-    db.session.commit()
-    response = make_response(pdf)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = (
-        f'inline; filename="voortgang-{referral.reference}.pdf"'
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    filename = f"voortgang-{referral.reference}.pdf"
+    return file_response(pdf, filename=filename, mimetype="application/pdf")

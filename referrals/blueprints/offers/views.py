@@ -121,7 +121,6 @@ def inbox():
         closed=closed,
         place_of=area_of,
     )
-    db.session.commit()
     return page
 
 
@@ -131,7 +130,6 @@ def offer(offer_id: int):
     offer = get_offer_or_404(offer_id)
     referral = db.session.get(Referral, offer.referral_id)
     audit.record(AuditAction.READ, obj=offer, participant_id=referral.participant_id)
-    db.session.commit()
     return render_template(
         "offers/offer.html",
         offer=offer,
@@ -156,7 +154,6 @@ def accept(offer_id: int):
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("offers.inbox"))
-    db.session.commit()
     flash(
         _("You accepted the referral. The referrer and the coordinator have been told."), "success"
     )
@@ -184,7 +181,6 @@ def decline(offer_id: int):
             db.session.rollback()
             form.note.errors = [*form.note.errors, error.message]
         else:
-            db.session.commit()
             flash(
                 _("You declined the offer. The coordinator will offer it to someone else."),
                 "success",
@@ -195,5 +191,4 @@ def decline(offer_id: int):
         AuditAction.READ, obj=offer, participant_id=referral.participant_id, detail="decline"
     )
     page = render_template("offers/decline.html", form=form, offer=offer, referral=referral)
-    db.session.commit()
     return page

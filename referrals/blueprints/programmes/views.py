@@ -159,7 +159,6 @@ def new():
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Programme %(name)s created.", name=programme.name), "success")
             return redirect(url_for("programmes.index"))
     return render_template("programmes/programme_form.html", form=form, programme=None)
@@ -177,7 +176,6 @@ def edit(programme_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Programme %(name)s saved.", name=programme.name), "success")
             return redirect(url_for("programmes.index"))
     return render_template("programmes/programme_form.html", form=form, programme=programme)
@@ -189,7 +187,6 @@ def set_active(programme_id: int):
     programme = get_programme_or_404(programme_id)
     active = request.form.get("active") == "1"
     set_programme_active(programme, active)
-    db.session.commit()
     if active:
         flash(_("Programme %(name)s takes referrals again.", name=programme.name), "success")
     else:

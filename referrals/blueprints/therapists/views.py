@@ -119,7 +119,6 @@ def upload():
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             return redirect(url_for("therapists.preview", import_id=register_import.id))
     recent = db.session.scalars(
         sa.select(RegisterImport).order_by(RegisterImport.id.desc()).limit(RECENT_IMPORTS)
@@ -159,7 +158,7 @@ def apply(import_id: int):
     register_import = get_register_import_or_404(import_id)
     try:
         result = apply_import(register_import)
-        db.session.commit()
+        db.session.flush()  # a clash with a simultaneous import shows here, not at the commit
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -222,7 +221,6 @@ def edit(therapist_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Therapist %(name)s saved.", name=therapist.name), "success")
             return redirect(url_for("therapists.index"))
     return render_template(
@@ -247,7 +245,6 @@ def availability():
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Your availability is saved."), "success")
             return redirect(url_for("therapists.availability"))
     return render_template(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -11,10 +11,9 @@ from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Optional
 
 from referrals import audit
-from referrals.blueprints.common import apply_service_error
+from referrals.blueprints.common import apply_service_error, file_response
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
-from referrals.extensions import db
 from referrals.labels import DROPOUT_REASON_LABELS, OUTCOME_LABELS, REGULAR_SPORT_LABELS
 from referrals.models import AuditAction, Report
 from referrals.permissions import Role, roles_required
@@ -74,13 +73,11 @@ def close(trajectory_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("The trajectory has been closed."), "success")
             return redirect(url_for("trajectories.trajectory", trajectory_id=trajectory.id))
     audit.record(
         AuditAction.READ, obj=trajectory, participant_id=participant_id, detail="closing form"
     )
-    db.session.commit()
     return render_template(
         "trajectories/close.html",
         trajectory=trajectory,
@@ -91,11 +88,7 @@ def close(trajectory_id: int):
 
 def letter_response(report: Report):
     """The stored letter's bytes exactly as they were made."""
-    response = make_response(report.pdf)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="{report.filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return file_response(report.pdf, filename=report.filename, mimetype="application/pdf")
 
 
 @bp.get("/trajectories/<int:closed_trajectory_id>/letter.pdf")
@@ -112,5 +105,4 @@ def letter_pdf(closed_trajectory_id: int):
         participant_id=trajectory.referral.participant_id,
         detail="closing letter PDF",
     )
-    db.session.commit()
     return letter_response(report)

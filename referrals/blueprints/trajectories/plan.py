@@ -10,7 +10,6 @@ from referrals.blueprints.common import apply_service_error
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms_sessions import PlanChangeForm
 from referrals.blueprints.trajectories.views import get_trajectory_or_404, render_trajectory_page
-from referrals.extensions import db
 from referrals.permissions import Role, roles_required
 from referrals.services import ServiceError, plan_changes
 
@@ -50,7 +49,6 @@ def change_plan(trajectory_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("The plan has been changed."), "success")
             return redirect(back + "#plan")
     return render_trajectory_page(trajectory, plan_form=form)

@@ -119,7 +119,6 @@ def questionnaire(trajectory_id: int, moment: str, instrument: str):
             db.session.rollback()
             _show_errors(form, error.errors)
         else:
-            db.session.commit()
             flash(outcomes.score_message(response), "success")
             return redirect(back)
     elif form.is_submitted():  # show the answers' messages with the date's, all at once
@@ -134,7 +133,6 @@ def questionnaire(trajectory_id: int, moment: str, instrument: str):
         participant_id=participant_id,
         detail=f"questionnaire form {instrument.key} {moment.value}",
     )
-    db.session.commit()
     return render_template(
         "trajectories/questionnaire.html",
         trajectory=trajectory,

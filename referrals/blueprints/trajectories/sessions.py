@@ -107,7 +107,6 @@ def new_group():
             db.session.rollback()
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Group created."), "success")
             return redirect(url_for("trajectories.group", group_id=group.id))
     return render_template("trajectories/group_form.html", form=form)
@@ -122,7 +121,6 @@ def _render_group(group: TrainingGroup, form: GroupForm, add_form: AddMemberForm
     ]
     _audit_reads(group.members, group, "group page")
     _audit_reads(candidates, group, "group page: participant to add")
-    db.session.commit()
     return render_template(
         "trajectories/group.html", group=group, form=form, add_form=add_form, candidates=candidates
     )
@@ -146,7 +144,6 @@ def group(group_id: int):
             db.session.rollback()
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Group saved."), "success")
             return redirect(url_for("trajectories.group", group_id=group.id))
     return _render_group(group, form)
@@ -165,7 +162,6 @@ def add_member(group_id: int):
             db.session.rollback()
             apply_service_error(add_form, error)
         else:
-            db.session.commit()
             flash(_("Participant added to the group."), "success")
             return redirect(url_for("trajectories.group", group_id=group.id))
     return _render_group(group, _group_form(group, formdata=None), add_form)
@@ -182,7 +178,6 @@ def remove_member(group_id: int, trajectory_id: int):
         db.session.rollback()
         flash(error.message, "error")
     else:
-        db.session.commit()
         flash(_("Participant removed from the group."), "success")
     return redirect(url_for("trajectories.group", group_id=group.id))
 
@@ -249,7 +244,6 @@ def _log(therapist: Therapist, members: list[Trajectory], group: TrainingGroup |
         db.session.rollback()
         _show_row_errors(error, rows, date_form)
         return date_form, rows, None
-    db.session.commit()
     return date_form, rows, session
 
 
@@ -270,7 +264,6 @@ def new_group_session(group_id: int):
         flash(_("Session logged."), "success")
         return redirect(url_for("trajectories.group", group_id=group.id))
     _audit_reads(members, group, "session form")
-    db.session.commit()
     return render_template(
         "trajectories/session_new.html",
         heading=_("Log a session of %(group)s", group=group.name),
@@ -295,7 +288,6 @@ def new_individual_session(trajectory_id: int):
         flash(_("Session logged."), "success")
         return redirect(back + "#progress")
     _audit_reads([trajectory], trajectory, "session form")
-    db.session.commit()
     return render_template(
         "trajectories/session_new.html",
         heading=_("Log a session with %(name)s", name=trajectory.referral.participant.full_name),
@@ -366,11 +358,9 @@ def edit_session(session_id: int):
             db.session.rollback()
             _show_row_errors(error, rows, form)
         else:
-            db.session.commit()
             flash(_("Session corrected."), "success")
             return redirect(back)
     _audit_reads([r.trajectory for r in session.attendances], session, "session correction form")
-    db.session.commit()
     return render_template(
         "trajectories/session_edit.html",
         heading=_("Correct the session of %(date)s", date=format_date(session.held_on, "long")),

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from referrals import audit
-from referrals.blueprints.common import apply_service_error
+from referrals.blueprints.common import apply_service_error, file_response
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms import IntakeForm
-from referrals.extensions import db
 from referrals.models import AuditAction, Trajectory, local_today, utcnow
 from referrals.permissions import Role, roles_required, trajectory_for
 from referrals.services import ServiceError, closing, outcomes, progress, trajectories
@@ -44,7 +43,6 @@ def trajectory(trajectory_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            db.session.commit()
             flash(_("Intake recorded; the training plan is ready."), "success")
             return redirect(url_for("trajectories.trajectory", trajectory_id=trajectory.id))
     if form.intake_on.data is None and not form.errors:
@@ -58,7 +56,6 @@ def render_trajectory_page(trajectory: Trajectory, *, form=None, plan_form=None)
     audit.record(
         AuditAction.READ, obj=trajectory, participant_id=trajectory.referral.participant_id
     )
-    db.session.commit()
     plan = trajectories.plan_from_json(trajectory.plan) if trajectory.plan else None
     return render_template(
         "trajectories/trajectory.html",
@@ -92,10 +89,5 @@ def plan_pdf(trajectory_id: int):
         participant_id=trajectory.referral.participant_id,
         detail="training plan PDF",
     )
-    db.session.commit()
-    response = make_response(pdf)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = (
-        f'inline; filename="schema-{trajectory.referral.reference}.pdf"'
-    )
-    return response
+    filename = f"schema-{trajectory.referral.reference}.pdf"
+    return file_response(pdf, filename=filename, mimetype="application/pdf")

@@ -57,7 +57,6 @@ def queue():
     audit_listed([*referrals, *offered], AuditAction.READ, "triage queue")
     # Render first, then commit the audit rows (a commit first would expire the loaded rows).
     page = render_template("triage/queue.html", referrals=referrals, offered=offered, now=utcnow())
-    db.session.commit()
     return page
 
 
@@ -86,7 +85,6 @@ def match(referral_id: int):
     audit.record(
         AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="matching"
     )
-    db.session.commit()
     today = local_today()
     return render_template(
         "triage/match.html",
@@ -117,7 +115,6 @@ def offer(referral_id: int):
         db.session.rollback()
         flash(error.message, "error")
         return redirect(url_for("triage.match", referral_id=referral.id))
-    db.session.commit()
     flash(
         _(
             "Referral %(reference)s offered to %(name)s; answer expected by %(deadline)s.",
@@ -153,12 +150,10 @@ def reject(referral_id: int):
             db.session.rollback()
             getattr(form, error.field or "note").errors.append(error.message)
         else:
-            db.session.commit()
             flash(_("Referral %(reference)s rejected.", reference=referral.reference), "success")
             return redirect(url_for("triage.queue"))
     audit.record(
         AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="reject"
     )
     page = render_template("triage/reject.html", form=form, referral=referral)
-    db.session.commit()
     return page

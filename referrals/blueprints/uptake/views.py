@@ -13,7 +13,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -28,7 +27,7 @@ from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 
 from referrals import audit
-from referrals.blueprints.common import FilterForm
+from referrals.blueprints.common import FilterForm, file_response
 from referrals.blueprints.uptake import bp
 from referrals.extensions import db
 from referrals.models import (
@@ -133,7 +132,7 @@ def request_report(programme_id: int):
         flash(_("Choose a valid period first."), "error")
         return redirect(url_for("uptake.dashboard", programme_id=programme.id))
     job = programme_report.request_report(programme, start, end, actor=current_user)
-    db.session.commit()
+    db.session.commit()  # the inline renderer claims the committed job
     if current_app.config["REPORTS_INLINE"] and programme_report.claim(job.id):
         programme_report.run_job(job.id)
     flash(_("The report is being made. It appears under Reports below when it is ready."), "info")
@@ -157,11 +156,9 @@ def report_pdf(report_id: int):
         abort(404)
     get_programme_or_404(report.programme_id)
     audit.record(AuditAction.PRINT, obj=report, detail="programme progress report")
-    db.session.commit()
-    response = make_response(report.pdf)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'attachment; filename="{report.filename}"'
-    return response
+    return file_response(
+        report.pdf, filename=report.filename, mimetype="application/pdf", download=True
+    )
 
 
 @bp.get("/uptake/<int:programme_id>/export.<any(csv, xlsx):kind>")
@@ -181,9 +178,5 @@ def export(programme_id: int, kind: str):
         obj=programme,
         detail=f"uptake {kind} {start.isoformat()}..{end.isoformat()}",
     )
-    db.session.commit()
-    response = make_response(data)
-    response.headers["Content-Type"] = mimetype
     filename = f"deelname-{programme.id}-{start.isoformat()}-{end.isoformat()}.{kind}"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return file_response(data, filename=filename, mimetype=mimetype, download=True)
