@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 
@@ -42,3 +43,21 @@ def test_postgres_urls_use_psycopg_3():
 
     app = create_app("testing", overrides={"SQLALCHEMY_DATABASE_URI": "postgres://u@db.invalid/x"})
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize(("status", "kept"), [(200, True), (302, True), (404, False), (500, False)])
+def test_the_request_commits_on_success_and_rolls_back_on_an_error(app, db, status, kept):
+    """The one commit point: what a view wrote is kept only when it answered without error."""
+    from flask import Response
+
+    from referrals import commit_request
+    from referrals.models import Organisation, OrganisationKind
+
+    with app.test_request_context():
+        db.session.add(Organisation(kind=OrganisationKind.FUNDER, name="Fonds Bewegen", code=None))
+        commit_request(Response(status=status))
+        db.session.rollback()  # whatever was not committed is gone now
+        found = db.session.scalar(
+            sa.select(Organisation).where(Organisation.name == "Fonds Bewegen")
+        )
+    assert (found is not None) is kept
