@@ -19,8 +19,8 @@ from flask_migrate import upgrade
 from referrals import create_app
 from referrals.extensions import db
 from referrals.models import OrganisationKind, Referral, Role, utcnow
-from referrals.services.geo import load_pc4_areas
-from referrals.services.matching import match_referral
+from referrals.services.referrals.matching import match_referral
+from referrals.services.therapists.geo import load_pc4_areas
 
 THERAPISTS = 500
 RUNS = 50
@@ -67,7 +67,7 @@ def main() -> None:
         referral_id = build(app)
         today = utcnow().date()
         with app.test_request_context():
-            from referrals.services import geo
+            from referrals.services.therapists import geo
 
             geo.distance_km("2201", "2311")  # the PC4 index is loaded once per process
             started = time.perf_counter()

@@ -70,12 +70,12 @@ def logged_in_client(app, user):
     """A test client with a server-side session for `user` (no login pages)."""
     from flask_login import login_user
 
-    from referrals.services import sessions
+    from referrals.services.accounts import login_sessions
 
     client = app.test_client()
     with app.test_request_context():
         user = db.session.merge(user)
-        sessions.start_session(user)
+        login_sessions.start_session(user)
         db.session.commit()
         token = user.session_token
         login_user(user)
@@ -90,7 +90,7 @@ def measure_pages(app, label: str, built, sizes: dict) -> None:
     from pypdf import PdfReader
 
     from referrals.models import Role, programme_coordinators
-    from referrals.services.programme_report import render_programme_report
+    from referrals.services.uptake.programme_report import render_programme_report
     from tests import factories
 
     end = date.today()

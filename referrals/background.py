@@ -12,7 +12,7 @@ import threading
 from flask import Flask
 
 from referrals.extensions import db
-from referrals.services.offers import settle_deadlines
+from referrals.services.referrals.offers import settle_deadlines
 
 
 def start_offer_timer(app: Flask, interval: float) -> threading.Thread:

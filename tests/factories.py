@@ -119,7 +119,7 @@ def make_programme(
 def participant_details(**changes):
     from datetime import date
 
-    from referrals.services.intake import ParticipantDetails
+    from referrals.services.referrals.intake import ParticipantDetails
 
     values = {
         "first_name": "Sanne",
@@ -135,7 +135,7 @@ def participant_details(**changes):
 
 
 def referral_details(**changes):
-    from referrals.services.intake import ReferralDetails
+    from referrals.services.referrals.intake import ReferralDetails
 
     values = {
         "reasons": ["stress", "low_mood"],
@@ -151,7 +151,7 @@ def referral_details(**changes):
 
 def make_referral(*, programme=None, referrer: User | None = None, **participant_changes):
     """A submitted referral by `referrer` (a new GP referrer by default) into `programme`."""
-    from referrals.services.intake import submit_referral
+    from referrals.services.referrals.intake import submit_referral
 
     if referrer is None:
         referrer = make_user(role=Role.REFERRER)

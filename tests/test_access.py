@@ -32,8 +32,8 @@ from referrals.models import (
     utcnow,
 )
 from referrals.services.closing import close_trajectory
-from referrals.services.offers import accept_offer, offer_referral
-from referrals.services.register_import import store_register_file
+from referrals.services.referrals.offers import accept_offer, offer_referral
+from referrals.services.therapists.register_import import store_register_file
 from referrals.services.trajectories import record_intake
 from tests import factories
 from tests.conftest import session_on

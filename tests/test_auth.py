@@ -258,27 +258,27 @@ def test_login_limit_is_shared_through_redis_when_configured(app, db):
 
 def test_the_lock_counts_on_the_account_not_in_the_audit_log(app, db, monkeypatch):
     """The audit log is a log: with audit rows not written at all, five failures still lock."""
-    from referrals.services import sessions
+    from referrals.services.accounts import login_sessions
 
     user = factories.make_user(role=Role.OFFICER)
-    monkeypatch.setattr(sessions.audit, "record", lambda *args, **kwargs: None)
+    monkeypatch.setattr(login_sessions.audit, "record", lambda *args, **kwargs: None)
     with app.test_request_context():
         for _ in range(app.config["ACCOUNT_LOCK_FAILURES"]):
-            sessions.record_login_failure(user, "wrong password")
+            login_sessions.record_login_failure(user, "wrong password")
     assert user.failed_logins == app.config["ACCOUNT_LOCK_FAILURES"]
-    assert sessions.is_locked(user)
+    assert login_sessions.is_locked(user)
 
 
 def test_failures_older_than_the_window_start_the_count_again(app, db, monkeypatch):
-    from referrals.services import sessions
+    from referrals.services.accounts import login_sessions
 
     user = factories.make_user(role=Role.OFFICER)
     start = utcnow()
     with app.test_request_context():
         for _ in range(app.config["ACCOUNT_LOCK_FAILURES"] - 1):
-            sessions.record_login_failure(user, "wrong password")
+            login_sessions.record_login_failure(user, "wrong password")
         later = start + app.config["ACCOUNT_LOCK_WINDOW"] + timedelta(seconds=1)
-        monkeypatch.setattr(sessions, "utcnow", lambda: later)
-        sessions.record_login_failure(user, "wrong password")
+        monkeypatch.setattr(login_sessions, "utcnow", lambda: later)
+        login_sessions.record_login_failure(user, "wrong password")
     assert user.failed_logins == 1 and user.failures_since == later
-    assert not sessions.is_locked(user, later)
+    assert not login_sessions.is_locked(user, later)

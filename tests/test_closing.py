@@ -31,8 +31,9 @@ from referrals.models import (
     Weekday,
     local_today,
 )
-from referrals.services import ServiceError, offers
+from referrals.services import ServiceError
 from referrals.services.closing import close_trajectory
+from referrals.services.referrals import offers
 from referrals.services.states import apply_transition
 from referrals.services.trajectories import record_intake
 from tests import factories

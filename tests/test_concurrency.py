@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 
 from referrals.extensions import db
 from referrals.models import Offer, Referral, ReferralState, Therapist
-from referrals.services import offers
+from referrals.services.referrals import offers
 from tests import factories
 from tests.conftest import make_app
 

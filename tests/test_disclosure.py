@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from referrals.services.disclosure import HIDDEN, SMALL, protect_mapping, protect_parts, share, show
+from referrals.services.uptake.disclosure import (
+    HIDDEN,
+    SMALL,
+    protect_mapping,
+    protect_parts,
+    share,
+    show,
+)
 
 
 def texts(shown):

@@ -8,7 +8,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from referrals.services.exports import Table, harmless, to_csv, to_xlsx
+from referrals.services.uptake.exports import Table, harmless, to_csv, to_xlsx
 
 HOSTILE = ['=HYPERLINK("http://evil")', "+31 6 1234", "-2+3", "@SUM(A1)", "\tcmd", "\rx"]
 

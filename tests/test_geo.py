@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from referrals.models import Pc4Area
-from referrals.services import geo
+from referrals.services.therapists import geo
 from tests.helpers import text
 
 

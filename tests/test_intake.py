@@ -202,7 +202,7 @@ def test_the_same_bsn_is_a_duplicate_even_with_another_name(client, db, login_as
 
 
 def test_a_closed_referral_is_no_duplicate(client, db, login_as, setup):
-    from referrals.services.intake import withdraw_referral
+    from referrals.services.referrals.intake import withdraw_referral
 
     login_as(user=setup.gp)
     post_referral(client, setup.programme)
@@ -250,7 +250,7 @@ def make_referrals(setup, n=3):
 
 def test_referrer_lists_filters_and_searches_with_audit(client, db, login_as, setup):
     referrals = make_referrals(setup)
-    from referrals.services.intake import withdraw_referral
+    from referrals.services.referrals.intake import withdraw_referral
 
     withdraw_referral(referrals[1], actor=setup.gp, reason="Andere hulp gevonden")
     db.session.commit()
@@ -303,7 +303,7 @@ def test_waiting_days(db, setup):
 
 
 def test_waiting_ends_when_a_therapist_accepts(db, setup):
-    from referrals.services import offers
+    from referrals.services.referrals import offers
 
     referral = factories.make_referral(programme=setup.programme, referrer=setup.gp)
     user = factories.make_user(role=Role.THERAPIST)
@@ -371,7 +371,7 @@ def test_the_service_never_stores_a_bsn_from_an_organisation_that_is_no_care_pro
 ):
     """The rule lives in the intake service: called directly with a BSN, a referral from a
     social team, school or employer is refused on the BSN field and nothing is saved."""
-    from referrals.services.intake import InvalidReferral, submit_referral
+    from referrals.services.referrals.intake import InvalidReferral, submit_referral
 
     organisation = factories.make_organisation(kind=kind)
     setup.programme.referrer_organisations.append(organisation)
@@ -389,7 +389,7 @@ def test_the_service_never_stores_a_bsn_from_an_organisation_that_is_no_care_pro
 
 
 def test_the_service_stores_the_bsn_of_a_gp_referral(db, setup):
-    from referrals.services.intake import submit_referral
+    from referrals.services.referrals.intake import submit_referral
 
     referral = submit_referral(
         referrer=setup.gp,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from referrals.models import Role, local_today
-from referrals.services.matching import match_referral
+from referrals.services.referrals.matching import match_referral
 from tests import factories
 
 
@@ -30,7 +30,7 @@ def therapist(programme, name, **changes):
 
 
 def referral(programme, **changes):
-    from referrals.services.intake import submit_referral
+    from referrals.services.referrals.intake import submit_referral
 
     details = factories.referral_details(
         preferred_form=changes.pop("preferred_form", "group"),
@@ -142,7 +142,7 @@ def test_an_unknown_postcode_gives_a_notice_not_an_error(db, programme):
             "unknown" in result.candidates[0].explanation
             or "onbekend" in result.candidates[0].explanation
         )
-    from referrals.services import geo
+    from referrals.services.therapists import geo
 
     assert geo.distance_km("0999 AA", "2201 AB") is None
 

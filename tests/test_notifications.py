@@ -19,10 +19,10 @@ from flask import url_for
 
 from referrals.models import Notification, NotificationKind, OrganisationKind, Role, utcnow
 from referrals.services import notifications
-from referrals.services.intake import ParticipantDetails, ReferralDetails, submit_referral
 from referrals.services.notifications import _claim, deliver_due, enqueue, retry_delay
+from referrals.services.notifications.texts import notification_text
 from referrals.services.programmes import ProgrammeDetails, create_programme
-from referrals.services.texts import notification_text
+from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails, submit_referral
 from tests import factories
 
 SENDER = "noreply@runningtherapie.invalid"

@@ -19,7 +19,7 @@ from referrals.models import (
     local_today,
     utcnow,
 )
-from referrals.services import offers
+from referrals.services.referrals import offers
 from tests import factories
 from tests.helpers import text
 
@@ -228,7 +228,7 @@ def test_the_worker_reminds_the_therapist_once_when_the_deadline_is_near(app, db
 
 
 def test_withdrawing_an_offered_referral_closes_the_offer(db, world):
-    from referrals.services.intake import withdraw_referral
+    from referrals.services.referrals.intake import withdraw_referral
 
     offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
     withdraw_referral(world["referral"], actor=world["gp"], reason="Verhuisd")

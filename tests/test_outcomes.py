@@ -19,8 +19,8 @@ from referrals.models import (
     local_today,
     utcnow,
 )
-from referrals.services import offers, outcomes
-from referrals.services.trajectories import record_intake
+from referrals.services.referrals import offers
+from referrals.services.trajectories import outcomes, record_intake
 from tests import factories
 from tests.helpers import text
 

@@ -9,8 +9,8 @@ import pytest
 from pypdf import PdfReader
 
 from referrals.pdf import safe_fetcher
-from referrals.services.plan_pdf import render_training_plan_pdf
-from referrals.services.training_plans import generate_plan
+from referrals.services.trajectories.plan_pdf import render_training_plan_pdf
+from referrals.services.trajectories.training_plans import generate_plan
 
 # A 1×1 transparent PNG.
 PNG = base64.b64decode(

@@ -25,7 +25,7 @@ from referrals.models import (
     Weekday,
     local_today,
 )
-from referrals.services import offers
+from referrals.services.referrals import offers
 from tests import factories
 from tests.training_setup import make_practice
 

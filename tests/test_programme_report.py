@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from referrals.models import Report
-from referrals.services.programme_report import generate_programme_report
+from referrals.services.uptake.programme_report import generate_programme_report
 from tests.test_uptake import END, START, data  # noqa: F401 - the hand-built data set
 
 

@@ -315,7 +315,7 @@ def test_offer_settings_are_programme_settings(client, db, admin, members):
 
 def test_an_admin_deactivates_a_programme_and_it_takes_no_new_referrals(client, db, login_as):
     from referrals.models import AuditEvent
-    from referrals.services.intake import can_refer_to
+    from referrals.services.referrals.intake import can_refer_to
 
     world = factories.make_world(therapist=False)
     referrer, programme = world.gp, world.programme

@@ -6,8 +6,8 @@ from flask_babel import Babel
 
 import referrals
 from referrals.models import Questionnaire
-from referrals.services import questionnaires as q
-from referrals.services.questionnaires import (
+from referrals.services.trajectories import questionnaires as q
+from referrals.services.trajectories.questionnaires import (
     Band,
     Instrument,
     get_instrument,

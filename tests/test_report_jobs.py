@@ -18,7 +18,7 @@ from referrals.models import (
     Role,
     utcnow,
 )
-from referrals.services import programme_report
+from referrals.services.uptake import programme_report
 from tests import factories
 from tests.helpers import text
 from tests.test_uptake import data  # noqa: F401 - the hand-built data set

@@ -22,7 +22,7 @@ from referrals.models import (
     utcnow,
 )
 from referrals.services import ServiceError
-from referrals.services.training_sessions import AttendanceEntry, correct_session
+from referrals.services.trajectories.training_sessions import AttendanceEntry, correct_session
 from tests.helpers import text
 from tests.test_training_sessions import absent, planned_week, row
 from tests.training_setup import make_practice

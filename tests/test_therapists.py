@@ -23,12 +23,12 @@ from referrals.models import (
     local_today,
 )
 from referrals.services import ServiceError
-from referrals.services.register_import import (
+from referrals.services.therapists import expiry_warning
+from referrals.services.therapists.register_import import (
     apply_import,
     preview_import,
     store_register_file,
 )
-from referrals.services.therapists import expiry_warning
 from tests import factories
 from tests.helpers import text
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from referrals.services.training_plans import (
+from referrals.services.trajectories.training_plans import (
     FINAL_STEP,
     LADDER,
     MAX_WEEKS,

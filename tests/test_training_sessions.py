@@ -22,8 +22,8 @@ from referrals.models import (
     local_today,
     utcnow,
 )
-from referrals.services.training_plans import LADDER
 from referrals.services.trajectories import plan_from_json
+from referrals.services.trajectories.training_plans import LADDER
 from tests.helpers import text
 from tests.training_setup import make_practice
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from referrals.models import AuditAction, AuditEvent, Role, Trajectory, local_today
-from referrals.services import offers
+from referrals.services.referrals import offers
 from tests import factories
 from tests.helpers import text
 

@@ -13,7 +13,7 @@ from referrals.models import (
     RejectionReason,
 )
 from referrals.services import ServiceError
-from referrals.services.intake import reject_referral, withdraw_referral
+from referrals.services.referrals.intake import reject_referral, withdraw_referral
 from referrals.services.states import TransitionRefused
 from tests import factories
 from tests.helpers import text

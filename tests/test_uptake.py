@@ -38,8 +38,8 @@ from referrals.models import (
     TrainingSession,
     Trajectory,
 )
-from referrals.services.disclosure import protect_mapping
 from referrals.services.uptake import percentile, programme_uptake
+from referrals.services.uptake.disclosure import protect_mapping
 from tests import factories
 
 START, END = date(2026, 10, 1), date(2026, 11, 30)

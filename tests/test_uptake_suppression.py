@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from referrals.models import Role
-from referrals.services.programme_report import generate_programme_report
+from referrals.services.uptake.programme_report import generate_programme_report
 from tests import factories
 from tests.test_uptake import END, START, data  # noqa: F401 - the hand-built data set
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from referrals.extensions import db
 from referrals.models import TrainingGroup, Trajectory, User, Weekday, local_today
-from referrals.services import offers
+from referrals.services.referrals import offers
 from referrals.services.trajectories import record_intake
 from tests import factories
 

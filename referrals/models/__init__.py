@@ -23,6 +23,7 @@ from referrals.models.intake import (
     Weekday,
 )
 from referrals.models.notifications import Notification, NotificationKind
+from referrals.models.offers import DeclineReason, Offer, OfferState
 from referrals.models.programmes import (
     PostcodeArea,
     Programme,
@@ -32,9 +33,6 @@ from referrals.models.programmes import (
 )
 from referrals.models.reports import Report, ReportJob, ReportJobState, ReportKind
 from referrals.models.therapists import (
-    DeclineReason,
-    Offer,
-    OfferState,
     Pc4Area,
     RegisterImport,
     Therapist,

@@ -14,7 +14,8 @@ from referrals.models.base import Base, TimestampMixin, UTCDateTime, enum_column
 from referrals.models.programmes import Programme
 
 if TYPE_CHECKING:
-    from referrals.models.therapists import Offer, Therapist
+    from referrals.models.offers import Offer
+    from referrals.models.therapists import Therapist
 
 
 class ReferralState(enum.StrEnum):

@@ -26,8 +26,8 @@ from playwright.sync_api import Page, expect
 
 from referrals.extensions import db
 from referrals.models import Programme, Therapist, User
-from referrals.services.geo import load_pc4_areas
-from referrals.services.intake import ParticipantDetails, ReferralDetails, submit_referral
+from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails, submit_referral
+from referrals.services.therapists.geo import load_pc4_areas
 from tests.browser.support import (
     LiveServer,
     account,

@@ -31,10 +31,10 @@ from pypdf import PdfReader
 
 from referrals.extensions import db
 from referrals.models import Programme, Therapist, Trajectory, User, Weekday, local_today
-from referrals.services.groups import add_member, create_group
-from referrals.services.intake import ParticipantDetails, ReferralDetails, submit_referral
-from referrals.services.offers import accept_offer, offer_referral
+from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails, submit_referral
+from referrals.services.referrals.offers import accept_offer, offer_referral
 from referrals.services.trajectories import record_intake
+from referrals.services.trajectories.groups import add_member, create_group
 from tests.browser.support import (
     LiveServer,
     account,

@@ -33,9 +33,8 @@ from pypdf import PdfReader
 
 from referrals.extensions import db
 from referrals.models import Programme, User, local_today
-from referrals.services import programme_report
-from referrals.services.intake import ParticipantDetails, ReferralDetails, submit_referral
-from referrals.services.uptake import programme_uptake
+from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails, submit_referral
+from referrals.services.uptake import programme_report, programme_uptake
 from tests.browser.support import (
     LiveServer,
     account,

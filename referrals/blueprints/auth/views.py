@@ -15,9 +15,9 @@ from referrals.blueprints.auth.forms import ChangePasswordForm, LoginForm, Secon
 from referrals.extensions import db, limiter
 from referrals.models import SessionEndReason, User, utcnow
 from referrals.security import safe_next_url
-from referrals.services import ServiceError, sessions
-from referrals.services.accounts import check_password_strength
-from referrals.services.passwords import verify_password
+from referrals.services import ServiceError
+from referrals.services.accounts import check_password_strength, login_sessions
+from referrals.services.accounts.passwords import verify_password
 
 PENDING_KEY = "pending_login"
 
@@ -36,7 +36,7 @@ def _pending_user() -> User | None:
         session.pop(PENDING_KEY, None)
         return None
     user = db.session.get(User, pending["user_id"])
-    if user is None or not user.is_active or sessions.is_locked(user):
+    if user is None or not user.is_active or login_sessions.is_locked(user):
         session.pop(PENDING_KEY, None)
         return None
     return user
@@ -45,7 +45,7 @@ def _pending_user() -> User | None:
 def _finish_login(user: User):
     """Both factors passed: a brand-new cookie session bound to a new server-side token."""
     next_url = session.get(PENDING_KEY, {}).get("next")
-    sessions.start_session(user)
+    login_sessions.start_session(user)
     session.clear()
     login_user(user)
     return redirect(safe_next_url(next_url))
@@ -60,7 +60,7 @@ def _submit_code(user: User, form: SecondFactorForm, check_code):
         return None
     if check_code(user, form.code.data):
         return _finish_login(user)
-    if sessions.is_locked(user):
+    if login_sessions.is_locked(user):
         session.pop(PENDING_KEY, None)
         flash(_("Too many failed attempts. This account is locked for a while."), "error")
         return redirect(url_for("auth.login"))
@@ -75,7 +75,7 @@ def login():
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        check = sessions.check_password(form.email.data, form.password.data)
+        check = login_sessions.check_password(form.email.data, form.password.data)
         if check.ok:
             session.clear()
             session[PENDING_KEY] = {
@@ -104,7 +104,7 @@ def second_factor():
     if user.totp_confirmed_at is None:
         return redirect(url_for("auth.enrol"))
     form = SecondFactorForm()
-    response = _submit_code(user, form, sessions.verify_second_factor)
+    response = _submit_code(user, form, login_sessions.verify_second_factor)
     if response is not None:
         return response
     return render_template("auth/second_factor.html", form=form)
@@ -119,12 +119,12 @@ def enrol():
     if user.totp_confirmed_at is not None:
         return redirect(url_for("auth.second_factor"))
     if user.totp_secret is None:
-        user.totp_secret = sessions.new_totp_secret()
+        user.totp_secret = login_sessions.new_totp_secret()
     form = SecondFactorForm()
-    response = _submit_code(user, form, sessions.confirm_enrolment)
+    response = _submit_code(user, form, login_sessions.confirm_enrolment)
     if response is not None:
         return response
-    uri = sessions.provisioning_uri(user, user.totp_secret)
+    uri = login_sessions.provisioning_uri(user, user.totp_secret)
     qr_svg = segno.make(uri, error="m").svg_inline(
         scale=5, dark="#000000", light="#ffffff", title=_("QR code for your authenticator app")
     )
@@ -142,7 +142,7 @@ def enrol():
 
 @bp.post("/logout")
 def logout():
-    sessions.end_session(current_user.session_token, SessionEndReason.LOGOUT)
+    login_sessions.end_session(current_user.session_token, SessionEndReason.LOGOUT)
     logout_user()
     session.clear()
     flash(_("You have been logged out."), "info")
@@ -166,7 +166,7 @@ def change_password():
         except ServiceError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
-            sessions.change_password(user, form.new_password.data)
+            login_sessions.change_password(user, form.new_password.data)
             login_user(user)
             flash(
                 _("Your password has been changed. Other sessions have been logged out."), "success"

@@ -38,9 +38,10 @@ from referrals.permissions import (
     referrals_visible_to,
     roles_required,
 )
-from referrals.services import ServiceError, closing, intake, states
-from referrals.services.intake import ParticipantDetails, ReferralDetails
-from referrals.services.referrer_progress import render_progress_report
+from referrals.services import ServiceError, closing, states
+from referrals.services.closing.referrer_progress import render_progress_report
+from referrals.services.referrals import intake
+from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails
 
 
 def get_referral_or_404(referral_id: int) -> Referral:

@@ -25,8 +25,9 @@ from referrals.models import (
     utcnow,
 )
 from referrals.permissions import Role, offer_for, roles_required
-from referrals.services import ServiceError, geo, offers
-from referrals.services.therapists import expiry_warning, therapist_of
+from referrals.services import ServiceError
+from referrals.services.referrals import offers
+from referrals.services.therapists import expiry_warning, geo, therapist_of
 
 
 def area_of(postcode: str) -> str:

@@ -21,7 +21,6 @@ from referrals.extensions import db
 from referrals.models import RegisterImport, Role, Therapist, User
 from referrals.permissions import roles_required
 from referrals.services import ServiceError
-from referrals.services.register_import import apply_import, preview_import, store_register_file
 from referrals.services.therapists import (
     expiry_warning,
     local_today,
@@ -29,6 +28,11 @@ from referrals.services.therapists import (
     therapist_users,
     update_availability,
     update_therapist,
+)
+from referrals.services.therapists.register_import import (
+    apply_import,
+    preview_import,
+    store_register_file,
 )
 
 RECENT_IMPORTS = 10

@@ -6,6 +6,6 @@ from referrals.blueprints.trajectories import (  # noqa: E402, F401
     closing,
     plan,
     questionnaires,
-    sessions,
+    training_sessions,
     views,
 )

@@ -8,10 +8,11 @@ from flask_login import current_user
 
 from referrals.blueprints.common import apply_service_error
 from referrals.blueprints.trajectories import bp
-from referrals.blueprints.trajectories.forms_sessions import PlanChangeForm
+from referrals.blueprints.trajectories.forms_training import PlanChangeForm
 from referrals.blueprints.trajectories.views import get_trajectory_or_404, render_trajectory_page
 from referrals.permissions import Role, roles_required
-from referrals.services import ServiceError, plan_changes
+from referrals.services import ServiceError
+from referrals.services.trajectories import plan_changes
 
 
 @bp.app_context_processor

@@ -20,8 +20,9 @@ from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.extensions import db
 from referrals.models import AuditAction, Moment, QuestionnaireResponse, local_today
 from referrals.permissions import Role, roles_required
-from referrals.services import ServiceError, outcomes
-from referrals.services.questionnaires import Instrument
+from referrals.services import ServiceError
+from referrals.services.trajectories import outcomes
+from referrals.services.trajectories.questionnaires import Instrument
 
 
 def questionnaire_form_class(instrument: Instrument) -> type[FlaskForm]:

@@ -12,8 +12,9 @@ from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms import IntakeForm
 from referrals.models import AuditAction, Trajectory, local_today, utcnow
 from referrals.permissions import Role, roles_required, trajectory_for
-from referrals.services import ServiceError, closing, outcomes, progress, trajectories
-from referrals.services.plan_pdf import render_training_plan_pdf
+from referrals.services import ServiceError, closing, trajectories
+from referrals.services.trajectories import outcomes, progress
+from referrals.services.trajectories.plan_pdf import render_training_plan_pdf
 
 
 def get_trajectory_or_404(trajectory_id: int) -> Trajectory:

@@ -28,8 +28,9 @@ from referrals.models import (
     utcnow,
 )
 from referrals.permissions import Role, can_reject, referrals_visible_to, roles_required
-from referrals.services import ServiceError, intake, offers, states
-from referrals.services.matching import match_referral
+from referrals.services import ServiceError, states
+from referrals.services.referrals import intake, offers
+from referrals.services.referrals.matching import match_referral
 from referrals.services.therapists import expiry_warning
 
 

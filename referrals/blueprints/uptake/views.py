@@ -39,8 +39,7 @@ from referrals.models import (
     local_today,
 )
 from referrals.permissions import Role, programme_for, programmes_visible_to, roles_required
-from referrals.services import exports, programme_report, uptake_view
-from referrals.services.uptake import programme_uptake
+from referrals.services.uptake import exports, programme_report, programme_uptake, uptake_view
 
 MAX_PERIOD = timedelta(days=5 * 366)
 

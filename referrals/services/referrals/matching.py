@@ -16,7 +16,7 @@ from flask_babel import get_locale, get_translations
 
 from referrals.labels import WEEKDAY_SHORT_MESSAGES
 from referrals.models import OfferState, PreferredForm, Referral, Therapist, Weekday
-from referrals.services import geo
+from referrals.services.therapists import geo
 
 # Flask-Babel's gettext looks up the request's locale and catalogue on every call, which
 # costs more than the matching itself for 500 therapists; one match uses one lookup.

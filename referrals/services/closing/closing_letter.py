@@ -33,8 +33,8 @@ from referrals.models import (
     utcnow,
 )
 from referrals.pdf import render_pdf
-from referrals.services.outcomes import category_label, direction_of
-from referrals.services.questionnaires import get_instrument
+from referrals.services.trajectories.outcomes import category_label, direction_of
+from referrals.services.trajectories.questionnaires import get_instrument
 
 LETTER_TEMPLATE = "closing_letter.html"
 

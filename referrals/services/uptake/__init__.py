@@ -43,7 +43,7 @@ from referrals.models import (
     Trajectory,
     programme_therapists,
 )
-from referrals.services.questionnaires import get_instrument
+from referrals.services.trajectories.questionnaires import get_instrument
 
 # A change in score that counts as clinically relevant, per instrument (in score units).
 # WHO-5: 10 points on the 0-100 scale (Topp et al. 2015). K10 and MHC-SF have no single

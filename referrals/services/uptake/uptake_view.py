@@ -17,9 +17,9 @@ from markupsafe import Markup
 from referrals.charts import bar_chart
 from referrals.labels import DROPOUT_REASON_LABELS, REASON_LABELS
 from referrals.models import Attendance, DropoutReason, OrganisationKind, Reason
-from referrals.services.disclosure import SMALL, is_small, protect_mapping, share, show
-from referrals.services.exports import Table
 from referrals.services.uptake import FUNNEL, Uptake, Wait
+from referrals.services.uptake.disclosure import SMALL, is_small, protect_mapping, share, show
+from referrals.services.uptake.exports import Table
 
 FUNNEL_LABELS = {
     "referred": _l("Referred"),

@@ -28,8 +28,8 @@ from referrals.models import (
     utcnow,
 )
 from referrals.pdf import ARCHIVE_VARIANT, render_pdf
-from referrals.services import ServiceError, uptake_view
-from referrals.services.uptake import programme_uptake
+from referrals.services import ServiceError
+from referrals.services.uptake import programme_uptake, uptake_view
 
 
 def render_programme_report(programme: Programme, start: date, end: date, *, version: int):

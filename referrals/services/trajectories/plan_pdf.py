@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from referrals.pdf import render_pdf
-from referrals.services.training_plans import Plan
+from referrals.services.trajectories.training_plans import Plan
 
 
 def render_training_plan_pdf(

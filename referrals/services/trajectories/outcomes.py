@@ -27,7 +27,7 @@ from referrals.models import (
     local_today,
 )
 from referrals.services import ServiceError
-from referrals.services.questionnaires import (
+from referrals.services.trajectories.questionnaires import (
     INSTRUMENTS,
     Instrument,
     get_instrument,

@@ -12,7 +12,8 @@ from referrals import audit
 from referrals.extensions import db
 from referrals.models import AuditAction, Trajectory, User
 from referrals.services import ServiceError
-from referrals.services.training_plans import (
+from referrals.services.trajectories import plan_from_json, plan_to_json
+from referrals.services.trajectories.training_plans import (
     LADDER,
     TEMPLATES,
     Plan,
@@ -22,7 +23,6 @@ from referrals.services.training_plans import (
     repeat_week,
     step_back,
 )
-from referrals.services.trajectories import plan_from_json, plan_to_json
 
 ACTIONS = ("repeat", "step_back", "edit")
 MAX_BLOCK_MIN, MAX_REPEATS = 60, 20

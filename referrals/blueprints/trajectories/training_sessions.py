@@ -11,7 +11,7 @@ from wtforms import SelectChoice
 from referrals import audit
 from referrals.blueprints.common import apply_service_error
 from referrals.blueprints.trajectories import bp
-from referrals.blueprints.trajectories.forms_sessions import (
+from referrals.blueprints.trajectories.forms_training import (
     AddMemberForm,
     AttendanceForm,
     GroupForm,
@@ -33,9 +33,10 @@ from referrals.models import (
     local_today,
 )
 from referrals.permissions import Role, group_for, roles_required, session_for
-from referrals.services import ServiceError, groups
+from referrals.services import ServiceError
 from referrals.services.therapists import therapist_of
-from referrals.services.training_sessions import (
+from referrals.services.trajectories import groups
+from referrals.services.trajectories.training_sessions import (
     AttendanceEntry,
     correct_session,
     log_session,

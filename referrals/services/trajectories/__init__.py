@@ -11,7 +11,7 @@ from referrals import audit
 from referrals.extensions import db
 from referrals.models import AuditAction, Referral, Therapist, Trajectory, User, local_today, utcnow
 from referrals.services import ServiceError
-from referrals.services.training_plans import (
+from referrals.services.trajectories.training_plans import (
     MAX_WEEKS,
     MIN_WEEKS,
     TEMPLATES,

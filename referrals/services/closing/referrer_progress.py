@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from referrals.models import Attendance, Trajectory, utcnow
 from referrals.pdf import render_pdf
-from referrals.services.outcomes import scores_for_letter
-from referrals.services.progress import progress_summary
+from referrals.services.trajectories.outcomes import scores_for_letter
+from referrals.services.trajectories.progress import progress_summary
 
 
 def render_progress_report(trajectory: Trajectory) -> bytes:

@@ -14,7 +14,7 @@ from flask import current_app, request
 from referrals import audit
 from referrals.extensions import db
 from referrals.models import AuditAction, SessionEndReason, User, UserSession, utcnow
-from referrals.services.passwords import (
+from referrals.services.accounts.passwords import (
     burn_verification_time,
     hash_password,
     needs_rehash,

@@ -22,8 +22,8 @@ from referrals.models import (
     utcnow,
 )
 from referrals.services import ServiceError
-from referrals.services.passwords import hash_password
-from referrals.services.sessions import end_all_sessions
+from referrals.services.accounts.login_sessions import end_all_sessions
+from referrals.services.accounts.passwords import hash_password
 
 _EIGHT_DIGITS = re.compile(r"\d{8}")
 _CBS_CODE = re.compile(r"GM\d{4}")

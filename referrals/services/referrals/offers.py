@@ -32,11 +32,12 @@ from referrals.models import (
     local_today,
     utcnow,
 )
-from referrals.services import ServiceError, geo
-from referrals.services.matching import exclusion_reasons, match_referral
+from referrals.services import ServiceError
 from referrals.services.notifications import enqueue
+from referrals.services.notifications.texts import notification_text
+from referrals.services.referrals.matching import exclusion_reasons, match_referral
 from referrals.services.states import TransitionRefused, apply_transition
-from referrals.services.texts import notification_text
+from referrals.services.therapists import geo
 from referrals.services.trajectories import start_trajectory
 
 

@@ -32,14 +32,14 @@ from referrals.models import (
     utcnow,
 )
 from referrals.services import ServiceError
-from referrals.services.closing_letter import (
+from referrals.services.closing.closing_letter import (
     Attended,
     attendance_counts,
     store_closing_letter,
 )
 from referrals.services.notifications import enqueue
+from referrals.services.notifications.texts import notification_text
 from referrals.services.states import apply_transition
-from referrals.services.texts import notification_text
 
 MAX_ADVICE_LENGTH = 4000
 

@@ -39,9 +39,9 @@ from referrals.models import (
 )
 from referrals.services import ServiceError
 from referrals.services.notifications import enqueue
-from referrals.services.offers import close_open_offers, offer_to_best_match
+from referrals.services.notifications.texts import notification_text
+from referrals.services.referrals.offers import close_open_offers, offer_to_best_match
 from referrals.services.states import apply_transition, record_event
-from referrals.services.texts import notification_text
 
 MAX_AGE = 120
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{8,18}$")

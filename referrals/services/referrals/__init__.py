@@ -1,0 +1,1 @@
+"""Referrals: intake, matching and offers (the state machine is services/states.py)."""
