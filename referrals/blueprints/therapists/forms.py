@@ -21,7 +21,7 @@ from referrals.blueprints.common import CheckboxListField
 from referrals.blueprints.programmes.forms import WholeNumberRange, optional_int
 from referrals.labels import WEEKDAY_LABELS
 from referrals.services.therapists import LANGUAGE_LABELS, MAX_CAPACITY, MAX_TRAVEL_RADIUS_KM
-from referrals.services.therapists.register_import import MAX_FILE_BYTES
+from referrals.services.therapists.register_file import MAX_FILE_BYTES
 
 SESSION_FORM_LABELS = {"group": _l("Group sessions"), "individual": _l("Individual sessions")}
 
