@@ -177,10 +177,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_security_and_errors(app: Flask) -> None:
     from referrals.errors import register_error_handlers
+    from referrals.permissions import register_template_predicates
     from referrals.security import register_security
 
     register_security(app)
     register_error_handlers(app)
+    register_template_predicates(app)
     # Registered last, so it runs first of the after-request hooks: before the session touch,
     # which rolls back whatever was not committed.
     app.after_request(commit_request)

@@ -432,6 +432,28 @@ GARBAGE = {
 }
 
 
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_the_menu_links_exactly_the_pages_the_role_may_open(app, login_as, scenario, role):
+    """The menu asks may_open, the rule roles_required enforces: no link gives a 403, and
+    every section page the role may open is in it."""
+    sections = {
+        "/admin/organisations": "admin.organisations",
+        "/triage": "triage.queue",
+        "/offers": "offers.inbox",
+        "/referrals": "intake.index",
+        "/uptake": "uptake.index",
+    }
+    client = app.test_client()
+    login_as(user=scenario.user_for(role), into=client)
+    page = client.get("/").get_data(as_text=True)
+    menu = page[page.index('<nav class="site-nav"') : page.index("</nav>")]
+    linked = set(re.findall(r'href="([^"#?]+)"', menu))
+    for href in linked:
+        assert client.get(href).status_code < 400, (role, href)
+    for href, endpoint in sections.items():
+        assert (href in linked) is (ACCESS[endpoint] != PUBLIC and role in ACCESS[endpoint])
+
+
 FILE_TYPES = {
     "application/pdf",
     "text/csv",

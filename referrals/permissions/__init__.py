@@ -16,13 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort
+from flask import Flask, abort, current_app
 from flask_login import current_user
 
 from referrals.models import Role
 from referrals.permissions.programmes import can_view_figures, programme_for, programmes_visible_to
 from referrals.permissions.referrals import (
+    can_follow,
     can_reject,
+    can_triage,
     can_view_referral,
     can_withdraw,
     referral_for,
@@ -45,7 +47,9 @@ from referrals.permissions.therapy import (
 
 __all__ = [
     "Role",
+    "can_follow",
     "can_reject",
+    "can_triage",
     "can_view_figures",
     "can_view_group",
     "can_view_offer",
@@ -60,7 +64,9 @@ __all__ = [
     "programme_for",
     "programmes_visible_to",
     "referral_for",
+    "may_open",
     "referrals_visible_to",
+    "register_template_predicates",
     "roles_required",
     "session_for",
     "sessions_visible_to",
@@ -87,3 +93,24 @@ def roles_required(*roles: Role) -> Callable:
         return wrapped
 
     return decorator
+
+
+def may_open(endpoint: str) -> bool:
+    """Whether the current user may open `endpoint`: the same rule `roles_required` enforces,
+    so a link is shown exactly when following it would not give a 403."""
+    if not current_user.is_authenticated:
+        return False
+    view = current_app.view_functions.get(endpoint)
+    allowed = getattr(view, "allowed_roles", None)
+    return view is not None and (allowed is None or current_user.role in allowed)
+
+
+def register_template_predicates(app: Flask) -> None:
+    """Templates ask the same predicates as the views, never `role == "..."`."""
+    app.jinja_env.globals.update(
+        may_open=may_open,
+        can_follow=can_follow,
+        can_triage=can_triage,
+        can_withdraw=can_withdraw,
+        can_reject=can_reject,
+    )

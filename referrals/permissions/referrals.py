@@ -44,8 +44,18 @@ def referral_for(user: User, referral_id: int) -> Referral | None:
 
 
 def can_withdraw(user: User, referral: Referral) -> bool:
-    return user.role is Role.REFERRER and can_view_referral(user, referral)
+    return can_follow(user, referral)
 
 
 def can_reject(user: User, referral: Referral) -> bool:
+    return can_triage(user, referral)
+
+
+def can_follow(user: User, referral: Referral) -> bool:
+    """A referrer of the referring organisation: follows it, sees progress with consent."""
+    return user.role is Role.REFERRER and can_view_referral(user, referral)
+
+
+def can_triage(user: User, referral: Referral) -> bool:
+    """A coordinator of its programme: matches, offers, rejects, reads the offer notes."""
     return user.role is Role.COORDINATOR and can_view_referral(user, referral)
