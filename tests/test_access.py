@@ -176,7 +176,9 @@ class Scenario:
         accept_offer(
             offer_referral(accepted, own_profile, actor=self.coordinator), actor=self.therapist_user
         )
-        trajectory = db.session.scalars(sa.select(Trajectory)).one()
+        trajectory = db.session.scalars(
+            sa.select(Trajectory).where(Trajectory.referral_id == accepted.id)
+        ).one()
         record_intake(
             trajectory,
             actor=self.therapist_user,
@@ -557,3 +559,45 @@ def test_garbage_input_never_gives_a_server_error(app, login_as, scenario, endpo
                 response = client.post(url, data=garbage)
                 response.close()
                 assert response.status_code < 500, (endpoint, role, "POST", garbage)
+
+
+@pytest.fixture(scope="module")
+def other_tenant(app, module_connection, built) -> Scenario:
+    """A second, complete scenario: other organisations of every kind, other people."""
+    with app.app_context(), session_on(module_connection):
+        scenario = Scenario()
+        db.session.commit()
+        return scenario
+
+
+ID_ARGUMENTS = {"kind", "moment", "instrument", "filename"}  # not ids: the same on both sides
+
+
+def test_the_other_tenants_ids_give_404_and_no_data(app, db, login_as, scenario, other_tenant):
+    """Two tenants of every kind: GP practices, municipalities (funders, social teams),
+    programmes with their coordinators and officers, therapists. Every endpoint that takes an
+    id, as every role but the operator's admin that may open it, with the other tenant's ids:
+    404, and nothing of theirs in the answer."""
+    probed, leaks = set(), []
+    for rule in app.url_map.iter_rules():
+        allowed = ACCESS[rule.endpoint]
+        if allowed in (PUBLIC, ADMIN) or not set(rule.arguments) - ID_ARGUMENTS:
+            continue
+        method = "GET" if "GET" in rule.methods else "POST"
+        _, url = _request_for(app, rule.endpoint, other_tenant.ids)
+        for role in sorted(allowed - ADMIN):
+            client = app.test_client()
+            login_as(user=scenario.user_for(role), into=client)
+            response = client.open(url, method=method)
+            body = _shown_text(response) if response.status_code == 200 else response.text
+            probed.add(rule.endpoint)
+            shown = [
+                mark
+                for marks in other_tenant.participant_marks.values()
+                for mark in marks
+                if mark in body
+            ]
+            if response.status_code != 404 or shown:
+                leaks.append(f"{role.value} {method} {url}: {response.status_code} {shown}")
+    assert leaks == [], "\n".join(leaks)
+    assert len(probed) >= 27, sorted(probed)  # every id-taking endpoint of today
