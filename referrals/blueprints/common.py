@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Response
+from flask import Response, flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectMultipleField, widgets
@@ -62,10 +62,21 @@ class CheckboxListField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
+def drop_changes() -> None:
+    """Undo what a refused service call had written, before the request's commit point."""
+    db.session.rollback()
+
+
+def refuse(error: ServiceError) -> None:
+    """A refused action shown on the next page: changes undone, the message flashed."""
+    drop_changes()
+    flash(error.message, "error")
+
+
 def apply_service_error(form, error: ServiceError) -> None:
     """Undo the half-done change and show the service's messages next to their fields: every
     one in `error.errors` ({field name: message}) when the service found several, else the one."""
-    db.session.rollback()
+    drop_changes()
     for name, message in error.errors.items():
         field = form._fields.get(name) if name else None
         if field is not None:

@@ -18,7 +18,7 @@ from referrals.blueprints.admin.forms import (
     UserEditForm,
     UserForm,
 )
-from referrals.blueprints.common import apply_service_error
+from referrals.blueprints.common import apply_service_error, refuse
 from referrals.extensions import db
 from referrals.models import Organisation, OrganisationKind, Role, User
 from referrals.permissions import roles_required
@@ -196,8 +196,7 @@ def deactivate_user(user_id: int):
     try:
         accounts.deactivate_user(user, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refuse(error)
     else:
         flash(_("Account of %(name)s deactivated and logged out.", name=user.name), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import SelectChoice
 
 from referrals import audit
-from referrals.blueprints.common import file_response, page_number, page_of
+from referrals.blueprints.common import drop_changes, file_response, page_number, page_of, refuse
 from referrals.blueprints.intake import bp
 from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, WithdrawForm
 from referrals.extensions import db
@@ -184,14 +184,14 @@ def new_referral(programme_id: int):
                     confirm_duplicate=form.confirm_duplicate.data == "yes",
                 )
             except intake.DuplicateReferral as duplicate:
-                db.session.rollback()
+                drop_changes()
                 # Details only of the referrer's own organisation's referrals; another
                 # organisation's referral is only said to exist (the coordinator can sort it out).
                 duplicates = duplicate.duplicates
                 audit_listed(duplicates, AuditAction.SEARCH, "duplicate check")
                 form.confirm_duplicate.data = "yes"
             except ServiceError as error:
-                db.session.rollback()
+                drop_changes()
                 form.form_errors.append(error.message)
             else:
                 flash(
@@ -240,8 +240,7 @@ def withdraw(referral_id: int):
         try:
             intake.withdraw_referral(referral, actor=current_user, reason=form.reason.data)
         except ServiceError as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            refuse(error)
             return redirect(url_for("intake.referral", referral_id=referral.id))
         flash(
             _("Referral %(reference)s has been withdrawn.", reference=referral.reference), "success"

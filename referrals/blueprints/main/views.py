@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import current_app, jsonify, redirect, render_template, request
 from flask_login import current_user
 
+from referrals.blueprints.common import drop_changes
 from referrals.blueprints.main import bp
 from referrals.extensions import db
 from referrals.security import safe_next_url
@@ -41,6 +42,6 @@ def health():
     try:
         db.session.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError:
-        db.session.rollback()
+        drop_changes()
         return jsonify(status="error", database="unavailable"), 503
     return jsonify(status="ok")

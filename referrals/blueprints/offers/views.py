@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from referrals import audit
+from referrals.blueprints.common import apply_service_error, refuse
 from referrals.blueprints.offers import bp
 from referrals.blueprints.offers.forms import DeclineForm
 from referrals.extensions import db
@@ -152,8 +153,7 @@ def accept(offer_id: int):
     try:
         offers.accept_offer(offer, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refuse(error)
         return redirect(url_for("offers.inbox"))
     flash(
         _("You accepted the referral. The referrer and the coordinator have been told."), "success"
@@ -175,12 +175,10 @@ def decline(offer_id: int):
                 note=form.note.data or "",
             )
         except offers.OfferRefused as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            refuse(error)
             return redirect(url_for("offers.inbox"))
         except ServiceError as error:
-            db.session.rollback()
-            form.note.errors = [*form.note.errors, error.message]
+            apply_service_error(form, error)
         else:
             flash(
                 _("You declined the offer. The coordinator will offer it to someone else."),

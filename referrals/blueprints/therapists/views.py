@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
-from referrals.blueprints.common import apply_service_error
+from referrals.blueprints.common import apply_service_error, drop_changes, refuse
 from referrals.blueprints.therapists import bp
 from referrals.blueprints.therapists.forms import (
     AvailabilityForm,
@@ -164,12 +164,11 @@ def apply(import_id: int):
         result = apply_import(register_import)
         db.session.flush()  # a clash with a simultaneous import shows here, not at the commit
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refuse(error)
         return redirect(url_for("therapists.preview", import_id=import_id))
     except sa.exc.IntegrityError:
         # Another import added the same registration number at the same moment.
-        db.session.rollback()
+        drop_changes()
         flash(
             _("The register changed while importing. Upload the file again to see what is new."),
             "error",

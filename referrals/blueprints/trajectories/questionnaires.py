@@ -15,9 +15,9 @@ from wtforms import DateField, RadioField, SelectChoice
 from wtforms.validators import InputRequired
 
 from referrals import audit
+from referrals.blueprints.common import drop_changes
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
-from referrals.extensions import db
 from referrals.models import AuditAction, Moment, QuestionnaireResponse, local_today
 from referrals.permissions import Role, roles_required
 from referrals.services import ServiceError
@@ -117,7 +117,7 @@ def questionnaire(trajectory_id: int, moment: str, instrument: str):
                 actor=current_user,
             )
         except ServiceError as error:
-            db.session.rollback()
+            drop_changes()
             _show_errors(form, error.errors)
         else:
             flash(outcomes.score_message(response), "success")

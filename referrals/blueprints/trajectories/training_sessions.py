@@ -9,7 +9,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from referrals import audit
-from referrals.blueprints.common import apply_service_error
+from referrals.blueprints.common import apply_service_error, drop_changes, refuse
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms_training import (
     AddMemberForm,
@@ -20,7 +20,6 @@ from referrals.blueprints.trajectories.forms_training import (
     weekday_of,
 )
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
-from referrals.extensions import db
 from referrals.models import (
     GROUP_MIN_SIZE,
     Attendance,
@@ -105,7 +104,6 @@ def new_group():
         try:
             group = groups.create_group(therapist, actor=current_user, **_group_values(form))
         except ServiceError as error:
-            db.session.rollback()
             apply_service_error(form, error)
         else:
             flash(_("Group created."), "success")
@@ -142,7 +140,6 @@ def group(group_id: int):
         try:
             groups.update_group(group, actor=current_user, **_group_values(form))
         except ServiceError as error:
-            db.session.rollback()
             apply_service_error(form, error)
         else:
             flash(_("Group saved."), "success")
@@ -160,7 +157,6 @@ def add_member(group_id: int):
         try:
             groups.add_member(group, trajectory, actor=current_user)
         except ServiceError as error:
-            db.session.rollback()
             apply_service_error(add_form, error)
         else:
             flash(_("Participant added to the group."), "success")
@@ -176,8 +172,7 @@ def remove_member(group_id: int, trajectory_id: int):
     try:
         groups.remove_member(group, trajectory, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refuse(error)
     else:
         flash(_("Participant removed from the group."), "success")
     return redirect(url_for("trajectories.group", group_id=group.id))
@@ -242,7 +237,7 @@ def _log(therapist: Therapist, members: list[Trajectory], group: TrainingGroup |
             group=group,
         )
     except ServiceError as error:
-        db.session.rollback()
+        drop_changes()
         _show_row_errors(error, rows, date_form)
         return date_form, rows, None
     return date_form, rows, session
@@ -356,7 +351,7 @@ def edit_session(session_id: int):
         try:
             correct_session(session, actor=current_user, entries=[_entry(t, f) for t, f in rows])
         except ServiceError as error:
-            db.session.rollback()
+            drop_changes()
             _show_row_errors(error, rows, form)
         else:
             flash(_("Session corrected."), "success")

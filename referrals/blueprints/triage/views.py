@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy.orm import contains_eager, selectinload
 
 from referrals import audit
+from referrals.blueprints.common import drop_changes, refuse
 from referrals.blueprints.intake.views import audit_listed, get_referral_or_404
 from referrals.blueprints.offers.forms import OfferForm
 from referrals.blueprints.triage import bp
@@ -113,8 +114,7 @@ def offer(referral_id: int):
     try:
         made = offers.offer_referral(referral, therapist, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        refuse(error)
         return redirect(url_for("triage.match", referral_id=referral.id))
     flash(
         _(
@@ -144,11 +144,10 @@ def reject(referral_id: int):
                 note=form.note.data or "",
             )
         except states.TransitionRefused as error:
-            db.session.rollback()
-            flash(error.message, "error")
+            refuse(error)
             return redirect(url_for("intake.referral", referral_id=referral.id))
         except ServiceError as error:
-            db.session.rollback()
+            drop_changes()
             getattr(form, error.field or "note").errors.append(error.message)
         else:
             flash(_("Referral %(reference)s rejected.", reference=referral.reference), "success")
