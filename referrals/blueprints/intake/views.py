@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import (
     abort,
     current_app,
@@ -14,33 +13,30 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import SelectChoice
 
 from referrals import audit
-from referrals.blueprints.common import drop_changes, file_response, page_number, page_of, refuse
+from referrals.blueprints.common import drop_changes, file_response, page_number, refuse
 from referrals.blueprints.intake import bp
 from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, WithdrawForm
 from referrals.extensions import db
 from referrals.models import (
     AuditAction,
-    Participant,
     Programme,
     Referral,
-    ReferralState,
     utcnow,
 )
 from referrals.permissions import (
     Role,
+    can_follow,
     can_reject,
     can_withdraw,
     referral_for,
-    referrals_visible_to,
     roles_required,
 )
 from referrals.services import ServiceError, closing, states
 from referrals.services.closing.referrer_progress import render_progress_report
-from referrals.services.referrals import intake
+from referrals.services.referrals import intake, lists
 from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails
 
 
@@ -52,78 +48,43 @@ def get_referral_or_404(referral_id: int) -> Referral:
     return referral
 
 
-def referable_programmes(user) -> list[Programme]:
-    programmes = db.session.scalars(
-        sa.select(Programme).where(Programme.active).order_by(Programme.name)
-    )
-    return [p for p in programmes if intake.can_refer_to(user, p)]
-
-
-def audit_listed(referrals: list[Referral], action: AuditAction, what: str) -> None:
-    """One access-log row per participant shown, so each person's log is complete."""
-    for referral in referrals:
-        audit.record(action, obj=referral, participant_id=referral.participant_id, detail=what)
-
-
 @bp.get("/referrals")
 @roles_required(Role.REFERRER, Role.COORDINATOR)
 def index():
     form = ReferralFilterForm(request.args)
-    # Distinct ids first: PostgreSQL cannot compare whole rows that hold JSON columns.
-    programme_ids = referrals_visible_to(current_user).with_only_columns(Programme.id).distinct()
-    programmes = db.session.scalars(
-        sa.select(Programme).where(Programme.id.in_(programme_ids)).order_by(Programme.name)
-    ).all()
     form.programme.choices = [SelectChoice("", _("All programmes"))] + [
-        SelectChoice(str(p.id), p.name) for p in programmes
+        SelectChoice(str(p.id), p.name) for p in lists.listed_programmes(current_user)
     ]
-    query = referrals_visible_to(current_user)
-    searched = False
-    if form.validate():
-        if form.state.data:
-            query = query.where(Referral.state == ReferralState(form.state.data))
-        if form.programme.data:
-            query = query.where(Referral.programme_id == int(form.programme.data))
-        if form.q.data and form.q.data.strip():
-            searched = True
-            term = f"%{form.q.data.strip().lower()}%"
-            full_name = sa.func.lower(Participant.first_name + " " + Participant.last_name)
-            query = query.where(
-                sa.or_(full_name.like(term), sa.func.lower(Referral.reference).like(term))
-            )
-    else:
-        query = query.where(sa.false())
     page = page_number(request.args)
-    size = current_app.config["REFERRALS_PAGE_SIZE"]
-    ordered = query.order_by(Referral.submitted_at.desc(), Referral.id.desc()).options(
-        contains_eager(Referral.participant),
-        contains_eager(Referral.programme),
-        selectinload(Referral.events),  # the waiting days end at acceptance
-    )
-    referrals, has_next = page_of(ordered, page, size)
-    if searched:
-        audit.record(AuditAction.SEARCH, object_type="referrals", detail=f"{len(referrals)} found")
-    audit_listed(referrals, AuditAction.SEARCH if searched else AuditAction.READ, "list")
-    args = {k: v for k, v in request.args.items() if k != "page"}
-    # Render first, then commit the audit rows: a commit before would expire every loaded row
-    # and the template would load them again one by one.
-    page_html = render_template(
+    if form.validate():
+        listed = lists.referral_list(
+            current_user,
+            state=form.state.data or None,
+            programme_id=int(form.programme.data) if form.programme.data else None,
+            search=form.q.data,
+            page=page,
+            size=current_app.config["REFERRALS_PAGE_SIZE"],
+        )
+    else:
+        listed = lists.ReferralList(referrals=[], has_next=False)
+    return render_template(
         "intake/index.html",
         form=form,
-        referrals=referrals,
+        referrals=listed.referrals,
         now=utcnow(),
         page=page,
-        has_next=has_next,
-        args=args,
-        can_refer=bool(current_user.role is Role.REFERRER and referable_programmes(current_user)),
+        has_next=listed.has_next,
+        args={k: v for k, v in request.args.items() if k != "page"},
+        can_refer=bool(
+            current_user.role is Role.REFERRER and lists.referable_programmes(current_user)
+        ),
     )
-    return page_html
 
 
 @bp.get("/referrals/new")
 @roles_required(Role.REFERRER)
 def choose_programme():
-    programmes = referable_programmes(current_user)
+    programmes = lists.referable_programmes(current_user)
     if len(programmes) == 1:
         return redirect(url_for("intake.new_referral", programme_id=programmes[0].id))
     return render_template("intake/choose_programme.html", programmes=programmes)
@@ -188,7 +149,7 @@ def new_referral(programme_id: int):
                 # Details only of the referrer's own organisation's referrals; another
                 # organisation's referral is only said to exist (the coordinator can sort it out).
                 duplicates = duplicate.duplicates
-                audit_listed(duplicates, AuditAction.SEARCH, "duplicate check")
+                lists.audit_listed(current_user, duplicates, AuditAction.SEARCH, "duplicate check")
                 form.confirm_duplicate.data = "yes"
             except ServiceError as error:
                 drop_changes()
@@ -214,16 +175,16 @@ def new_referral(programme_id: int):
 @bp.get("/referrals/<int:referral_id>")
 @roles_required(Role.REFERRER, Role.COORDINATOR)
 def referral(referral_id: int):
-    referral = get_referral_or_404(referral_id)
-    # Of the trajectory a referrer sees progress and the outcome only with consent.
-    therapy = closing.referrer_view(referral) if current_user.role is Role.REFERRER else None
-    audit.record(AuditAction.READ, obj=referral, participant_id=referral.participant_id)
+    page = lists.referral_page(current_user, referral_id)
+    if page is None:
+        abort(404)
+    referral = page.referral
     return render_template(
         "intake/referral.html",
         referral=referral,
-        therapy=therapy,
+        therapy=page.therapy,
         now=utcnow(),
-        show_bsn=current_user.role is Role.REFERRER,
+        show_bsn=can_follow(current_user, referral),
         can_withdraw=can_withdraw(current_user, referral) and states.allows(referral, "withdraw"),
         can_reject=can_reject(current_user, referral) and states.allows(referral, "reject"),
     )
@@ -246,11 +207,8 @@ def withdraw(referral_id: int):
             _("Referral %(reference)s has been withdrawn.", reference=referral.reference), "success"
         )
         return redirect(url_for("intake.referral", referral_id=referral.id))
-    audit.record(
-        AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="withdraw"
-    )
-    page = render_template("intake/withdraw.html", form=form, referral=referral)
-    return page
+    lists.referral_page(current_user, referral.id, detail="withdraw")
+    return render_template("intake/withdraw.html", form=form, referral=referral)
 
 
 @bp.get("/referrals/<int:closed_referral_id>/letter.pdf")

@@ -8,73 +8,30 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import contains_eager, selectinload
 
-from referrals import audit
 from referrals.blueprints.common import drop_changes, refuse
-from referrals.blueprints.intake.views import audit_listed, get_referral_or_404
+from referrals.blueprints.intake.views import get_referral_or_404
 from referrals.blueprints.offers.forms import OfferForm
 from referrals.blueprints.triage import bp
 from referrals.blueprints.triage.forms import RejectForm
 from referrals.extensions import db
 from referrals.models import (
-    AuditAction,
-    Offer,
-    OfferState,
-    Referral,
-    ReferralState,
     RejectionReason,
     Therapist,
-    local_today,
     utcnow,
 )
-from referrals.permissions import Role, can_reject, referrals_visible_to, roles_required
+from referrals.permissions import Role, can_reject, roles_required
 from referrals.services import ServiceError, states
-from referrals.services.referrals import intake, offers
-from referrals.services.referrals.matching import match_referral
-from referrals.services.therapists import expiry_warning
+from referrals.services.referrals import intake, lists, offers
 
 
 @bp.get("/triage")
 @roles_required(Role.COORDINATOR)
 def queue():
     """Referrals in the coordinator's programmes that wait for triage, oldest first."""
-    with_rows = (  # what the queue shows of each referral, loaded with the page
-        contains_eager(Referral.programme),
-        selectinload(Referral.referring_organisation),
-        selectinload(Referral.offers).selectinload(Offer.therapist),
-    )
-    referrals = db.session.scalars(
-        referrals_visible_to(current_user)
-        .where(Referral.state == ReferralState.SUBMITTED)
-        .order_by(Referral.submitted_at, Referral.id)
-        .options(*with_rows)
-    ).all()
-    offered = db.session.scalars(
-        referrals_visible_to(current_user)
-        .where(Referral.state == ReferralState.OFFERED)
-        .order_by(Referral.submitted_at, Referral.id)
-        .options(*with_rows)
-    ).all()
-    audit_listed([*referrals, *offered], AuditAction.READ, "triage queue")
-    # Render first, then commit the audit rows (a commit first would expire the loaded rows).
-    page = render_template("triage/queue.html", referrals=referrals, offered=offered, now=utcnow())
-    return page
-
-
-def last_returned_offer(referral: Referral) -> Offer | None:
-    """The most recent declined or expired offer, to show why the referral came back."""
-    closed = [o for o in referral.offers if o.state in (OfferState.DECLINED, OfferState.EXPIRED)]
-    return closed[-1] if closed else None
-
-
-def can_offer_now(referral: Referral, now) -> bool:
-    """Waiting in the queue, or offered with a deadline that passed: offering again settles the
-    passed offer first (offers.offer_referral), also before the worker has run."""
-    if referral.state is ReferralState.SUBMITTED:
-        return True
-    return referral.state is ReferralState.OFFERED and any(
-        o.is_overdue_at(now) for o in referral.offers
+    queue = lists.triage_queue(current_user)
+    return render_template(
+        "triage/queue.html", referrals=queue.waiting, offered=queue.offered, now=utcnow()
     )
 
 
@@ -82,21 +39,18 @@ def can_offer_now(referral: Referral, now) -> bool:
 @roles_required(Role.COORDINATOR)
 def match(referral_id: int):
     """The programme's therapists for this referral, ranked, each with why; and who is out."""
-    referral = get_referral_or_404(referral_id)
-    result = match_referral(referral, local_today())
-    audit.record(
-        AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="matching"
-    )
-    today = local_today()
+    page = lists.match_page(current_user, referral_id)
+    if page is None:
+        abort(404)
     return render_template(
         "triage/match.html",
-        referral=referral,
-        result=result,
+        referral=page.referral,
+        result=page.result,
         form=OfferForm(),
-        warnings={c.therapist.id: expiry_warning(c.therapist, today) for c in result.candidates},
-        can_offer=can_offer_now(referral, utcnow()),
-        overdue=[o for o in referral.offers if o.is_overdue_at(utcnow())],
-        returned=last_returned_offer(referral),
+        warnings=page.warnings,
+        can_offer=page.can_offer,
+        overdue=page.overdue,
+        returned=page.returned,
     )
 
 
@@ -152,8 +106,5 @@ def reject(referral_id: int):
         else:
             flash(_("Referral %(reference)s rejected.", reference=referral.reference), "success")
             return redirect(url_for("triage.queue"))
-    audit.record(
-        AuditAction.READ, obj=referral, participant_id=referral.participant_id, detail="reject"
-    )
-    page = render_template("triage/reject.html", form=form, referral=referral)
-    return page
+    lists.referral_page(current_user, referral.id, detail="reject")
+    return render_template("triage/reject.html", form=form, referral=referral)

@@ -1,0 +1,199 @@
+"""Referrers' and coordinators' pages about referrals, as read services: the referral list,
+one referral, the triage queue and the match page. Each loads what its page shows through the
+tenant filter (referrals.permissions), in a fixed number of queries, writes one access-log row
+per participant shown, and returns a plain object for the template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, selectinload
+
+from referrals import audit
+from referrals.extensions import db
+from referrals.models import (
+    AuditAction,
+    Offer,
+    OfferState,
+    Participant,
+    Programme,
+    Referral,
+    ReferralState,
+    Role,
+    User,
+    local_today,
+    utcnow,
+)
+from referrals.permissions import can_follow, referral_for, referrals_visible_to
+from referrals.services.closing import ReferrerView, referrer_view
+from referrals.services.referrals.intake import can_refer_to
+from referrals.services.referrals.matching import MatchResult, match_referral
+from referrals.services.therapists import expiry_warning
+
+
+def audit_listed(user: User, referrals: list[Referral], action: AuditAction, what: str) -> None:
+    """One access-log row per participant shown, so each person's log is complete."""
+    for referral in referrals:
+        audit.record(
+            action, actor=user, obj=referral, participant_id=referral.participant_id, detail=what
+        )
+
+
+def referable_programmes(user: User) -> list[Programme]:
+    """The open programmes `user` may refer to now."""
+    programmes = db.session.scalars(
+        sa.select(Programme).where(Programme.active).order_by(Programme.name)
+    )
+    return [p for p in programmes if can_refer_to(user, p)]
+
+
+def listed_programmes(user: User) -> list[Programme]:
+    """The programmes that the user's visible referrals belong to, for the list's filter."""
+    # Distinct ids first: PostgreSQL cannot compare whole rows that hold JSON columns.
+    ids = referrals_visible_to(user).with_only_columns(Programme.id).distinct()
+    return list(
+        db.session.scalars(
+            sa.select(Programme).where(Programme.id.in_(ids)).order_by(Programme.name)
+        )
+    )
+
+
+@dataclass
+class ReferralList:
+    referrals: list[Referral]
+    has_next: bool
+
+
+def referral_list(
+    user: User,
+    *,
+    state: str | None = None,
+    programme_id: int | None = None,
+    search: str | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> ReferralList:
+    """One page of the referrals `user` may see, newest first; a search is logged as one."""
+    query = referrals_visible_to(user)
+    if state:
+        query = query.where(Referral.state == ReferralState(state))
+    if programme_id:
+        query = query.where(Referral.programme_id == programme_id)
+    term = (search or "").strip().lower()
+    if term:
+        full_name = sa.func.lower(Participant.first_name + " " + Participant.last_name)
+        like = f"%{term}%"
+        query = query.where(
+            sa.or_(full_name.like(like), sa.func.lower(Referral.reference).like(like))
+        )
+    ordered = query.order_by(Referral.submitted_at.desc(), Referral.id.desc()).options(
+        contains_eager(Referral.participant),
+        contains_eager(Referral.programme),
+        selectinload(Referral.events),  # the waiting days end at acceptance
+    )
+    rows = db.session.scalars(ordered.offset((page - 1) * size).limit(size + 1)).all()
+    referrals = rows[:size]
+    if term:
+        audit.record(
+            AuditAction.SEARCH,
+            actor=user,
+            object_type="referrals",
+            detail=f"{len(referrals)} found",
+        )
+    audit_listed(user, referrals, AuditAction.SEARCH if term else AuditAction.READ, "list")
+    return ReferralList(referrals=referrals, has_next=len(rows) > size)
+
+
+@dataclass
+class ReferralPage:
+    referral: Referral
+    # Of the trajectory a referrer sees progress and the outcome only with consent.
+    therapy: ReferrerView | None
+
+
+def referral_page(user: User, referral_id: int, *, detail: str | None = None):
+    """One referral `user` may see, read and logged; None when it does not exist for them."""
+    referral = referral_for(user, referral_id)
+    if referral is None:
+        return None
+    therapy = referrer_view(referral) if can_follow(user, referral) else None
+    audit.record(
+        AuditAction.READ,
+        actor=user,
+        obj=referral,
+        participant_id=referral.participant_id,
+        detail=detail,
+    )
+    return ReferralPage(referral=referral, therapy=therapy)
+
+
+@dataclass
+class TriageQueue:
+    waiting: list[Referral] = field(default_factory=list)
+    offered: list[Referral] = field(default_factory=list)
+
+
+def triage_queue(user: User) -> TriageQueue:
+    """Referrals in the coordinator's programmes that wait for triage, oldest first, and those
+    offered and waiting for an answer."""
+    with_rows = (  # what the queue shows of each referral, loaded with the page
+        contains_eager(Referral.programme),
+        selectinload(Referral.referring_organisation),
+        selectinload(Referral.offers).selectinload(Offer.therapist),
+    )
+
+    def in_state(state: ReferralState) -> list[Referral]:
+        return db.session.scalars(
+            referrals_visible_to(user)
+            .where(Referral.state == state)
+            .order_by(Referral.submitted_at, Referral.id)
+            .options(*with_rows)
+        ).all()
+
+    queue = TriageQueue(
+        waiting=in_state(ReferralState.SUBMITTED), offered=in_state(ReferralState.OFFERED)
+    )
+    audit_listed(user, [*queue.waiting, *queue.offered], AuditAction.READ, "triage queue")
+    return queue
+
+
+@dataclass
+class MatchPage:
+    referral: Referral
+    result: MatchResult
+    warnings: dict[int, str | None]
+    returned: Offer | None  # the last declined or expired offer: why it came back
+    overdue: list[Offer]  # open offers whose deadline passed, not yet expired by the worker
+
+    @property
+    def can_offer(self) -> bool:
+        """Waiting in the queue, or offered with a deadline that passed: offering again
+        settles the passed offer first (offers.offer_referral), also before the worker ran."""
+        if self.referral.state is ReferralState.SUBMITTED:
+            return True
+        return self.referral.state is ReferralState.OFFERED and bool(self.overdue)
+
+
+def match_page(user: User, referral_id: int) -> MatchPage | None:
+    """The programme's therapists for this referral, ranked, each with why; and who is out."""
+    referral = referral_for(user, referral_id)
+    if referral is None or user.role is not Role.COORDINATOR:
+        return None
+    today, now = local_today(), utcnow()
+    result = match_referral(referral, today)
+    closed = [o for o in referral.offers if o.state in (OfferState.DECLINED, OfferState.EXPIRED)]
+    audit.record(
+        AuditAction.READ,
+        actor=user,
+        obj=referral,
+        participant_id=referral.participant_id,
+        detail="matching",
+    )
+    return MatchPage(
+        referral=referral,
+        result=result,
+        warnings={c.therapist.id: expiry_warning(c.therapist, today) for c in result.candidates},
+        returned=closed[-1] if closed else None,
+        overdue=[o for o in referral.offers if o.is_overdue_at(now)],
+    )
