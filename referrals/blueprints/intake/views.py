@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from referrals import audit
 from referrals.blueprints.common import drop_changes, file_response, page_number, refuse
 from referrals.blueprints.intake import bp
 from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, WithdrawForm
@@ -34,8 +33,8 @@ from referrals.permissions import (
     referral_for,
     roles_required,
 )
-from referrals.services import ServiceError, closing, states
-from referrals.services.closing.referrer_progress import render_progress_report
+from referrals.services import ServiceError, states
+from referrals.services.closing import letters
 from referrals.services.referrals import intake, lists
 from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails
 
@@ -215,17 +214,9 @@ def withdraw(referral_id: int):
 @roles_required(Role.REFERRER)
 def closing_letter(closed_referral_id: int):
     """The closing letter, for a referrer of the referring organisation, only with consent."""
-    referral = get_referral_or_404(closed_referral_id)
-    therapy = closing.referrer_view(referral)
-    if therapy is None or therapy.letter is None:
+    letter = letters.letter_for_referrer(current_user, get_referral_or_404(closed_referral_id))
+    if letter is None:
         abort(404)
-    audit.record(
-        AuditAction.PRINT,
-        obj=therapy.letter,
-        participant_id=referral.participant_id,
-        detail="closing letter PDF",
-    )
-    letter = therapy.letter
     return file_response(letter.pdf, filename=letter.filename, mimetype="application/pdf")
 
 
@@ -235,15 +226,8 @@ def progress_pdf(closed_referral_id: int):
     """The participant's progress so far, for a referrer of the referring organisation, only
     with consent to share progress (404 otherwise)."""
     referral = get_referral_or_404(closed_referral_id)
-    therapy = closing.referrer_view(referral)
-    if therapy is None:
+    pdf = letters.progress_for_referrer(current_user, referral)
+    if pdf is None:
         abort(404)
-    pdf = render_progress_report(therapy.trajectory)
-    audit.record(
-        AuditAction.PRINT,
-        obj=therapy.trajectory,
-        participant_id=referral.participant_id,
-        detail="progress report PDF",
-    )
     filename = f"voortgang-{referral.reference}.pdf"
     return file_response(pdf, filename=filename, mimetype="application/pdf")

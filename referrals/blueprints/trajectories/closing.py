@@ -10,14 +10,15 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Optional
 
-from referrals import audit
 from referrals.blueprints.common import apply_service_error, file_response
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.labels import DROPOUT_REASON_LABELS, OUTCOME_LABELS, REGULAR_SPORT_LABELS
-from referrals.models import AuditAction, Report
+from referrals.models import Report
 from referrals.permissions import Role, roles_required
 from referrals.services import ServiceError, closing
+from referrals.services.closing import letters
+from referrals.services.trajectories import pages
 
 
 def _choices(labels: dict) -> list[SelectChoice]:
@@ -55,7 +56,6 @@ class CloseForm(FlaskForm):
 @roles_required(Role.THERAPIST)
 def close(trajectory_id: int):
     trajectory = get_trajectory_or_404(trajectory_id)
-    participant_id = trajectory.referral.participant_id
     if trajectory.is_closed:
         flash(_("This trajectory has been closed already."), "error")
         return redirect(url_for("trajectories.trajectory", trajectory_id=trajectory.id))
@@ -75,9 +75,7 @@ def close(trajectory_id: int):
         else:
             flash(_("The trajectory has been closed."), "success")
             return redirect(url_for("trajectories.trajectory", trajectory_id=trajectory.id))
-    audit.record(
-        AuditAction.READ, obj=trajectory, participant_id=participant_id, detail="closing form"
-    )
+    pages.record_reads(current_user, [trajectory], trajectory, "closing form")
     return render_template(
         "trajectories/close.html",
         trajectory=trajectory,
@@ -96,13 +94,7 @@ def letter_response(report: Report):
 def letter_pdf(closed_trajectory_id: int):
     """The closing letter as the referrer received it; reading it is audited as print."""
     trajectory = get_trajectory_or_404(closed_trajectory_id)
-    report = closing.closing_letter(trajectory)
+    report = letters.letter_for_therapist(current_user, trajectory)
     if report is None:
         abort(404)
-    audit.record(
-        AuditAction.PRINT,
-        obj=report,
-        participant_id=trajectory.referral.participant_id,
-        detail="closing letter PDF",
-    )
     return letter_response(report)

@@ -14,14 +14,13 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectChoice
 from wtforms.validators import InputRequired
 
-from referrals import audit
 from referrals.blueprints.common import drop_changes
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
-from referrals.models import AuditAction, Moment, QuestionnaireResponse, local_today
+from referrals.models import Moment, QuestionnaireResponse, local_today
 from referrals.permissions import Role, roles_required
 from referrals.services import ServiceError
-from referrals.services.trajectories import outcomes
+from referrals.services.trajectories import outcomes, pages
 from referrals.services.trajectories.questionnaires import Instrument
 
 
@@ -102,7 +101,6 @@ def questionnaire(trajectory_id: int, moment: str, instrument: str):
     if refusal := _refusal(trajectory):
         flash(refusal, "error")
         return redirect(back)
-    participant_id = trajectory.referral.participant_id
     existing = outcomes.find_response(trajectory, instrument.key, moment)
     form = questionnaire_form_class(instrument)()
     answers = {str(n): field.data for n, field in enumerate(_item_fields(form, instrument), 1)}
@@ -128,12 +126,8 @@ def questionnaire(trajectory_id: int, moment: str, instrument: str):
         _fill_from(form, existing)
     else:
         form.taken_on.data = local_today()
-    audit.record(
-        AuditAction.READ,
-        obj=existing or trajectory,
-        participant_id=participant_id,
-        detail=f"questionnaire form {instrument.key} {moment.value}",
-    )
+    detail = f"questionnaire form {instrument.key} {moment.value}"
+    pages.record_reads(current_user, [trajectory], existing or trajectory, detail)
     return render_template(
         "trajectories/questionnaire.html",
         trajectory=trajectory,

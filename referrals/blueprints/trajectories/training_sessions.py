@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from referrals import audit
 from referrals.blueprints.common import apply_service_error, drop_changes, refuse
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms_training import (
@@ -23,7 +22,6 @@ from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.models import (
     GROUP_MIN_SIZE,
     Attendance,
-    AuditAction,
     SessionAttendance,
     Therapist,
     TrainingGroup,
@@ -34,7 +32,7 @@ from referrals.models import (
 from referrals.permissions import Role, group_for, roles_required, session_for
 from referrals.services import ServiceError
 from referrals.services.therapists import therapist_of
-from referrals.services.trajectories import groups
+from referrals.services.trajectories import groups, pages
 from referrals.services.trajectories.training_sessions import (
     AttendanceEntry,
     correct_session,
@@ -57,16 +55,6 @@ def get_group_or_404(group_id: int) -> TrainingGroup:
     if group is None:
         abort(404)
     return group
-
-
-def _audit_reads(trajectories: list[Trajectory], obj, detail: str) -> None:
-    for trajectory in trajectories:
-        audit.record(
-            AuditAction.READ,
-            obj=obj,
-            participant_id=trajectory.referral.participant_id,
-            detail=detail,
-        )
 
 
 @bp.app_context_processor
@@ -118,8 +106,8 @@ def _render_group(group: TrainingGroup, form: GroupForm, add_form: AddMemberForm
         SelectChoice(t.id, f"{t.referral.participant.full_name} ({t.referral.reference})")
         for t in candidates
     ]
-    _audit_reads(group.members, group, "group page")
-    _audit_reads(candidates, group, "group page: participant to add")
+    pages.record_reads(current_user, group.members, group, "group page")
+    pages.record_reads(current_user, candidates, group, "group page: participant to add")
     return render_template(
         "trajectories/group.html", group=group, form=form, add_form=add_form, candidates=candidates
     )
@@ -259,7 +247,7 @@ def new_group_session(group_id: int):
     if session is not None:
         flash(_("Session logged."), "success")
         return redirect(url_for("trajectories.group", group_id=group.id))
-    _audit_reads(members, group, "session form")
+    pages.record_reads(current_user, members, group, "session form")
     return render_template(
         "trajectories/session_new.html",
         heading=_("Log a session of %(group)s", group=group.name),
@@ -283,7 +271,7 @@ def new_individual_session(trajectory_id: int):
     if session is not None:
         flash(_("Session logged."), "success")
         return redirect(back + "#progress")
-    _audit_reads([trajectory], trajectory, "session form")
+    pages.record_reads(current_user, [trajectory], trajectory, "session form")
     return render_template(
         "trajectories/session_new.html",
         heading=_("Log a session with %(name)s", name=trajectory.referral.participant.full_name),
@@ -356,7 +344,12 @@ def edit_session(session_id: int):
         else:
             flash(_("Session corrected."), "success")
             return redirect(back)
-    _audit_reads([r.trajectory for r in session.attendances], session, "session correction form")
+    pages.record_reads(
+        current_user,
+        [r.trajectory for r in session.attendances],
+        session,
+        "session correction form",
+    )
     return render_template(
         "trajectories/session_edit.html",
         heading=_("Correct the session of %(date)s", date=format_date(session.held_on, "long")),

@@ -6,15 +6,13 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from referrals import audit
 from referrals.blueprints.common import apply_service_error, file_response
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms import IntakeForm
-from referrals.models import AuditAction, Trajectory, local_today, utcnow
+from referrals.models import Trajectory, local_today, utcnow
 from referrals.permissions import Role, roles_required, trajectory_for
 from referrals.services import ServiceError, closing, trajectories
-from referrals.services.trajectories import outcomes, progress
-from referrals.services.trajectories.plan_pdf import render_training_plan_pdf
+from referrals.services.trajectories import pages
 
 
 def get_trajectory_or_404(trajectory_id: int) -> Trajectory:
@@ -54,19 +52,16 @@ def trajectory(trajectory_id: int):
 def render_trajectory_page(trajectory: Trajectory, *, form=None, plan_form=None):
     """The participant's page (audited as a read): intake, plan, progress, questionnaires and
     closing. Forms with errors from another route (the plan change) are passed in."""
-    audit.record(
-        AuditAction.READ, obj=trajectory, participant_id=trajectory.referral.participant_id
-    )
-    plan = trajectories.plan_from_json(trajectory.plan) if trajectory.plan else None
+    page = pages.trajectory_page(current_user, trajectory)
     return render_template(
         "trajectories/trajectory.html",
         trajectory=trajectory,
         form=form if form is not None else IntakeForm(formdata=None),
-        plan=plan,
+        plan=page.plan,
         plan_form=plan_form,
         now=utcnow(),
-        progress=progress.progress_summary(trajectory),
-        outcomes=outcomes.outcome_summary(trajectory),
+        progress=page.progress,
+        outcomes=page.outcomes,
         closing=closing.closing_summary(trajectory),
     )
 
@@ -76,19 +71,8 @@ def render_trajectory_page(trajectory: Trajectory, *, form=None, plan_form=None)
 def plan_pdf(trajectory_id: int):
     """The plan to hand to the participant; printing is audited as print."""
     trajectory = get_trajectory_or_404(trajectory_id)
-    if trajectory.plan is None:
+    pdf = pages.training_plan_pdf(current_user, trajectory)
+    if pdf is None:
         abort(404)
-    pdf = render_training_plan_pdf(
-        trajectories.plan_from_json(trajectory.plan),
-        first_name=trajectory.referral.participant.first_name,
-        programme_name=trajectory.referral.programme.name,
-        therapist_name=trajectory.therapist.name,
-    )
-    audit.record(
-        AuditAction.PRINT,
-        obj=trajectory,
-        participant_id=trajectory.referral.participant_id,
-        detail="training plan PDF",
-    )
     filename = f"schema-{trajectory.referral.reference}.pdf"
     return file_response(pdf, filename=filename, mimetype="application/pdf")
