@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import sqlalchemy as sa
 from flask import (
     abort,
     current_app,
@@ -22,24 +21,23 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import selectinload
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 
-from referrals import audit
 from referrals.blueprints.common import FilterForm, file_response
 from referrals.blueprints.uptake import bp
 from referrals.extensions import db
 from referrals.models import (
-    AuditAction,
     Programme,
-    Report,
-    ReportJob,
-    ReportKind,
     local_today,
 )
 from referrals.permissions import Role, programme_for, programmes_visible_to, roles_required
-from referrals.services.uptake import exports, programme_report, programme_uptake, uptake_view
+from referrals.services.uptake import (
+    downloads,
+    programme_report,
+    programme_uptake,
+    uptake_view,
+)
 
 MAX_PERIOD = timedelta(days=5 * 366)
 
@@ -95,20 +93,13 @@ def _figures(programme_id: int):
 @roles_required(Role.OFFICER, Role.COORDINATOR)
 def dashboard(programme_id: int):
     programme, form, period, view = _figures(programme_id)
-    jobs = db.session.scalars(
-        sa.select(ReportJob)
-        .where(ReportJob.programme_id == programme.id)
-        .order_by(ReportJob.requested_at.desc(), ReportJob.id.desc())
-        .limit(50)
-        .options(selectinload(ReportJob.report), selectinload(ReportJob.requested_by))
-    ).all()
     return render_template(
         "uptake/dashboard.html",
         programme=programme,
         form=form,
         period=period,
         view=view,
-        jobs=jobs,
+        jobs=downloads.report_jobs(programme),
     )
 
 
@@ -150,11 +141,9 @@ def request_report(programme_id: int):
 @roles_required(Role.OFFICER, Role.COORDINATOR)
 def report_pdf(report_id: int):
     """A stored report, exactly as it was made."""
-    report = db.session.get(Report, report_id)
-    if report is None or report.kind is not ReportKind.PROGRESS:
+    report = downloads.stored_report(current_user, report_id)
+    if report is None:
         abort(404)
-    get_programme_or_404(report.programme_id)
-    audit.record(AuditAction.PRINT, obj=report, detail="programme progress report")
     return file_response(
         report.pdf, filename=report.filename, mimetype="application/pdf", download=True
     )
@@ -166,16 +155,5 @@ def export(programme_id: int, kind: str):
     programme, form, period, view = _figures(programme_id)
     if view is None:
         abort(400)
-    start, end = period
-    if kind == "csv":
-        data, mimetype = exports.to_csv(view.tables), "text/csv; charset=utf-8"
-    else:
-        data = exports.to_xlsx(view.tables)
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    audit.record(
-        AuditAction.EXPORT,
-        obj=programme,
-        detail=f"uptake {kind} {start.isoformat()}..{end.isoformat()}",
-    )
-    filename = f"deelname-{programme.id}-{start.isoformat()}-{end.isoformat()}.{kind}"
-    return file_response(data, filename=filename, mimetype=mimetype, download=True)
+    made = downloads.export_tables(current_user, programme, view, *period, kind)
+    return file_response(made.data, filename=made.filename, mimetype=made.mimetype, download=True)
