@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -23,26 +22,25 @@ from referrals.extensions import db
 from referrals.models import Organisation, OrganisationKind, Role, User
 from referrals.permissions import roles_required
 from referrals.services import ServiceError, accounts
+from referrals.services.accounts import listings
 
 
 def get_organisation_or_404(organisation_id: int) -> Organisation:
-    return db.session.get(Organisation, organisation_id) or abort(404)
+    return db.get_or_404(Organisation, organisation_id)
 
 
 def get_user_or_404(user_id: int) -> User:
-    return db.session.get(User, user_id) or abort(404)
+    return db.get_or_404(User, user_id)
 
 
 @bp.get("/organisations")
 @roles_required(Role.ADMIN)
 def organisations():
     kind = request.args.get("kind", "")
-    query = sa.select(Organisation).order_by(Organisation.kind, Organisation.name)
-    if kind in {k.value for k in OrganisationKind}:
-        query = query.where(Organisation.kind == OrganisationKind(kind))
+    chosen = OrganisationKind(kind) if kind in {k.value for k in OrganisationKind} else None
     return render_template(
         "admin/organisations.html",
-        organisations=db.session.scalars(query).all(),
+        organisations=listings.organisations(chosen),
         kind_labels=KIND_LABELS,
         kind=kind,
     )
@@ -111,23 +109,13 @@ def set_organisation_active(organisation_id: int):
 @bp.get("/users")
 @roles_required(Role.ADMIN)
 def users():
-    query = (
-        sa.select(User)
-        .join(User.organisation)
-        .order_by(Organisation.name, User.name)
-        .options(sa.orm.contains_eager(User.organisation))
-    )
     organisation_id = request.args.get("organisation", type=int)
     role = request.args.get("role", "")
-    if organisation_id:
-        query = query.where(User.organisation_id == organisation_id)
-    if role in {r.value for r in Role}:
-        query = query.where(User.role == Role(role))
-    all_organisations = db.session.scalars(sa.select(Organisation).order_by(Organisation.name))
+    chosen = Role(role) if role in {r.value for r in Role} else None
     return render_template(
         "admin/users.html",
-        users=db.session.scalars(query).all(),
-        organisations=all_organisations.all(),
+        users=listings.users(organisation_id=organisation_id, role=chosen),
+        organisations=listings.all_organisations(),
         organisation_id=organisation_id,
         role=role,
         role_labels=ROLE_LABELS,
@@ -135,9 +123,7 @@ def users():
 
 
 def _organisation_choices() -> list[SelectChoice]:
-    rows = db.session.scalars(
-        sa.select(Organisation).where(Organisation.active).order_by(Organisation.name)
-    )
+    rows = listings.all_organisations(active_only=True)
     return [SelectChoice(o.id, f"{o.name} ({KIND_LABELS[o.kind]})") for o in rows]
 
 
@@ -149,7 +135,7 @@ def new_user():
     if request.method == "GET" and request.args.get("organisation", type=int):
         form.organisation_id.data = request.args.get("organisation", type=int)
     if form.validate_on_submit():
-        organisation = db.session.get(Organisation, form.organisation_id.data)
+        organisation = db.session.get(Organisation, form.organisation_id.data)  # a chosen id
         try:
             accounts.check_password_strength(
                 form.password.data, current_app.config["PASSWORD_MIN_LENGTH"], field="password"

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from referrals.blueprints.common import apply_service_error
 from referrals.blueprints.programmes import bp
 from referrals.blueprints.programmes.forms import ProgrammeForm
 from referrals.extensions import db
-from referrals.models import ROLES_BY_KIND, Organisation, Programme, Role, Therapist, User
+from referrals.models import Organisation, Programme, Role, Therapist, User
 from referrals.permissions import roles_required
 from referrals.services import ServiceError
+from referrals.services.accounts import listings
 from referrals.services.programmes import (
     FUNDER_KINDS,
     ProgrammeDetails,
@@ -24,11 +23,9 @@ from referrals.services.programmes import (
 )
 from referrals.services.therapists import local_today
 
-REFERRER_KINDS = frozenset(kind for kind, roles in ROLES_BY_KIND.items() if Role.REFERRER in roles)
-
 
 def get_programme_or_404(programme_id: int) -> Programme:
-    return db.session.get(Programme, programme_id) or abort(404)
+    return db.get_or_404(Programme, programme_id)
 
 
 def _label(name: str, active: bool) -> str:
@@ -42,32 +39,15 @@ def _set_choices(form: ProgrammeForm, programme: Programme | None) -> None:
     referrer_ids = [o.id for o in programme.referrer_organisations] if programme else []
     coordinator_ids = [u.id for u in programme.coordinators] if programme else []
 
-    funders = db.session.scalars(
-        sa.select(Organisation)
-        .where(Organisation.kind.in_(FUNDER_KINDS))
-        .where(sa.or_(Organisation.active, Organisation.id == funder_id))
-        .order_by(Organisation.name)
-    )
+    funders = listings.choosable_organisations(FUNDER_KINDS, [funder_id])
     form.funder_id.choices = [SelectChoice("", _("Choose a funder"))] + [
         SelectChoice(o.id, _label(o.name, o.active)) for o in funders
     ]
-    referrers = db.session.scalars(
-        sa.select(Organisation)
-        .where(Organisation.kind.in_(REFERRER_KINDS))
-        .where(sa.or_(Organisation.active, Organisation.id.in_(referrer_ids)))
-        .order_by(Organisation.name)
-    )
+    referrers = listings.choosable_organisations(listings.REFERRER_KINDS, referrer_ids)
     form.referrer_organisations.choices = [
         SelectChoice(o.id, _label(o.name, o.active)) for o in referrers
     ]
-    coordinators = db.session.scalars(
-        sa.select(User)
-        .join(User.organisation)
-        .where(User.role == Role.COORDINATOR)
-        .where(sa.or_(sa.and_(User.active, Organisation.active), User.id.in_(coordinator_ids)))
-        .order_by(User.name)
-        .options(sa.orm.contains_eager(User.organisation))
-    )
+    coordinators = listings.choosable_coordinators(coordinator_ids)
     form.coordinators.choices = [
         SelectChoice(u.id, _label(f"{u.name} ({u.organisation.name})", u.is_active))
         for u in coordinators
@@ -79,7 +59,7 @@ def _therapist_choices() -> list[SelectChoice]:
     """Every register entry: one whose registration ended stays choosable (it may be renewed),
     marked so, and receives no offers meanwhile."""
     today = local_today()
-    therapists = db.session.scalars(sa.select(Therapist).order_by(Therapist.name))
+    therapists = listings.register()
     return [
         SelectChoice(
             t.id,
@@ -112,19 +92,15 @@ def _form_data(programme: Programme) -> dict:
     }
 
 
-def _load(model, ids: list[int]) -> list:
-    return list(db.session.scalars(sa.select(model).where(model.id.in_(ids))))
-
-
 def _details(form: ProgrammeForm) -> ProgrammeDetails:
     return ProgrammeDetails(
         name=form.name.data,
-        funder=db.session.get(Organisation, form.funder_id.data),
+        funder=db.session.get(Organisation, form.funder_id.data),  # a chosen id
         starts_on=form.starts_on.data,
         ends_on=form.ends_on.data,
-        referrer_organisations=_load(Organisation, form.referrer_organisations.data),
-        coordinators=_load(User, form.coordinators.data),
-        therapists=_load(Therapist, form.therapists.data),
+        referrer_organisations=listings.by_ids(Organisation, form.referrer_organisations.data),
+        coordinators=listings.by_ids(User, form.coordinators.data),
+        therapists=listings.by_ids(Therapist, form.therapists.data),
         postcode_areas=form.postcode_areas.data,
         min_age=form.min_age.data,
         funded_places=form.funded_places.data,
@@ -140,12 +116,7 @@ def _details(form: ProgrammeForm) -> ProgrammeDetails:
 @bp.get("")
 @roles_required(Role.ADMIN)
 def index():
-    programmes = db.session.scalars(
-        sa.select(Programme)
-        .order_by(Programme.name)
-        .options(selectinload(Programme.funder), selectinload(Programme.referrer_organisations))
-    )
-    return render_template("programmes/index.html", programmes=programmes.all())
+    return render_template("programmes/index.html", programmes=listings.programmes())
 
 
 @bp.route("/new", methods=["GET", "POST"])

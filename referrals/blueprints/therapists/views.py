@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from referrals.blueprints.common import apply_service_error, drop_changes, refuse
@@ -21,6 +20,7 @@ from referrals.extensions import db
 from referrals.models import RegisterImport, Role, Therapist, User
 from referrals.permissions import roles_required
 from referrals.services import ServiceError
+from referrals.services.accounts import listings
 from referrals.services.therapists import (
     expiry_warning,
     local_today,
@@ -47,11 +47,11 @@ FIELD_LABELS = {
 
 
 def get_therapist_or_404(therapist_id: int) -> Therapist:
-    return db.session.get(Therapist, therapist_id) or abort(404)
+    return db.get_or_404(Therapist, therapist_id)
 
 
 def get_register_import_or_404(import_id: int) -> RegisterImport:
-    return db.session.get(RegisterImport, import_id) or abort(404)
+    return db.get_or_404(RegisterImport, import_id)
 
 
 @bp.app_template_global()
@@ -98,9 +98,7 @@ def _availability(form: AvailabilityForm) -> dict:
 @bp.get("/admin/therapists")
 @roles_required(Role.ADMIN)
 def index():
-    therapists = db.session.scalars(
-        sa.select(Therapist).order_by(Therapist.name).options(selectinload(Therapist.user))
-    ).all()
+    therapists = listings.register()
     today = local_today()
     return render_template(
         "therapists/index.html",
@@ -124,9 +122,7 @@ def upload():
             apply_service_error(form, error)
         else:
             return redirect(url_for("therapists.preview", import_id=register_import.id))
-    recent = db.session.scalars(
-        sa.select(RegisterImport).order_by(RegisterImport.id.desc()).limit(RECENT_IMPORTS)
-    ).all()
+    recent = listings.register_imports(RECENT_IMPORTS)
     return render_template("therapists/upload.html", form=form, recent=recent)
 
 

@@ -1,0 +1,105 @@
+"""What the operator's admin pages list: organisations, users, programmes, the therapist
+register, and the choices their forms offer. Admin only, and no participant data here."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, selectinload
+
+from referrals.extensions import db
+from referrals.models import (
+    ROLES_BY_KIND,
+    Organisation,
+    OrganisationKind,
+    Programme,
+    RegisterImport,
+    Role,
+    Therapist,
+    User,
+)
+
+REFERRER_KINDS = frozenset(kind for kind, roles in ROLES_BY_KIND.items() if Role.REFERRER in roles)
+
+
+def organisations(kind: OrganisationKind | None = None) -> list[Organisation]:
+    query = sa.select(Organisation).order_by(Organisation.kind, Organisation.name)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind)
+    return list(db.session.scalars(query))
+
+
+def all_organisations(*, active_only: bool = False) -> list[Organisation]:
+    query = sa.select(Organisation).order_by(Organisation.name)
+    if active_only:
+        query = query.where(Organisation.active)
+    return list(db.session.scalars(query))
+
+
+def users(*, organisation_id: int | None = None, role: Role | None = None) -> list[User]:
+    query = (
+        sa.select(User)
+        .join(User.organisation)
+        .order_by(Organisation.name, User.name)
+        .options(contains_eager(User.organisation))
+    )
+    if organisation_id:
+        query = query.where(User.organisation_id == organisation_id)
+    if role is not None:
+        query = query.where(User.role == role)
+    return list(db.session.scalars(query))
+
+
+def programmes() -> list[Programme]:
+    return list(
+        db.session.scalars(
+            sa.select(Programme)
+            .order_by(Programme.name)
+            .options(selectinload(Programme.funder), selectinload(Programme.referrer_organisations))
+        )
+    )
+
+
+def register() -> list[Therapist]:
+    """The whole therapist register, by name, with the linked accounts."""
+    return list(
+        db.session.scalars(
+            sa.select(Therapist).order_by(Therapist.name).options(selectinload(Therapist.user))
+        )
+    )
+
+
+def register_imports(limit: int) -> list[RegisterImport]:
+    """The latest uploaded register files, newest first."""
+    query = sa.select(RegisterImport).order_by(RegisterImport.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
+
+
+def choosable_organisations(kinds, keep_ids: list[int]) -> list[Organisation]:
+    """Active organisations of `kinds`, and those already chosen even if deactivated."""
+    return list(
+        db.session.scalars(
+            sa.select(Organisation)
+            .where(Organisation.kind.in_(kinds))
+            .where(sa.or_(Organisation.active, Organisation.id.in_(keep_ids)))
+            .order_by(Organisation.name)
+        )
+    )
+
+
+def choosable_coordinators(keep_ids: list[int]) -> list[User]:
+    """Active coordinators of active organisations, and those already chosen."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(User.organisation)
+            .where(User.role == Role.COORDINATOR)
+            .where(sa.or_(sa.and_(User.active, Organisation.active), User.id.in_(keep_ids)))
+            .order_by(User.name)
+            .options(contains_eager(User.organisation))
+        )
+    )
+
+
+def by_ids(model, ids: list[int]) -> list:
+    """The rows of `model` with these ids (the members a form chose)."""
+    return list(db.session.scalars(sa.select(model).where(model.id.in_(ids))))
