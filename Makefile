@@ -42,6 +42,7 @@ worker: install
 
 # The whole suite on SQLite, then again on PostgreSQL when one answers (or TEST_DATABASE_URL is set).
 test: system-deps install
+	$(BIN)/ruff check referrals config tests migrations bench
 	$(BIN)/lint-imports --no-cache
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
