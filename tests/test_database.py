@@ -61,3 +61,13 @@ def test_the_request_commits_on_success_and_rolls_back_on_an_error(app, db, stat
             sa.select(Organisation).where(Organisation.name == "Fonds Bewegen")
         )
     assert (found is not None) is kept
+
+
+def test_the_commit_point_runs_before_the_session_touch(app):
+    """touch_session rolls back whatever is uncommitted; the request's commit must come first.
+    After-request hooks run in reverse order of registration."""
+    from referrals import commit_request
+    from referrals.security import touch_session
+
+    hooks = app.after_request_funcs[None]
+    assert hooks.index(commit_request) > hooks.index(touch_session)

@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
 from referrals.extensions import db, migrate
+from referrals.models import Role
 from tests.conftest import make_app
 
 
@@ -64,3 +65,23 @@ def test_every_revision_downgrades_and_upgrades_one_step_at_a_time(fresh_app):
             downgrade(revision="-1")
         upgrade()
     assert schema_differences(fresh_app) == []
+
+
+def test_the_login_counter_downgrades_with_users_and_their_sessions_in_place(fresh_app):
+    """Downgrading must not need an empty database: users referenced by sessions stay."""
+    from referrals.services.accounts import login_sessions
+    from tests import factories
+
+    with fresh_app.app_context():
+        upgrade()
+        user = factories.make_user(role=Role.OFFICER)
+        with fresh_app.test_request_context():
+            login_sessions.start_session(user)
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="83aa520af864")
+        with db.engine.connect() as connection:
+            count = connection.exec_driver_sql("SELECT count(*) FROM users").scalar()
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("users")}
+        assert count == 1 and "failed_logins" not in columns
+        upgrade()

@@ -449,3 +449,37 @@ def test_only_the_therapist_offered_to_can_accept(db, world):
     db.session.refresh(offer)
     assert offer.state is OfferState.OPEN
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Trajectory)) == 0
+
+
+def test_the_therapist_who_let_the_deadline_pass_is_left_out_before_the_worker_ran(
+    app, db, login_as, world
+):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    offer.deadline_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    client = app.test_client()
+    login_as(user=world["coordinator"], into=client)
+    match = text(client.get(f"/triage/{world['referral'].id}/match"))
+    assert f'name="therapist_id" value="{world["eva"].id}"' not in match
+    assert f'name="therapist_id" value="{world["ruud"].id}"' in match
+
+
+def test_offering_again_in_an_automatic_programme_keeps_the_coordinators_choice(
+    app, db, login_as, world
+):
+    """Settling the passed offer must not make an automatic offer that beats the coordinator's."""
+    world["programme"].auto_offer = True
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    offer.deadline_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    client = app.test_client()
+    login_as(user=world["coordinator"], into=client)
+    response = client.post(
+        f"/triage/{world['referral'].id}/offer", data={"therapist_id": world["ruud"].id}
+    )
+    assert response.status_code == 302
+    db.session.refresh(world["referral"])
+    assert {o.therapist_id: o.state for o in world["referral"].offers} == {
+        world["eva"].id: OfferState.EXPIRED,
+        world["ruud"].id: OfferState.OPEN,
+    }

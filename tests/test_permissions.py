@@ -133,3 +133,43 @@ def test_a_group_of_another_therapist_is_not_one_of_mine(db, tenants):
     db.session.flush()
     assert permissions.group_for(first.user, theirs.id) is None
     assert permissions.group_for(second.user, theirs.id) is theirs
+
+
+def test_the_referral_predicates_answer_no_for_an_anonymous_visitor(db, tenants):
+    referral = db.session.scalars(sa.select(Referral)).first()
+    anonymous = AnonymousUserMixin()
+    for predicate in (
+        permissions.can_follow,
+        permissions.can_triage,
+        permissions.can_withdraw,
+        permissions.can_reject,
+    ):
+        assert predicate(anonymous, referral) is False
+
+
+def test_no_user_of_one_tenant_sees_anything_of_the_other(db, tenants):
+    """Agreement alone would let a leak in both predicate and filter pass: this checks the
+    filters against the tenants themselves."""
+    first, second = tenants
+    for mine, theirs in ((first, second), (second, first)):
+        users = [mine.user, mine.coordinator, mine.referrer]
+        their_referrals = set(
+            db.session.scalars(
+                sa.select(Referral).where(Referral.programme_id == theirs.programme.id)
+            )
+        )
+        their_trajectories = set(
+            db.session.scalars(
+                sa.select(Trajectory).where(Trajectory.therapist_id == theirs.therapist.id)
+            )
+        )
+        for user in users:
+            assert not set(db.session.scalars(permissions.referrals_visible_to(user))) & (
+                their_referrals
+            )
+            assert not set(db.session.scalars(permissions.trajectories_visible_to(user))) & (
+                their_trajectories
+            )
+            assert theirs.programme not in set(
+                db.session.scalars(permissions.programmes_visible_to(user))
+            )

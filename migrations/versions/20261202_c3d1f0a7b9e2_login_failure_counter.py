@@ -26,6 +26,8 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
+    # Dropped in place (SQLite 3.35+ and PostgreSQL can): rebuilding `users` would break the
+    # foreign keys of every row that points at a user.
+    with op.batch_alter_table('users', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('failures_since')
         batch_op.drop_column('failed_logins')

@@ -53,9 +53,9 @@ def can_reject(user: User, referral: Referral) -> bool:
 
 def can_follow(user: User, referral: Referral) -> bool:
     """A referrer of the referring organisation: follows it, sees progress with consent."""
-    return user.role is Role.REFERRER and can_view_referral(user, referral)
+    return can_view_referral(user, referral) and user.role is Role.REFERRER
 
 
 def can_triage(user: User, referral: Referral) -> bool:
     """A coordinator of its programme: matches, offers, rejects, reads the offer notes."""
-    return user.role is Role.COORDINATOR and can_view_referral(user, referral)
+    return can_view_referral(user, referral) and user.role is Role.COORDINATOR

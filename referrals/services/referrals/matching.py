@@ -15,7 +15,7 @@ from babel.numbers import get_decimal_symbol
 from flask_babel import get_locale, get_translations
 
 from referrals.labels import WEEKDAY_SHORT_MESSAGES
-from referrals.models import OfferState, PreferredForm, Referral, Therapist, Weekday
+from referrals.models import OfferState, PreferredForm, Referral, Therapist, Weekday, utcnow
 from referrals.services.therapists import geo
 
 # Flask-Babel's gettext looks up the request's locale and catalogue on every call, which
@@ -123,11 +123,13 @@ def explain(candidate: Candidate, wanted: PreferredForm) -> str:
 
 
 def passed_over(referral: Referral) -> set[int]:
-    """Therapists who declined this referral or let its offer expire."""
+    """Therapists who declined this referral or let its offer expire (also an offer still open
+    in the database whose deadline passed before the worker expired it)."""
+    now = utcnow()
     return {
         offer.therapist_id
         for offer in referral.offers
-        if offer.state in (OfferState.DECLINED, OfferState.EXPIRED)
+        if offer.state in (OfferState.DECLINED, OfferState.EXPIRED) or offer.is_overdue_at(now)
     }
 
 

@@ -85,7 +85,8 @@ def _coordinators(referral: Referral) -> list[User]:
 
 def offer_referral(referral: Referral, therapist: Therapist, *, actor: User | None) -> Offer:
     """Offer a submitted referral to one therapist of its programme, with a deadline."""
-    return_overdue_offers(referral=referral)
+    # The coordinator's own choice replaces an automatic next offer.
+    return_overdue_offers(referral=referral, offer_next=False)
     if therapist not in referral.programme.therapists:
         raise ServiceError(_("This therapist does not take part in the programme."))
     now = utcnow()
@@ -200,7 +201,9 @@ def close_open_offers(referral: Referral, to_state: OfferState) -> list[Offer]:
     return closed
 
 
-def return_overdue_offers(*, referral: Referral | None = None, now: datetime | None = None) -> int:
+def return_overdue_offers(
+    *, referral: Referral | None = None, now: datetime | None = None, offer_next: bool = True
+) -> int:
     """Expire open offers past their deadline and put their referrals back in the queue.
 
     The worker runs this periodically (settle_deadlines). Pages never call it: they show a
@@ -219,7 +222,8 @@ def return_overdue_offers(*, referral: Referral | None = None, now: datetime | N
             continue
         apply_transition(overdue, "expire", None, reason="deadline_passed")
         _notify(NotificationKind.OFFER_EXPIRED, overdue, _coordinators(overdue))
-        _offer_next_if_automatic(overdue)
+        if offer_next:
+            _offer_next_if_automatic(overdue)
         returned += 1
     return returned
 
