@@ -387,31 +387,25 @@ def test_every_page_that_shows_a_participant_writes_a_read_row(app, db, login_as
     """NEN 7513: each GET that shows a participant's data logs it for that participant, as
     the user who read it. Walks every endpoint for every role that may open it."""
     found, missing = set(), []
-    for endpoint, allowed in sorted(ACCESS.items()):
-        method, url = _request_for(app, endpoint, scenario.ids)
-        if allowed == PUBLIC or method != "GET":
+    for endpoint, role, user, client, url in _each_page(app, login_as, scenario, public=False):
+        before = db.session.scalar(sa.select(sa.func.max(AuditEvent.id))) or 0
+        response = client.get(url)
+        assert response.status_code < 400, (endpoint, role, response.status_code)
+        if response.status_code != 200:
+            continue  # a redirect shows nothing
+        shown = _shown_participants(scenario, _shown_text(response))
+        if not shown:
             continue
-        for role in sorted(allowed):
-            client = app.test_client()
-            user = login_as(user=scenario.user_for(role), into=client)
-            before = db.session.scalar(sa.select(sa.func.max(AuditEvent.id))) or 0
-            response = client.get(url)
-            assert response.status_code < 400, (endpoint, role, response.status_code)
-            if response.status_code != 200:
-                continue  # a redirect shows nothing
-            shown = _shown_participants(scenario, _shown_text(response))
-            if not shown:
-                continue
-            found.add(endpoint)
-            logged = set(
-                db.session.scalars(
-                    sa.select(AuditEvent.participant_id).where(
-                        AuditEvent.id > before, AuditEvent.user_id == user.id
-                    )
+        found.add(endpoint)
+        logged = set(
+            db.session.scalars(
+                sa.select(AuditEvent.participant_id).where(
+                    AuditEvent.id > before, AuditEvent.user_id == user.id
                 )
             )
-            if shown - logged:
-                missing.append(f"{endpoint} as {role.value}: no row for {shown - logged}")
+        )
+        if shown - logged:
+            missing.append(f"{endpoint} as {role.value}: no row for {shown - logged}")
     assert missing == [], "\n".join(missing)
     assert KNOWN_PARTICIPANT_PAGES - found == set(), "these pages no longer show a participant"
 
@@ -466,19 +460,13 @@ FILE_TYPES = {
 def test_every_file_is_handed_out_the_same_way(app, login_as, scenario):
     """PDFs and exports go through one helper: a file name, and never kept in a cache."""
     files = []
-    for endpoint in sorted(ACCESS):
-        method, url = _request_for(app, endpoint, scenario.ids)
-        if method != "GET" or endpoint == "static":
-            continue
-        for role in _roles_for(endpoint):
-            client = app.test_client()
-            login_as(user=scenario.user_for(role), into=client)
-            response = client.get(url)
-            response.close()
-            if response.status_code == 200 and response.mimetype in FILE_TYPES:
-                files.append(endpoint)
-                assert response.headers["Cache-Control"] == "no-store", endpoint
-                assert "filename=" in response.headers["Content-Disposition"], endpoint
+    for endpoint, _role, _user, client, url in _each_page(app, login_as, scenario):
+        response = client.get(url)
+        response.close()
+        if response.status_code == 200 and response.mimetype in FILE_TYPES:
+            files.append(endpoint)
+            assert response.headers["Cache-Control"] == "no-store", endpoint
+            assert "filename=" in response.headers["Content-Disposition"], endpoint
     assert {"uptake.export", "intake.closing_letter", "trajectories.plan_pdf"} <= set(files)
 
 
@@ -502,23 +490,14 @@ def test_get_requests_change_nothing_but_the_access_log(app, db, login_as, scena
     """Opening any page, as any role that may, writes only its read-audit rows: no expired
     offer, no notification, no state change (also with an offer past its deadline)."""
     changed = []
-    for endpoint in sorted(ACCESS):
-        method, url = _request_for(app, endpoint, scenario.ids)
-        if method != "GET":
-            continue
-        for role in _roles_for(endpoint):
-            client = app.test_client()
-            login_as(user=scenario.user_for(role), into=client)
-            before = _snapshot()
-            response = client.get(url)
-            response.close()
-            db.session.expire_all()
-            after = _snapshot()
-            changed += [
-                f"{endpoint} as {role.value}: {name}"
-                for name in before
-                if before[name] != after[name]
-            ]
+    for endpoint, role, _user, client, url in _each_page(app, login_as, scenario):
+        before = _snapshot()
+        client.get(url).close()
+        db.session.expire_all()
+        after = _snapshot()
+        changed += [
+            f"{endpoint} as {role.value}: {name}" for name in before if before[name] != after[name]
+        ]
     assert changed == [], "\n".join(changed)
 
 
@@ -538,6 +517,19 @@ FILTER_GARBAGE = [
 def _roles_for(endpoint: str) -> list[Role]:
     allowed = ACCESS[endpoint]
     return [Role.REFERRER] if allowed == PUBLIC else sorted(allowed)
+
+
+def _each_page(app, login_as, scenario, *, public: bool = True):
+    """Every GET endpoint but static files, once per role that may open it, each with a client
+    logged in as the scenario's user of that role: (endpoint, role, user, client, url)."""
+    for endpoint in sorted(ACCESS):
+        method, url = _request_for(app, endpoint, scenario.ids)
+        if method != "GET" or endpoint == "static" or (ACCESS[endpoint] == PUBLIC and not public):
+            continue
+        for role in _roles_for(endpoint):
+            client = app.test_client()
+            user = login_as(user=scenario.user_for(role), into=client)
+            yield endpoint, role, user, client, url
 
 
 @pytest.mark.parametrize("endpoint", sorted(e for e in ACCESS if e != "static"))

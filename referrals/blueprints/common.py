@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import sqlalchemy as sa
 from flask import Response, flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -91,12 +90,6 @@ MAX_PAGE = 100_000
 def page_number(args) -> int:
     """The ?page= number, kept between 1 and MAX_PAGE whatever was typed."""
     return min(max(args.get("page", 1, type=int), 1), MAX_PAGE)
-
-
-def page_of(query: sa.Select, page: int, size: int) -> tuple[list, bool]:
-    """One page of `query` and whether there is a next page."""
-    rows = db.session.scalars(query.offset((page - 1) * size).limit(size + 1)).all()
-    return rows[:size], len(rows) > size
 
 
 def file_response(data: bytes, *, filename: str, mimetype: str, download: bool = False) -> Response:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from referrals.extensions import db
+
 
 class ServiceError(Exception):
     """A change the rules do not allow; `field` names the form field the message belongs to.
@@ -21,3 +25,19 @@ class ServiceError(Exception):
         """Several problems at once; the first gives the message and the field."""
         key, message = next(iter(errors.items()))
         return cls(message, key[-1] if isinstance(key, tuple) else key, errors=errors)
+
+
+def page_of(query: sa.Select, page: int, size: int) -> tuple[list, bool]:
+    """One page of `query` (pages count from 1) and whether there is a next page."""
+    rows = db.session.scalars(query.offset((page - 1) * size).limit(size + 1)).all()
+    return list(rows[:size]), len(rows) > size
+
+
+def database_answers() -> bool:
+    """Whether the database answers a trivial query (for the health check)."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return False
+    return True

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import current_app, jsonify, redirect, render_template, request
 from flask_login import current_user
 
-from referrals.blueprints.common import drop_changes
 from referrals.blueprints.main import bp
-from referrals.extensions import db
 from referrals.security import safe_next_url
+from referrals.services import database_answers
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -39,9 +37,6 @@ def set_language():
 @bp.get("/health")
 def health():
     """For load balancers: the app answers and the database too. Shows no data."""
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError:
-        drop_changes()
+    if not database_answers():
         return jsonify(status="error", database="unavailable"), 503
     return jsonify(status="ok")

@@ -26,12 +26,11 @@ from wtforms.validators import InputRequired, Optional
 
 from referrals.blueprints.common import FilterForm, file_response
 from referrals.blueprints.uptake import bp
-from referrals.extensions import db
 from referrals.models import (
     Programme,
     local_today,
 )
-from referrals.permissions import Role, programme_for, programmes_visible_to, roles_required
+from referrals.permissions import Role, programme_for, roles_required
 from referrals.services.uptake import (
     downloads,
     programme_report,
@@ -72,7 +71,7 @@ def get_programme_or_404(programme_id: int) -> Programme:
 @bp.get("/uptake")
 @roles_required(Role.OFFICER, Role.COORDINATOR)
 def index():
-    programmes = db.session.scalars(programmes_visible_to(current_user)).all()
+    programmes = downloads.programmes_shown(current_user)
     return render_template("uptake/index.html", programmes=programmes)
 
 
@@ -121,10 +120,10 @@ def request_report(programme_id: int):
     if end < start or end - start > MAX_PERIOD:
         flash(_("Choose a valid period first."), "error")
         return redirect(url_for("uptake.dashboard", programme_id=programme.id))
-    job = programme_report.request_report(programme, start, end, actor=current_user)
-    db.session.commit()  # the inline renderer claims the committed job
-    if current_app.config["REPORTS_INLINE"] and programme_report.claim(job.id):
-        programme_report.run_job(job.id)
+    if current_app.config["REPORTS_INLINE"]:
+        programme_report.request_and_render(programme, start, end, actor=current_user)
+    else:
+        programme_report.request_report(programme, start, end, actor=current_user)
     flash(_("The report is being made. It appears under Reports below when it is ready."), "info")
     return redirect(
         url_for(

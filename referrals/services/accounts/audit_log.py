@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from referrals import audit
-from referrals.extensions import db
 from referrals.models import LOCAL_ZONE, AuditAction, AuditEvent, User
+from referrals.services import page_of
 
 
 def _local_midnight(day: date) -> datetime:
@@ -58,7 +58,7 @@ def audit_log_page(user: User, filters: AuditFilter, *, page: int, size: int) ->
     """One page of the log, newest first; reading or searching it is logged too."""
     query, used = filters.query()
     ordered = query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-    rows = db.session.scalars(ordered.offset((page - 1) * size).limit(size + 1)).all()
+    events, has_next = page_of(ordered, page, size)
     audit.record(
         AuditAction.SEARCH if used else AuditAction.READ,
         actor=user,
@@ -66,4 +66,4 @@ def audit_log_page(user: User, filters: AuditFilter, *, page: int, size: int) ->
         participant_id=filters.participant_id,
         detail=" ".join([*used, f"page={page}"]),
     )
-    return AuditPage(events=rows[:size], has_next=len(rows) > size)
+    return AuditPage(events=events, has_next=has_next)

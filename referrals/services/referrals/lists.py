@@ -26,6 +26,7 @@ from referrals.models import (
     utcnow,
 )
 from referrals.permissions import can_follow, referral_for, referrals_visible_to
+from referrals.services import page_of
 from referrals.services.closing import ReferrerView, referrer_view
 from referrals.services.referrals.intake import can_refer_to
 from referrals.services.referrals.matching import MatchResult, match_referral
@@ -92,8 +93,7 @@ def referral_list(
         contains_eager(Referral.programme),
         selectinload(Referral.events),  # the waiting days end at acceptance
     )
-    rows = db.session.scalars(ordered.offset((page - 1) * size).limit(size + 1)).all()
-    referrals = rows[:size]
+    referrals, has_next = page_of(ordered, page, size)
     if term:
         audit.record(
             AuditAction.SEARCH,
@@ -102,7 +102,7 @@ def referral_list(
             detail=f"{len(referrals)} found",
         )
     audit_listed(user, referrals, AuditAction.SEARCH if term else AuditAction.READ, "list")
-    return ReferralList(referrals=referrals, has_next=len(rows) > size)
+    return ReferralList(referrals=referrals, has_next=has_next)
 
 
 @dataclass

@@ -12,12 +12,17 @@ from sqlalchemy.orm import selectinload
 from referrals import audit
 from referrals.extensions import db
 from referrals.models import AuditAction, Programme, Report, ReportJob, ReportKind, User
-from referrals.permissions import programme_for
+from referrals.permissions import programme_for, programmes_visible_to
 from referrals.services.uptake import exports
 from referrals.services.uptake.uptake_view import DashboardView
 
 JOBS_SHOWN = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def programmes_shown(user: User) -> list[Programme]:
+    """The programmes whose figures `user` may see, by name."""
+    return list(db.session.scalars(programmes_visible_to(user)))
 
 
 def report_jobs(programme: Programme) -> list[ReportJob]:

@@ -114,6 +114,16 @@ def request_report(programme: Programme, start: date, end: date, *, actor: User)
     return job
 
 
+def request_and_render(programme: Programme, start: date, end: date, *, actor: User) -> ReportJob:
+    """Development, without a worker: queue the job, then render it at once as the worker
+    would, with the worker's own commits (the job must be committed before it is claimed)."""
+    job = request_report(programme, start, end, actor=actor)
+    db.session.commit()
+    if claim(job.id):
+        run_job(job.id)
+    return job
+
+
 def claim(job_id: int) -> bool:
     """Take a queued (or stale running) job, atomically: one worker per job."""
     now = utcnow()
