@@ -458,7 +458,8 @@ FILE_TYPES = {
 
 
 def test_every_file_is_handed_out_the_same_way(app, login_as, scenario):
-    """PDFs and exports go through one helper: a file name, and never kept in a cache."""
+    """PDFs and exports go through one helper (a file name) and, like every logged-in answer,
+    are never kept in a cache."""
     files = []
     for endpoint, _role, _user, client, url in _each_page(app, login_as, scenario):
         response = client.get(url)

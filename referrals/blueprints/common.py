@@ -94,10 +94,10 @@ def page_number(args) -> int:
 
 def file_response(data: bytes, *, filename: str, mimetype: str, download: bool = False) -> Response:
     """Every file the product hands out (PDFs, exports): the bytes as they are, a quoted file
-    name, shown in the browser or saved (`download`), and never kept in a shared cache."""
+    name, shown in the browser or saved (`download`). Like every answer to a logged-in user it
+    gets `Cache-Control: no-store` from the security headers (referrals/security.py)."""
     response = Response(data, mimetype=mimetype)
     response.headers.set(
         "Content-Disposition", "attachment" if download else "inline", filename=filename
     )
-    response.headers["Cache-Control"] = "no-store"
     return response
