@@ -8,25 +8,57 @@ from datetime import date
 from flask import Response, flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectMultipleField, widgets
+from wtforms import DateField, SelectMultipleField, TextAreaField, widgets
+from wtforms.validators import StopValidation
 
 from referrals.extensions import db
 from referrals.models import local_today
 from referrals.services import ServiceError
 
-# Control characters (NUL and the rest of C0, DEL and C1); tab and newline are not filter input.
+# Control characters: C0 (NUL and the rest), DEL and C1. Multi-line text keeps tab and the
+# line breaks; no other field takes any of them. PostgreSQL refuses a NUL in text outright, and
+# none of them is ever meant: they come from pasted binary, or from someone probing.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 EARLIEST_FILTER_DATE = date(2000, 1, 1)
+CONTROL_MESSAGE = _l("Remove the invisible control characters (such as NUL) from this field.")
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class FilterForm(FlaskForm):
+def _typed(field) -> list[str]:
+    return [value for value in (getattr(field, "raw_data", None) or ()) if isinstance(value, str)]
+
+
+def has_control_characters(field) -> bool:
+    """Whether what was typed into `field` holds a control character it may not hold."""
+    pattern = _CONTROL_IN_TEXT if isinstance(field, TextAreaField) else _CONTROL
+    return any(pattern.search(value) for value in _typed(field))
+
+
+def refuse_control_characters(form, field) -> None:
+    """The first validator of every field (Form): stops the field's chain with one message."""
+    if has_control_characters(field):
+        raise StopValidation(CONTROL_MESSAGE)
+
+
+class Form(FlaskForm):
+    """The base of every form: a field that holds a control character is refused next to the
+    field, before its own validators (or the service behind the form) see the value, so that
+    nothing reaches the database with it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self:
+            field.validators = [refuse_control_characters, *field.validators]
+
+
+class FilterForm(Form):
     """A GET filter form: it changes nothing, so no CSRF token. Text is stripped, so that a
-    blank counts as not chosen; control characters and dates before 2000 or after next year
-    are refused next to their field, so a filter never reaches the database with them."""
+    blank counts as not chosen; control characters (Form) and dates before 2000 or after next
+    year are refused next to their field, so a filter never reaches the database with them."""
 
     class Meta:
         csrf = False
@@ -39,12 +71,9 @@ class FilterForm(FlaskForm):
         valid = super().validate(extra_validators)
         latest = date(local_today().year + 1, 12, 31)
         for field in self:
-            typed = " ".join(field.raw_data or ())
-            if _CONTROL.search(typed):
-                field.errors = [*field.errors, _l("Remove the control characters.")]
-                valid = False
-            elif (
+            if (
                 isinstance(field, DateField)
+                and not field.errors
                 and field.data is not None
                 and not EARLIEST_FILTER_DATE <= field.data <= latest
             ):

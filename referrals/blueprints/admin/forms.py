@@ -1,7 +1,6 @@
 """Forms for organisations, users and the audit-log filter."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     EmailField,
@@ -13,7 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from referrals.blueprints.common import FilterForm
+from referrals.blueprints.common import Form, FilterForm
 from referrals.models import AuditAction, OrganisationKind, Role
 
 KIND_LABELS = {
@@ -61,7 +60,7 @@ def _name_field():
     return StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")), Length(max=200)])
 
 
-class OrganisationEditForm(FlaskForm):
+class OrganisationEditForm(Form):
     name = _name_field()
     code = StringField(
         _l("Code (AGB, CBS, BRIN or KvK)"),
@@ -78,7 +77,7 @@ class OrganisationForm(OrganisationEditForm):
     )
 
 
-class UserEditForm(FlaskForm):
+class UserEditForm(Form):
     name = _name_field()
     email = EmailField(
         _l("E-mail address"),
@@ -110,7 +109,7 @@ class UserForm(UserEditForm):
     )
 
 
-class TemporaryPasswordForm(FlaskForm):
+class TemporaryPasswordForm(Form):
     password = UserForm.password
 
 

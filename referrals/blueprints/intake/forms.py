@@ -1,7 +1,6 @@
 """The referral form, the withdraw form and the list filter."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -15,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from referrals.blueprints.common import CheckboxListField, FilterForm
+from referrals.blueprints.common import Form, CheckboxListField, FilterForm
 from referrals.labels import FORM_LABELS, REASON_LABELS, STATE_LABELS, WEEKDAY_LABELS
 
 
@@ -23,7 +22,7 @@ def _choices(labels: dict) -> list[SelectChoice]:
     return [SelectChoice(key.value, label) for key, label in labels.items()]
 
 
-class ReferralForm(FlaskForm):
+class ReferralForm(Form):
     first_name = StringField(
         _l("First name"), validators=[DataRequired(_l("Enter the first name.")), Length(max=100)]
     )
@@ -91,7 +90,7 @@ class ReferralForm(FlaskForm):
     confirm_duplicate = HiddenField(default="")
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     reason = TextAreaField(
         _l("Why is the referral withdrawn?"),
         validators=[DataRequired(_l("Say why the referral is withdrawn.")), Length(max=1000)],

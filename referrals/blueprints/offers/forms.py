@@ -1,14 +1,14 @@
 """The therapist's answer to an offer, and the coordinator's choice of therapist."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from referrals.labels import DECLINE_LABELS
+from referrals.blueprints.common import Form
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(Form):
     reason = RadioField(
         _l("Why do you decline?"),
         choices=[SelectChoice(key.value, label) for key, label in DECLINE_LABELS.items()],
@@ -21,5 +21,5 @@ class DeclineForm(FlaskForm):
     )
 
 
-class OfferForm(FlaskForm):
+class OfferForm(Form):
     therapist_id = HiddenField(validators=[DataRequired()])

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -27,7 +26,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from referrals.blueprints.common import CheckboxListField
+from referrals.blueprints.common import Form, CheckboxListField
 from referrals.labels import QUESTIONNAIRE_LABELS
 from referrals.services import ServiceError
 from referrals.services.programmes import parse_postcode_areas
@@ -106,7 +105,7 @@ def _whole_number(label, low: int, high: int, **kwargs) -> IntegerField:
     )
 
 
-class ProgrammeForm(FlaskForm):
+class ProgrammeForm(Form):
     name = StringField(
         _l("Name"),
         validators=[

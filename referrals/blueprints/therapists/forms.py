@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from wtforms import (
     BooleanField,
@@ -17,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from referrals.blueprints.common import CheckboxListField
+from referrals.blueprints.common import Form, CheckboxListField
 from referrals.blueprints.programmes.forms import WholeNumberRange, optional_int
 from referrals.labels import WEEKDAY_LABELS
 from referrals.services.therapists import LANGUAGE_LABELS, MAX_CAPACITY, MAX_TRAVEL_RADIUS_KM
@@ -38,7 +37,7 @@ def _whole_number(label, low: int, high: int, **kwargs) -> IntegerField:
     )
 
 
-class RegisterUploadForm(FlaskForm):
+class RegisterUploadForm(Form):
     file = FileField(
         _l("Register file (CSV)"),
         validators=[
@@ -53,7 +52,7 @@ class RegisterUploadForm(FlaskForm):
     )
 
 
-class AvailabilityForm(FlaskForm):
+class AvailabilityForm(Form):
     accepting_referrals = BooleanField(_l("I take new referrals now"))
     session_forms = CheckboxListField(
         _l("Forms of sessions"),

@@ -6,11 +6,10 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Optional
 
-from referrals.blueprints.common import apply_service_error, file_response
+from referrals.blueprints.common import Form, apply_service_error, file_response
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.labels import DROPOUT_REASON_LABELS, OUTCOME_LABELS, REGULAR_SPORT_LABELS
@@ -25,7 +24,7 @@ def _choices(labels: dict) -> list[SelectChoice]:
     return [SelectChoice(key.value, label) for key, label in labels.items()]
 
 
-class CloseForm(FlaskForm):
+class CloseForm(Form):
     outcome = RadioField(
         _l("How did the trajectory end?"),
         choices=_choices(OUTCOME_LABELS),

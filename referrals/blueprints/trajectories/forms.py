@@ -1,11 +1,11 @@
 """The intake form."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from referrals.services.trajectories import MAX_RUN_MIN, MAX_WALK_MIN
+from referrals.blueprints.common import Form
 
 TEMPLATE_LABELS = {
     "standard": _l("Standard: about 30 minutes of running in the last week"),
@@ -13,7 +13,7 @@ TEMPLATE_LABELS = {
 }
 
 
-class IntakeForm(FlaskForm):
+class IntakeForm(Form):
     intake_on = DateField(
         _l("Date of the intake"), validators=[InputRequired(_l("Enter the date of the intake."))]
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     IntegerField,
@@ -18,9 +17,10 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from referrals.labels import ATTENDANCE_LABELS, WEEKDAY_LABELS
 from referrals.models import GROUP_MAX_SIZE, Attendance, Weekday
+from referrals.blueprints.common import Form
 
 
-class GroupForm(FlaskForm):
+class GroupForm(Form):
     name = StringField(
         _l("Name of the group"),
         validators=[InputRequired(_l("Enter the name of the group.")), Length(max=100)],
@@ -44,7 +44,7 @@ class GroupForm(FlaskForm):
     )
 
 
-class AddMemberForm(FlaskForm):
+class AddMemberForm(Form):
     trajectory = SelectField(
         _l("Participant"),
         coerce=int,
@@ -53,7 +53,7 @@ class AddMemberForm(FlaskForm):
     )
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(Form):
     """One participant's row; prefixed with the trajectory id so errors land on their row."""
 
     class Meta:
@@ -78,14 +78,14 @@ class AttendanceForm(FlaskForm):
     )
 
 
-class SessionDateForm(FlaskForm):
+class SessionDateForm(Form):
     held_on = DateField(
         _l("Date of the session"),
         validators=[InputRequired(_l("Enter the date of the session."))],
     )
 
 
-class SessionCorrectionForm(FlaskForm):
+class SessionCorrectionForm(Form):
     """Only the CSRF token: the day of a logged session does not change, the rows carry the rest."""
 
 
@@ -96,7 +96,7 @@ PLAN_ACTION_LABELS = {
 }
 
 
-class PlanChangeForm(FlaskForm):
+class PlanChangeForm(Form):
     week_number = SelectField(
         _l("Week"), coerce=int, validators=[InputRequired(_l("Choose a week of the plan."))]
     )

@@ -10,11 +10,10 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectChoice
 from wtforms.validators import InputRequired
 
-from referrals.blueprints.common import drop_changes
+from referrals.blueprints.common import Form, drop_changes
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.models import Moment, QuestionnaireResponse, local_today
@@ -24,7 +23,7 @@ from referrals.services.trajectories import outcomes, pages
 from referrals.services.trajectories.questionnaires import Instrument
 
 
-def questionnaire_form_class(instrument: Instrument) -> type[FlaskForm]:
+def questionnaire_form_class(instrument: Instrument) -> type[Form]:
     """A form with the date and one radio group per item (fields item_1, item_2, ...).
 
     The choices are not enforced by the form: the service checks the values against the
@@ -36,7 +35,7 @@ def questionnaire_form_class(instrument: Instrument) -> type[FlaskForm]:
         for value, label in zip(range(low, high + 1), instrument.answer_labels, strict=True)
     ]
 
-    class QuestionnaireForm(FlaskForm):
+    class QuestionnaireForm(Form):
         taken_on = DateField(
             _l("Date the questionnaire was filled in"),
             validators=[InputRequired(_l("Enter the date the questionnaire was filled in."))],
@@ -48,11 +47,11 @@ def questionnaire_form_class(instrument: Instrument) -> type[FlaskForm]:
     return QuestionnaireForm
 
 
-def _item_fields(form: FlaskForm, instrument: Instrument) -> list:
+def _item_fields(form: Form, instrument: Instrument) -> list:
     return [form[outcomes.item_field(n)] for n in range(1, len(instrument.items) + 1)]
 
 
-def _fill_from(form: FlaskForm, response: QuestionnaireResponse) -> None:
+def _fill_from(form: Form, response: QuestionnaireResponse) -> None:
     form.taken_on.data = response.taken_on
     for number, value in response.answers.items():
         name = outcomes.item_field(int(number))
@@ -60,7 +59,7 @@ def _fill_from(form: FlaskForm, response: QuestionnaireResponse) -> None:
             form[name].data = "" if value is None else str(value)
 
 
-def _show_errors(form: FlaskForm, errors: dict[str | None, str]) -> None:
+def _show_errors(form: Form, errors: dict[str | None, str]) -> None:
     """Each message next to its field; None or an unknown field: above the form."""
     for name, message in errors.items():
         field = form._fields.get(name) if name else None

@@ -1,14 +1,14 @@
 """The coordinator's rejection form."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from referrals.labels import REJECTION_LABELS
+from referrals.blueprints.common import Form
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = RadioField(
         _l("Reason"),
         choices=[SelectChoice(key.value, label) for key, label in REJECTION_LABELS.items()],

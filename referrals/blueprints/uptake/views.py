@@ -20,11 +20,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 
-from referrals.blueprints.common import FilterForm, file_response
+from referrals.blueprints.common import Form, FilterForm, file_response
 from referrals.blueprints.uptake import bp
 from referrals.models import (
     Programme,
@@ -102,7 +101,7 @@ def dashboard(programme_id: int):
     )
 
 
-class ReportRequestForm(FlaskForm):
+class ReportRequestForm(Form):
     start = DateField(_l("From"), validators=[InputRequired()])
     end = DateField(_l("Up to and including"), validators=[InputRequired()])
 
