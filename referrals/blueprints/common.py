@@ -54,6 +54,13 @@ class Form(FlaskForm):
         for field in self:
             field.validators = [refuse_control_characters, *field.validators]
 
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if CONTROL_MESSAGE in field.errors:
+                field.errors = [CONTROL_MESSAGE]  # not also "not a valid choice" or date
+        return valid
+
 
 class FilterForm(Form):
     """A GET filter form: it changes nothing, so no CSRF token. Text is stripped, so that a
