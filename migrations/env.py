@@ -3,6 +3,7 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
@@ -22,9 +23,56 @@ def skip_empty_autogenerate(context, revision, directives):
         logger.info("No changes in schema detected.")
 
 
+def migration_engine() -> sa.Engine:
+    """MIGRATION_DATABASE_URL (the schema owner's) when set, else the app's own DATABASE_URL."""
+    url = current_app.config.get("MIGRATION_DATABASE_URL")
+    if not url:
+        return db.engine
+    url = sa.make_url(url)
+    if url.drivername in ("postgres", "postgresql"):
+        url = url.set(drivername="postgresql+psycopg")
+    from referrals import configure_engine
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    configure_engine(engine)
+    return engine
+
+
+def grant_app_role(connection: sa.Connection) -> None:
+    """PostgreSQL with REFERRALS_APP_ROLE set: the app role may read and write every table but
+    only read and add to audit_events (NEN 7513) and only read alembic_version.
+
+    Run after every migration that applied a step, in its transaction: a table created or
+    rebuilt by a migration gets the schema's default privileges (docs/postgresql-roles.sql), and
+    the REVOKE that follows takes UPDATE, DELETE and the rest on audit_events away again
+    before anyone can see the new schema.
+    """
+    role = current_app.config.get("REFERRALS_APP_ROLE")
+    if not role or connection.dialect.name != "postgresql":
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    app = quote(role)
+    schema = quote(connection.exec_driver_sql("SELECT current_schema()").scalar())
+    statements = [
+        f"GRANT USAGE ON SCHEMA {schema} TO {app}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {app}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {app}",
+        f"REVOKE ALL ON alembic_version FROM PUBLIC, {app}",
+        f"GRANT SELECT ON alembic_version TO {app}",
+    ]
+    if sa.inspect(connection).has_table("audit_events"):
+        statements += [
+            f"REVOKE ALL ON audit_events FROM PUBLIC, {app}",
+            f"GRANT SELECT, INSERT ON audit_events TO {app}",
+        ]
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    logger.info("Granted the app role %s its privileges.", role)
+
+
 def run_migrations_offline():
     context.configure(
-        url=db.engine.url.render_as_string(hide_password=False),
+        url=migration_engine().url.render_as_string(hide_password=False),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
@@ -36,10 +84,14 @@ def run_migrations_offline():
 def run_migrations_online():
     args = dict(current_app.extensions["migrate"].configure_args)
     args.setdefault("process_revision_directives", skip_empty_autogenerate)
-    with db.engine.connect() as connection:
+    applied = []
+    args["on_version_apply"] = lambda **kw: applied.append(kw["step"])
+    with migration_engine().connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, **args)
         with context.begin_transaction():
             context.run_migrations()
+            if applied:
+                grant_app_role(connection)
 
 
 if context.is_offline_mode():
