@@ -100,3 +100,60 @@ def test_the_command_reports_what_it_loaded(app, db):
     assert result.exit_code == 0, result.output
     assert f"1 added or changed, {total} in total" in result.output
     assert db.session.get(Pc4Area, 2311) is not None
+
+
+# -- PC4s without a centre of their own --------------------------------------------------------
+
+
+def test_a_missing_pc4_is_estimated_from_the_known_pc4_in_its_pc3_block(db):
+    """2210 (the demo's waiting referral) has no GeoNames row; 2211 is its only known neighbour
+    in block 221."""
+    index = geo.Pc4Index.current()
+    location = index.locate("2210 TV")
+    assert location.estimated
+    assert location.via == ((2211, "Noordwijkerhout"),)
+    assert location.point == index.locate("2211").point
+    assert index.coordinates("2210 TV") == index.coordinates("2211")
+    assert geo.distance_km("2210 TV", "2211 AD") == 0.0
+    assert index.locate(2200).via == ((2201, "Noordwijk"),)
+
+
+def test_between_two_known_pc4s_the_estimate_is_their_mean(db):
+    index = geo.Pc4Index.current()
+    location = index.locate("2213")  # 2212 Noordwijkerhout below, 2215 Voorhout above
+    assert location.via == ((2212, "Noordwijkerhout"), (2215, "Voorhout"))
+    (lat_a, lon_a), (lat_b, lon_b) = index.coordinates(2212), index.coordinates(2215)
+    assert location.point == pytest.approx(((lat_a + lat_b) / 2, (lon_a + lon_b) / 2))
+
+
+def test_a_known_pc4_keeps_its_own_centre(db):
+    index = geo.Pc4Index.current()
+    location = index.locate("2201 AB")
+    assert not location.estimated and location.via == ()
+    area = db.session.get(Pc4Area, 2201)
+    assert location.point == (area.latitude, area.longitude)
+
+
+def test_a_pc3_block_without_any_known_pc4_stays_unknown(db):
+    index = geo.Pc4Index.current()
+    assert not any(db.session.get(Pc4Area, pc4) for pc4 in range(2300, 2310))
+    assert index.locate("2300 AA") is None
+    assert geo.distance_km("2300 AA", "2311 AB") is None
+
+
+def test_the_estimate_never_crosses_a_pc3_block():
+    """Built from three centres: 1234 is estimated from 1231 and 1236 only, 1240 from 1241
+    only (1236 is nearer in number but in another block), and block 125 stays empty."""
+    index = geo.Pc4Index(
+        {
+            1231: geo.Pc4Centre(52.0, 5.0, "Oost"),
+            1236: geo.Pc4Centre(52.2, 5.2, "West"),
+            1241: geo.Pc4Centre(53.0, 6.0, "Noord"),
+        }
+    )
+    assert len(index) == 3
+    assert index.locate(1234) == geo.Pc4Location(52.1, 5.1, ((1231, "Oost"), (1236, "West")))
+    assert index.locate(1230).via == ((1231, "Oost"),)
+    assert index.locate(1239).via == ((1236, "West"),)
+    assert index.locate(1240) == geo.Pc4Location(53.0, 6.0, ((1241, "Noord"),))
+    assert index.locate(1250) is None and index.locate(1229) is None

@@ -133,18 +133,69 @@ def test_individual_and_either_forms(db, programme):
     assert {c.therapist for c in either.candidates} == {group_only, individual_only}
 
 
-def test_an_unknown_postcode_gives_a_notice_not_an_error(db, programme):
-    therapist(programme, "Eva")
-    result = match_referral(referral(programme, postcode="2299 ZZ"), TODAY)
-    if result.notices:  # 2299 may be absent from GeoNames: then no distance and a notice
-        assert result.candidates[0].distance_km is None
-        assert (
-            "unknown" in result.candidates[0].explanation
-            or "onbekend" in result.candidates[0].explanation
-        )
+def test_a_postcode_in_a_block_without_known_pc4s_gives_a_notice_not_an_error(app, db):
+    world = factories.make_world(therapist=False, areas="2200-2309")
+    world.programme.gp = world.gp
+    therapist(world.programme, "Eva", postcode="2311 AB")
+    with app.test_request_context():
+        result = match_referral(referral(world.programme, postcode="2300 AA"), TODAY)
+    (candidate,) = result.candidates
+    assert candidate.distance_km is None
+    assert candidate.explanation.startswith("afstand onbekend · ")
+    assert "geschat" not in candidate.explanation
+    assert result.notices == [
+        "De locatie van postcode 2300 AA is onbekend. "
+        "Daarom kunnen er geen afstanden worden getoond."
+    ]
+
+
+def test_the_demo_waiting_referral_in_2210_gets_a_distance_estimated_via_2211(app, db, programme):
     from referrals.services.therapists import geo
 
-    assert geo.distance_km("0999 AA", "2201 AB") is None
+    therapist(programme, "Eva", postcode="2201 CK")
+    with app.test_request_context():
+        result = match_referral(referral(programme, postcode="2210 TV"), TODAY)
+    (candidate,) = result.candidates
+    assert candidate.distance_km == pytest.approx(geo.distance_km("2211", "2201"))
+    assert 3 <= candidate.distance_km <= 5  # Noordwijkerhout - Noordwijk, not "unknown"
+    km, estimate, *_rest = candidate.explanation.split(" · ")
+    assert km.endswith(" km")
+    assert estimate == "afstand geschat via 2211 (Noordwijkerhout)"
+    assert result.notices == [
+        "Postcode 2210 TV staat niet in de postcodegegevens; afstanden zijn geschat via "
+        "2211 (Noordwijkerhout)."
+    ]
+
+
+def test_an_estimated_practice_location_is_named_too(app, db, programme):
+    therapist(programme, "Praktijk zonder eigen centrum", postcode="2213 AB")
+    with app.test_request_context():
+        result = match_referral(referral(programme, postcode="2201 AB"), TODAY)
+    (candidate,) = result.candidates
+    assert candidate.distance_km is not None and result.notices == []
+    assert candidate.explanation.split(" · ")[1] == (
+        "praktijklocatie geschat via 2212 (Noordwijkerhout) en 2215 (Voorhout)"
+    )
+
+
+def test_a_known_pc4_gives_an_exact_distance_without_an_estimate(app, db, programme):
+    therapist(programme, "Eva", postcode="2311 AB")
+    with app.test_request_context():
+        result = match_referral(referral(programme, postcode="2201 AB"), TODAY)
+    (candidate,) = result.candidates
+    assert (candidate.home_via, candidate.practice_via) == ((), ())
+    assert "geschat" not in candidate.explanation and result.notices == []
+
+
+def test_ranking_uses_the_estimated_distance(db, programme):
+    """Without an estimate both therapists were "unknown" and ranked by days; with one, the
+    nearer practice comes first although the other has the preferred days."""
+    far = therapist(programme, "Leiden, goede dagen", postcode="2311 AB", weekdays=("tue", "thu"))
+    near = therapist(
+        programme, "Noordwijkerhout, andere dag", postcode="2211 AD", weekdays=("mon",)
+    )
+    result = match_referral(referral(programme, postcode="2210 TV"), TODAY)
+    assert [c.therapist for c in result.candidates] == [near, far]
 
 
 def test_a_deactivated_account_gets_no_offers(db, programme):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -410,6 +411,165 @@ def test_an_unknown_import_or_therapist_is_404(client, admin):
     assert client.get("/admin/therapists/import/999999").status_code == 404
     assert client.post("/admin/therapists/import/999999/apply").status_code == 404
     assert client.get("/admin/therapists/999999/edit").status_code == 404
+
+
+# -- End dates that move earlier ------------------------------------------------------------------
+
+EXAMPLE_FILE = Path(__file__).resolve().parent.parent / "docs" / "brtn-register-example.csv"
+
+
+@pytest.fixture
+def demo_register(db):
+    """Eva and Marieke as the demo has them (registered until 2028; the example file says
+    2027), Wim with an end date the example file extends."""
+    return {
+        "eva": factories.make_therapist(
+            brtn_number="102345",
+            name="Eva Smid",
+            email="eva@runningtherapiekust.example",
+            registered_until=date(2028, 12, 31),
+            postcode="2201 CK",
+        ),
+        "marieke": factories.make_therapist(
+            brtn_number="104410",
+            name="Marieke van Dijk",
+            email="marieke@duinloop.example",
+            registered_until=date(2028, 4, 1),
+            postcode="2202 LN",
+        ),
+        "wim": factories.make_therapist(
+            brtn_number="111187",
+            name="Wim Koster",
+            registered_until=date(2026, 6, 30),
+            postcode="8251 HC",
+        ),
+    }
+
+
+def change_row(page: str, line: int) -> str:
+    return re.search(rf'<tr id="change-{line}">.*?</tr>', page, re.S).group(0)
+
+
+def test_the_preview_warns_on_the_row_whose_end_date_moves_earlier(
+    client, db, admin, demo_register
+):
+    response = post_file(client, EXAMPLE_FILE.read_bytes(), "brtn-register-example.csv")
+    page = text(client.get(response.headers["Location"]))
+    eva, marieke, wim = change_row(page, 2), change_row(page, 4), change_row(page, 5)
+    assert re.search(r'class="warning">.*from December 31, 2028 to December 31, 2027', eva, re.S), (
+        eva
+    )
+    assert re.search(r'class="warning">.*from April 1, 2028 to March 31, 2027', marieke, re.S)
+    assert 'class="warning"' not in wim  # extended, not shortened
+    assert "June 30, 2026 → December 31, 2026" in wim
+    # One checkbox per shortened row, none ticked: leaving them alone keeps the stored dates.
+    boxes = re.findall(r'<input[^>]*name="shorten"[^>]*>', page)
+    assert [re.search(r'value="([^"]*)"', box).group(1) for box in boxes] == [
+        "102345:2028-12-31",
+        "104410:2028-04-01",
+    ]
+    assert not any("checked" in box for box in boxes)
+    assert "2 end dates earlier than the stored ones" in page
+    assert therapists_in(db)["102345"].registered_until == date(2028, 12, 31)
+
+
+def apply_example(client, db, shorten=()):
+    post_file(client, EXAMPLE_FILE.read_bytes(), "brtn-register-example.csv")
+    register_import = db.session.scalar(sa.select(RegisterImport))
+    response = client.post(
+        f"/admin/therapists/import/{register_import.id}/apply", data={"shorten": list(shorten)}
+    )
+    assert response.status_code == 200
+    audit = db.session.scalar(
+        sa.select(AuditEvent.detail).where(
+            AuditEvent.object_type == "register_imports",
+            AuditEvent.object_id == str(register_import.id),
+            AuditEvent.action == AuditAction.UPDATE,
+        )
+    )
+    return text(response), audit
+
+
+def test_applying_without_ticking_keeps_the_stored_end_dates_and_imports_the_rest(
+    client, db, admin, demo_register
+):
+    page, audit = apply_example(client, db)
+    register = therapists_in(db)
+    eva, marieke = register["102345"], register["104410"]
+    assert eva.registered_until == date(2028, 12, 31)  # kept
+    assert eva.name == "Eva Smit"  # the row's other change is imported
+    assert marieke.registered_until == date(2028, 4, 1)  # kept; nothing else changed
+    assert register["111187"].registered_until == date(2026, 12, 31)  # extended
+    assert register["108712"].registered_until == date(2027, 6, 30)  # added
+    kept = re.search(r'<table class="data warning" id="kept-end-dates">.*?</table>', page, re.S)
+    eva_kept = re.search(r'<tr id="kept-2">.*?</tr>', kept.group(0), re.S).group(0)
+    assert "<td>December 31, 2028</td><td>December 31, 2027</td>" in eva_kept
+    assert '<tr id="kept-4">' in kept.group(0) and '<tr id="kept-5">' not in kept.group(0)
+    assert "Register imported: 1 added, 2 changed, 0 rejected." in page  # Eva's name, Wim
+    assert "2 end dates not shortened: they keep their stored date" in page
+    assert audit == ("added 1, changed 2, unchanged 0, rejected 0, end dates shortened 0, kept 2")
+
+
+def test_a_ticked_end_date_is_shortened_and_an_unticked_one_kept(client, db, admin, demo_register):
+    page, audit = apply_example(client, db, shorten=["102345:2028-12-31"])
+    register = therapists_in(db)
+    assert register["102345"].registered_until == date(2027, 12, 31)
+    assert register["104410"].registered_until == date(2028, 4, 1)
+    assert '<tr id="kept-2">' not in page and '<tr id="kept-4">' in page
+    assert audit == ("added 1, changed 2, unchanged 0, rejected 0, end dates shortened 1, kept 1")
+
+
+def test_every_ticked_end_date_is_shortened(client, db, admin, demo_register):
+    page, audit = apply_example(client, db, shorten=["102345:2028-12-31", "104410:2028-04-01"])
+    register = therapists_in(db)
+    assert register["102345"].registered_until == date(2027, 12, 31)
+    assert register["104410"].registered_until == date(2027, 3, 31)
+    assert 'id="kept-end-dates"' not in page
+    assert audit == "added 1, changed 3, unchanged 0, rejected 0, end dates shortened 2, kept 0"
+
+
+def test_a_control_character_in_a_tick_applies_nothing(client, db, admin, demo_register):
+    post_file(client, EXAMPLE_FILE.read_bytes())
+    register_import = db.session.scalar(sa.select(RegisterImport))
+    response = client.post(
+        f"/admin/therapists/import/{register_import.id}/apply",
+        data={"shorten": ["102345:2028-12-31\x00"]},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/therapists/import/{register_import.id}"
+    db.session.refresh(register_import)
+    assert register_import.applied_at is None
+    assert therapists_in(db)["102345"].name == "Eva Smid"
+    assert "could not be read" in text(client.get(response.headers["Location"]))
+
+
+def test_a_date_changed_since_the_preview_is_not_shortened_unseen(db, demo_register):
+    """The tick names the stored date the admin saw; an edit in between makes it not match."""
+    register_import = upload(EXAMPLE_FILE.read_bytes())
+    (eva, marieke) = preview_import(register_import.content, TODAY).shortenings
+    demo_register["eva"].registered_until = date(2030, 1, 1)  # someone else extends it
+    result = apply_import(
+        register_import, TODAY, shorten=[eva.shortening_key, "104410:2028-04-01", "junk"]
+    )
+    register = therapists_in(db)
+    assert register["102345"].registered_until == date(2030, 1, 1)
+    assert register["104410"].registered_until == date(2027, 3, 31)
+    assert [(k.row.brtn_number, k.shortened.old) for k in result.kept_end_dates] == [
+        ("102345", date(2030, 1, 1))
+    ]
+
+
+def test_a_kept_end_date_drops_the_notice_about_the_files_date(db):
+    """The file would end the registration within 30 days; kept, the notice no longer holds."""
+    factories.make_therapist(
+        brtn_number="12345", name="Eva Smit", registered_until=date(2028, 1, 1), postcode="2201 CK"
+    )
+    data = b"registratienummer;naam;geldig tot;postcode\n12345;Eva Smit;15-03-2026;2201 CK\n"
+    assert [w.line for w in preview_import(data, TODAY).warnings] == [2]
+    result = import_file(data)
+    assert result.warnings == [] and result.to_change == []
+    assert [k.row.line for k in result.kept_end_dates] == [2]
+    assert therapists_in(db)["12345"].registered_until == date(2028, 1, 1)
 
 
 def test_the_list_warns_about_ending_registrations(client, db, admin):

@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from referrals.blueprints.common import Form, CheckboxListField
+from referrals.blueprints.common import CheckboxListField, Form
 from referrals.blueprints.programmes.forms import WholeNumberRange, optional_int
 from referrals.labels import WEEKDAY_LABELS
 from referrals.services.therapists import LANGUAGE_LABELS, MAX_CAPACITY, MAX_TRAVEL_RADIUS_KM
@@ -49,6 +49,21 @@ class RegisterUploadForm(Form):
             "Columns: registratienummer, naam, e-mail (optional), geldig tot, postcode; "
             "separated by ; or , and saved as UTF-8."
         ),
+    )
+
+
+class ApplyImportForm(Form):
+    """The preview's confirmation; the choices are the preview's shortened end dates."""
+
+    shorten = CheckboxListField(
+        _l("End dates that move earlier"),
+        description=_l(
+            "Tick the end dates that really are earlier now. An end date you do not tick keeps "
+            "its stored value; the other changes are imported."
+        ),
+        # The choices are the preview's; a key that no longer matches is not shortened and is
+        # listed as kept, so a stale or edited value needs no error of its own.
+        validate_choice=False,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,6 +13,7 @@ from wtforms import SelectChoice
 from referrals.blueprints.common import apply_service_error, drop_changes, refuse
 from referrals.blueprints.therapists import bp
 from referrals.blueprints.therapists.forms import (
+    ApplyImportForm,
     AvailabilityForm,
     RegisterUploadForm,
     TherapistForm,
@@ -30,6 +32,7 @@ from referrals.services.therapists import (
     update_therapist,
 )
 from referrals.services.therapists.register_import import (
+    ImportPreview,
     apply_import,
     preview_import,
     store_register_file,
@@ -126,6 +129,25 @@ def upload():
     return render_template("therapists/upload.html", form=form, recent=recent)
 
 
+def _apply_form(preview: ImportPreview | None) -> ApplyImportForm:
+    """The confirmation, with a checkbox per end date the file moves earlier."""
+    form = ApplyImportForm(formdata=None)
+    form.shorten.choices = [
+        SelectChoice(
+            change.shortening_key,
+            _(
+                "%(name)s (line %(line)d): from %(old)s to %(new)s",
+                name=change.row.name,
+                line=change.row.line,
+                old=format_date(change.shortened.old, "long"),
+                new=format_date(change.shortened.new, "long"),
+            ),
+        )
+        for change in (preview.shortenings if preview else [])
+    ]
+    return form
+
+
 def _render_preview(register_import: RegisterImport, preview, *, applied_now: bool = False):
     return render_template(
         "therapists/preview.html",
@@ -134,6 +156,7 @@ def _render_preview(register_import: RegisterImport, preview, *, applied_now: bo
         preview=preview,
         applied_now=applied_now,
         field_labels=FIELD_LABELS,
+        form=None if applied_now else _apply_form(preview),
     )
 
 
@@ -156,8 +179,14 @@ def preview(import_id: int):
 @roles_required(Role.ADMIN)
 def apply(import_id: int):
     register_import = get_register_import_or_404(import_id)
+    form = ApplyImportForm()
+    if not form.validate_on_submit():  # a control character in a ticked value; nothing written
+        flash(
+            _("The confirmation could not be read. Check the preview and confirm again."), "error"
+        )
+        return redirect(url_for("therapists.preview", import_id=import_id))
     try:
-        result = apply_import(register_import)
+        result = apply_import(register_import, shorten=form.shorten.data or ())
         db.session.flush()  # a clash with a simultaneous import shows here, not at the commit
     except ServiceError as error:
         refuse(error)

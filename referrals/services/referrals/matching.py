@@ -53,6 +53,10 @@ class Candidate:
     free_places: int
     common_days: list[str]
     explanation: str = ""
+    # Where a distance rests on an estimated PC4 centre (geo.estimate_pc4): the known
+    # PC4s, with their places, that stand in for the participant's and the practice's area.
+    home_via: tuple[tuple[int, str], ...] = ()
+    practice_via: tuple[tuple[int, str], ...] = ()
 
     def sort_key(self) -> tuple:
         near = self.distance_km if self.distance_km is not None else float("inf")
@@ -100,13 +104,38 @@ def _days_words(days: list[str]) -> str:
     return _("%(first)s and %(last)s", first=", ".join(labels[:-1]), last=labels[-1])
 
 
+def via_words(via: tuple[tuple[int, str], ...]) -> str:
+    """ "2211 (Noordwijkerhout)", "2204 en 2206 (Noordwijk)", "2212 (Noordwijkerhout) en 2215
+    (Voorhout)": the known PC4s an estimate comes from, each place named once."""
+    places = [place for _pc4, place in via]
+    if len(via) == 2 and places[0] == places[1]:
+        codes = _("%(first)s and %(last)s", first=via[0][0], last=via[1][0])
+        return f"{codes} ({places[0]})" if places[0] else codes
+    labels = [f"{pc4} ({place})" if place else str(pc4) for pc4, place in via]
+    if len(labels) == 1:
+        return labels[0]
+    return _("%(first)s and %(last)s", first=", ".join(labels[:-1]), last=labels[-1])
+
+
+def _distance_words(candidate: Candidate) -> list[str]:
+    if candidate.distance_km is None:
+        return [_("distance unknown")]
+    parts = [_("%(km)s km", km=_km(candidate.distance_km))]
+    if candidate.home_via:
+        parts.append(_("distance estimated via %(via)s", via=via_words(candidate.home_via)))
+    if candidate.practice_via:
+        parts.append(
+            _("practice location estimated via %(via)s", via=via_words(candidate.practice_via))
+        )
+    return parts
+
+
 def explain(candidate: Candidate, wanted: PreferredForm) -> str:
-    """One line in plain language, e.g. "4,2 km · 3 van 8 plekken vrij · groep op di en do"."""
+    """One line in plain language, e.g. "4,2 km · 3 van 8 plekken vrij · groep op di en do", with
+    "afstand geschat via 2211 (Noordwijkerhout)" after the distance when it is an estimate."""
     therapist = candidate.therapist
     parts = [
-        _("%(km)s km", km=_km(candidate.distance_km))
-        if candidate.distance_km is not None
-        else _("distance unknown"),
+        *_distance_words(candidate),
         _(
             "%(free)d of %(capacity)d places free",
             free=candidate.free_places,
@@ -181,26 +210,51 @@ def match_referral(referral: Referral, today: date) -> MatchResult:
         _WORDING.reset(token)
 
 
+def _home_notice(postcode: str, home: geo.Pc4Location | None) -> str | None:
+    if home is None:
+        return _(
+            "The location of postcode %(postcode)s is unknown, so distances cannot be shown.",
+            postcode=postcode,
+        )
+    if home.estimated:
+        return _(
+            "Postcode %(postcode)s is not in the postcode data; distances are estimated via "
+            "%(via)s.",
+            postcode=postcode,
+            via=via_words(home.via),
+        )
+    return None
+
+
 def _rank(referral: Referral, today: date) -> MatchResult:
     result = MatchResult()
-    home = referral.participant.postcode
-    if geo.distance_km(home, home) is None:  # the participant's area is not in the index
-        result.notices.append(
-            _(
-                "The location of postcode %(postcode)s is unknown, so distances cannot be shown.",
-                postcode=home,
-            )
-        )
+    index = geo.Pc4Index.current()
+    postcode = referral.participant.postcode
+    home = index.locate(postcode)
+    notice = _home_notice(postcode, home)
+    if notice:
+        result.notices.append(notice)
     wanted_days = list(referral.preferred_days)
     declined = passed_over(referral)
     for therapist in referral.programme.therapists:
-        distance = geo.distance_km(home, therapist.postcode)
+        practice = index.locate(therapist.postcode)
+        known = home is not None and practice is not None
+        distance = geo.haversine_km(home.point, practice.point) if known else None
         reasons = exclusion_reasons(therapist, referral, today, distance, declined)
         if reasons:
             result.excluded.append(Excluded(therapist, reasons))
             continue
         common = [d for d in wanted_days if d in therapist.weekdays]
-        result.candidates.append(Candidate(therapist, distance, therapist.free_places, common))
+        result.candidates.append(
+            Candidate(
+                therapist,
+                distance,
+                therapist.free_places,
+                common,
+                home_via=home.via if known else (),
+                practice_via=practice.via if known else (),
+            )
+        )
     result.candidates.sort(key=Candidate.sort_key)
     for candidate in result.candidates:
         candidate.explanation = explain(candidate, referral.preferred_form)

@@ -4,6 +4,13 @@ The coordinates are GeoNames postal-code data (CC BY 4.0) as shipped by the zipf
 own lookup API loads every country (seconds, over a gigabyte), so `load_pc4_areas` copies only the
 Dutch rows of its data file into pc4_areas once (`flask load-postcodes`), and `Pc4Index` holds them
 in memory so matching can compute hundreds of distances per request without a query.
+
+GeoNames has no row for about 55% of the numbers from 1000 to 9999: most are never used, but some
+are (PO-box and business codes, such as 2200 in Noordwijk), and a participant there would
+have no distance to any therapist. `estimate_pc4` gives such a PC4 the mean centre of its
+nearest known neighbours in the same PC3 block, and says which; `bench/bench_postcodes.py`
+measures how many PC4s get an exact, an estimated or no centre, and how far off the estimate is
+for PC4s whose centre is known.
 """
 
 from __future__ import annotations
@@ -36,6 +43,23 @@ class Pc4Centre(NamedTuple):
     latitude: float
     longitude: float
     place: str
+
+
+class Pc4Location(NamedTuple):
+    """Where a PC4 lies: its own centre (`via` empty) or an estimate from known PC4s nearby,
+    given as (pc4, place) pairs so that a page can say which."""
+
+    latitude: float
+    longitude: float
+    via: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def point(self) -> tuple[float, float]:
+        return (self.latitude, self.longitude)
+
+    @property
+    def estimated(self) -> bool:
+        return bool(self.via)
 
 
 def parse_pc4(postcode: str | int | None) -> int | None:
@@ -112,6 +136,35 @@ def load_pc4_areas() -> int:
     return len(added) + len(changed)
 
 
+def estimate_pc4(pc4: int, centres: Mapping[int, Pc4Centre]) -> Pc4Location | None:
+    """An estimated location for `pc4` from the other PC4s of its PC3 block (the first three
+    digits) in `centres`: the mean of the nearest known PC4 below it and the nearest above it,
+    or the one of them there is. None when the block has no other known PC4: a guess from another
+    block could be another town. Measured on the known PC4s (each left out in turn) the mean of
+    both neighbours lies nearer the real centre than the nearest neighbour alone, also when the
+    two are different places (bench/bench_postcodes.py)."""
+    block = range(pc4 // 10 * 10, pc4 // 10 * 10 + 10)
+    below = [k for k in block if k < pc4 and k in centres][-1:]
+    above = [k for k in block if k > pc4 and k in centres][:1]
+    via = [*below, *above]
+    if not via:
+        return None
+    return Pc4Location(
+        sum(centres[k].latitude for k in via) / len(via),
+        sum(centres[k].longitude for k in via) / len(via),
+        tuple((k, centres[k].place) for k in via),
+    )
+
+
+def estimate_missing(centres: Mapping[int, Pc4Centre]) -> dict[int, Pc4Location]:
+    """`estimate_pc4` for every PC4 from 1000 to 9999 that `centres` lacks and can estimate."""
+    estimates = {}
+    for pc4 in range(1000, 10000):
+        if pc4 not in centres and (location := estimate_pc4(pc4, centres)) is not None:
+            estimates[pc4] = location
+    return estimates
+
+
 def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance between two (latitude, longitude) points in degrees."""
     lat_a, lon_a, lat_b, lon_b = map(math.radians, (*a, *b))
@@ -123,15 +176,22 @@ def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 class Pc4Index:
-    """PC4 centres in memory: one query to build, then lookups without the database."""
+    """PC4 centres in memory, and estimates for the PC4s without one: one query to build, then
+    lookups without the database."""
 
-    def __init__(self, coordinates: Mapping[int, tuple[float, float]]):
-        self._coordinates = coordinates
+    def __init__(self, centres: Mapping[int, Pc4Centre]):
+        self._known = len(centres)
+        self._locations: dict[int, Pc4Location] = estimate_missing(centres)
+        self._locations.update(
+            (pc4, Pc4Location(centre.latitude, centre.longitude)) for pc4, centre in centres.items()
+        )
 
     @classmethod
     def from_database(cls) -> Pc4Index:
-        rows = db.session.execute(sa.select(Pc4Area.pc4, Pc4Area.latitude, Pc4Area.longitude))
-        return cls({pc4: (latitude, longitude) for pc4, latitude, longitude in rows})
+        columns = (Pc4Area.pc4, Pc4Area.latitude, Pc4Area.longitude, Pc4Area.place)
+        return cls(
+            {pc4: Pc4Centre(*rest) for pc4, *rest in db.session.execute(sa.select(*columns))}
+        )
 
     @classmethod
     def current(cls) -> Pc4Index:
@@ -145,12 +205,19 @@ class Pc4Index:
         return index
 
     def __len__(self) -> int:
-        return len(self._coordinates)
+        """The number of PC4s with a centre of their own."""
+        return self._known
+
+    def locate(self, postcode: str | int | None) -> Pc4Location | None:
+        """The postcode's PC4 centre, or its estimate; None if neither or malformed."""
+        pc4 = parse_pc4(postcode)
+        return None if pc4 is None else self._locations.get(pc4)
 
     def coordinates(self, postcode: str | int | None) -> tuple[float, float] | None:
-        """(latitude, longitude) of the postcode's PC4 centre; None if unknown or malformed."""
-        pc4 = parse_pc4(postcode)
-        return None if pc4 is None else self._coordinates.get(pc4)
+        """(latitude, longitude) of the postcode's PC4 centre, exact or estimated (`locate`
+        says which); None if unknown or malformed."""
+        location = self.locate(postcode)
+        return None if location is None else location.point
 
     def distance_km(self, a: str | int | None, b: str | int | None) -> float | None:
         """Distance between two PC4 centres; None if either is unknown (the caller says so)."""

@@ -1,11 +1,15 @@
 """The BRTN register import: preview what a file (read by register_file) would change, keep
 the file until the admin confirms, then apply it once. Only the register fields are set: a
 therapist's availability is theirs and survives every re-import.
+
+An end date earlier than the stored one is warned about and applied only when the admin ticks
+it: an older export of the register would otherwise cut registrations short without a word.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import sqlalchemy as sa
@@ -50,6 +54,20 @@ class TherapistChange:
     therapist: Therapist
     changes: list[FieldChange]
 
+    @property
+    def shortened(self) -> FieldChange | None:
+        """The end-date change, when the file's date is earlier than the stored one."""
+        return next(
+            (c for c in self.changes if c.field == "registered_until" and c.new < c.old), None
+        )
+
+    @property
+    def shortening_key(self) -> str:
+        """What the admin ticks to confirm this shortening: the registration number and the
+        stored date, so a date changed since the preview is not shortened unseen."""
+        shortened = self.shortened
+        return f"{self.row.brtn_number}:{shortened.old.isoformat()}" if shortened else ""
+
 
 @dataclass
 class ImportPreview:
@@ -63,10 +81,17 @@ class ImportPreview:
     # Therapist accounts (found by e-mail address) that will be linked, by line number.
     links: dict[int, User] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
+    # After applying: rows whose earlier end date was not confirmed and so not written.
+    kept_end_dates: list[TherapistChange] = field(default_factory=list)
 
     @property
     def changes_anything(self) -> bool:
         return bool(self.to_add or self.to_change)
+
+    @property
+    def shortenings(self) -> list[TherapistChange]:
+        """Changes that would move a registration's end date earlier."""
+        return [change for change in self.to_change if change.shortened]
 
 
 def _accounts_to_link(emails: set[str]) -> dict[str, User]:
@@ -147,8 +172,32 @@ def store_register_file(*, uploaded_by: User, filename: str, data: bytes) -> Reg
     return register_import
 
 
-def apply_import(register_import: RegisterImport, today: date | None = None) -> ImportPreview:
-    """Write what the preview shows, once: a second confirmation is refused."""
+def _hold_back_shortenings(preview: ImportPreview, confirmed: Collection[str]) -> None:
+    """Take the end-date shortenings the admin did not confirm out of what is written; a row
+    that changed nothing else is then no change at all."""
+    to_change = []
+    for change in preview.to_change:
+        shortened = change.shortened
+        if shortened is not None and change.shortening_key not in confirmed:
+            preview.kept_end_dates.append(change)
+            change = replace(change, changes=[c for c in change.changes if c is not shortened])
+        if change.changes:
+            to_change.append(change)
+    preview.to_change = to_change
+    # A notice about the file's end date says nothing about a date that was kept.
+    kept = {change.row.line for change in preview.kept_end_dates}
+    preview.warnings = [warning for warning in preview.warnings if warning.line not in kept]
+
+
+def apply_import(
+    register_import: RegisterImport,
+    today: date | None = None,
+    *,
+    shorten: Collection[str] = (),
+) -> ImportPreview:
+    """Write what the preview shows, once: a second confirmation is refused. An end date that
+    moves earlier is written only when its `shortening_key` is in `shorten`; the others keep
+    their stored date and are listed in `kept_end_dates`."""
     claimed = db.session.execute(
         sa.update(RegisterImport)
         .where(RegisterImport.id == register_import.id, RegisterImport.applied_at.is_(None))
@@ -159,6 +208,8 @@ def apply_import(register_import: RegisterImport, today: date | None = None) -> 
     if claimed.rowcount != 1:
         raise ServiceError(_("This file has already been imported."))
     preview = preview_import(register_import.content, today)
+    shortened = len(preview.shortenings)
+    _hold_back_shortenings(preview, set(shorten))
     for row in preview.to_add:
         db.session.add(
             Therapist(
@@ -174,12 +225,12 @@ def apply_import(register_import: RegisterImport, today: date | None = None) -> 
         for item in change.changes:
             setattr(change.therapist, item.field, item.new)
     db.session.flush()
-    audit.record(
-        AuditAction.UPDATE,
-        obj=register_import,
-        detail=(
-            f"added {len(preview.to_add)}, changed {len(preview.to_change)}, "
-            f"unchanged {len(preview.unchanged)}, rejected {len(preview.rejected)}"
-        ),
+    detail = (
+        f"added {len(preview.to_add)}, changed {len(preview.to_change)}, "
+        f"unchanged {len(preview.unchanged)}, rejected {len(preview.rejected)}"
     )
+    if shortened:
+        kept = len(preview.kept_end_dates)
+        detail += f", end dates shortened {shortened - kept}, kept {kept}"
+    audit.record(AuditAction.UPDATE, obj=register_import, detail=detail)
     return preview
