@@ -105,6 +105,7 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "trajectories.new_individual_session": frozenset({Role.THERAPIST}),
     "trajectories.change_plan": frozenset({Role.THERAPIST}),
     "trajectories.edit_session": frozenset({Role.THERAPIST}),
+    "trajectories.delete_session": frozenset({Role.THERAPIST}),
     "trajectories.close": frozenset({Role.THERAPIST}),
     "trajectories.letter_pdf": frozenset({Role.THERAPIST}),
     "intake.closing_letter": frozenset({Role.REFERRER}),
@@ -360,6 +361,7 @@ KNOWN_PARTICIPANT_PAGES = {
     "trajectories.group",
     "trajectories.questionnaire",
     "trajectories.edit_session",
+    "trajectories.delete_session",
     "trajectories.close",
 }
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import time
+import re
+from datetime import time, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import format_date
 
 from referrals.models import (
     AuditAction,
@@ -13,10 +15,14 @@ from referrals.models import (
     Outcome,
     Role,
     TrainingGroup,
+    TrainingSession,
     Weekday,
+    local_today,
     utcnow,
 )
 from tests.helpers import text
+from tests.test_training_sessions import absent
+from tests.test_training_sessions import row as present_row
 from tests.training_setup import make_practice
 
 GROUP = {
@@ -213,3 +219,49 @@ def test_another_therapists_group_and_trajectory_give_404(app, db, login_as):
 def test_other_roles_cannot_see_groups(client, db, login_as):
     login_as(Role.COORDINATOR)
     assert client.get("/groups").status_code == 403
+
+
+def session_row(trajectory, attendance: str) -> dict:
+    if attendance == "present":
+        return present_row(trajectory)
+    return absent(trajectory, attendance)
+
+
+def test_the_group_page_lists_its_sessions_newest_first(client, db, login_as):
+    practice = make_practice(participants=3)
+    femke, daan, noor = practice.trajectories
+    group = practice.group(*practice.trajectories)
+    other_group = practice.group(name="Donderdaggroep")
+    login_as(user=practice.user)
+    page = text(client.get(f"/groups/{group.id}"))
+    assert 'id="sessions"' in page and "Nog geen trainingen vastgelegd." in page
+
+    days = [local_today() - timedelta(days=n) for n in (14, 7)]
+    came = [("present", "absent"), ("present", "present")]
+    for day, (femke_came, daan_came) in zip(days, came, strict=True):
+        data = {
+            "held_on": day.isoformat(),
+            **session_row(femke, femke_came),
+            **session_row(daan, daan_came),
+            **session_row(noor, "excused"),
+        }
+        assert client.post(f"/groups/{group.id}/sessions/new", data=data).status_code == 302
+    ids = db.session.scalars(
+        sa.select(TrainingSession.id).order_by(TrainingSession.held_on.desc())
+    ).all()
+
+    page = text(client.get(f"/groups/{group.id}"))
+    table = page[page.index('id="sessions"') : page.index('id="members"')]
+    lines = re.findall(
+        r"<tr>\s*<th scope=\"row\">(.*?)</th>\s*<td>(.*?)</td>.*?href=\"(.*?)\"", table, re.S
+    )
+    assert lines == [
+        (format_date(days[1], "long"), "2 van 3 aanwezig", f"/sessions/{ids[0]}/edit"),
+        (format_date(days[0], "long"), "1 van 3 aanwezig", f"/sessions/{ids[1]}/edit"),
+    ]
+    other_page = text(client.get(f"/groups/{other_group.id}"))
+    assert (
+        f"/sessions/{ids[0]}/edit" not in other_page
+        and f"/sessions/{ids[1]}/edit" not in other_page
+    )
+    assert "Nog geen trainingen vastgelegd." in other_page

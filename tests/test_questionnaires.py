@@ -1,11 +1,17 @@
-"""Outcome instruments: worked examples, computed by hand in the comments."""
+"""Outcome instruments: worked examples, computed by hand in the comments; and the scoring
+minimum, below which the questionnaire form saves nothing."""
+
+import re
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask_babel import Babel
 
 import referrals
-from referrals.models import Questionnaire
+from referrals.models import Moment, Questionnaire, QuestionnaireResponse, local_today
+from referrals.services import ServiceError
+from referrals.services.trajectories import outcomes
 from referrals.services.trajectories import questionnaires as q
 from referrals.services.trajectories.questionnaires import (
     Band,
@@ -15,6 +21,8 @@ from referrals.services.trajectories.questionnaires import (
     score,
     validate_answers,
 )
+from tests.helpers import text
+from tests.training_setup import make_practice
 
 MHC, K10, WHO5 = Questionnaire.MHC_SF, Questionnaire.K10, Questionnaire.WHO5
 
@@ -257,3 +265,118 @@ def test_validation_messages_are_dutch_in_the_app():
             1: "Kies een antwoord van 1 tot en met 5.",
             12: "Onbekend vraagnummer.",
         }
+
+
+# --- the scoring minimum: fewer answers than a score needs are not saved -------------------------
+
+
+def test_the_minimum_follows_each_instruments_missing_item_rule():
+    # MHC-SF: a total only when all 14 are answered; K10: up to 2 of 10 prorated; WHO-5: all 5.
+    assert [get_instrument(k).min_answered for k in (MHC, K10, WHO5)] == [14, 8, 5]
+    with pytest.raises(ValueError, match="at least one item"):
+        Instrument("x", "X", "", ("a", "b"), (0, 1), ("nee", "ja"), max_missing=2)
+
+
+@pytest.fixture
+def entry(db, client, login_as):
+    """A trajectory with its intake in a programme with all three instruments; its therapist
+    logged in."""
+    practice = make_practice(participants=1)
+    practice.programme.questionnaires = ["mhc_sf", "k10", "who5"]
+    db.session.commit()
+    login_as(user=practice.user)
+    return practice.trajectories[0]
+
+
+def form_url(trajectory, instrument) -> str:
+    return f"/trajectories/{trajectory.id}/questionnaires/intake/{instrument}"
+
+
+def answered(instrument, count: int) -> dict:
+    """The form as a browser sends it: the first `count` items answered (with the lowest
+    answer but one), the rest left on "Not answered"."""
+    described = get_instrument(instrument)
+    low = described.answer_range[0]
+    data = {"taken_on": local_today().isoformat()}
+    for number in range(1, len(described.items) + 1):
+        data[f"item_{number}"] = str(low + 1) if number <= count else ""
+    return data
+
+
+def stored_responses(db) -> list[QuestionnaireResponse]:
+    return db.session.scalars(sa.select(QuestionnaireResponse)).all()
+
+
+def checked_value(page: str, name: str) -> str | None:
+    """The value of the checked radio button of an item on the page, if any."""
+    for tag in re.findall(r"<input[^>]*>", page):
+        if f'name="{name}"' in tag and re.search(r"\schecked[\s>=]", tag):
+            return re.search(r'value="([^"]*)"', tag).group(1)
+    return None
+
+
+def form_message(page: str) -> str:
+    """The message shown with the form as a whole (not next to one item)."""
+    found = re.search(r'<div class="alert alert--error" role="alert">\s*<p>(.*?)</p>', page, re.S)
+    assert found, "no message for the form"
+    return found.group(1)
+
+
+@pytest.mark.parametrize("instrument", ["k10", "mhc_sf", "who5"])
+def test_an_untouched_form_is_not_saved_and_says_so(client, db, entry, instrument):
+    total, minimum = len(get_instrument(instrument).items), get_instrument(instrument).min_answered
+    response = client.post(form_url(entry, instrument), data=answered(instrument, 0))
+    page = text(response)
+    assert response.status_code == 200
+    assert form_message(page) == (
+        "Er is geen vraag beantwoord, dus er is niets opgeslagen."
+        f" Beantwoord minstens {minimum} van de {total} vragen."
+    )
+    assert f'value="{local_today().isoformat()}"' in page  # what was typed stays
+    assert stored_responses(db) == []
+
+
+@pytest.mark.parametrize(
+    ("instrument", "unanswered"),
+    [("k10", "8, 9, 10"), ("mhc_sf", "14"), ("who5", "5")],
+)
+def test_one_answer_short_of_the_minimum_is_refused(client, db, entry, instrument, unanswered):
+    minimum = get_instrument(instrument).min_answered
+    response = client.post(form_url(entry, instrument), data=answered(instrument, minimum - 1))
+    page = text(response)
+    assert response.status_code == 200
+    assert form_message(page) == (
+        "Te weinig vragen beantwoord voor een score, dus er is niets opgeslagen: beantwoord er"
+        f" nog 1. Niet beantwoorde vragen: {unanswered}."
+    )
+    low = get_instrument(instrument).answer_range[0]
+    assert checked_value(page, "item_1") == str(low + 1)  # the answers stay
+    assert checked_value(page, f"item_{minimum}") == ""
+    assert stored_responses(db) == []
+
+
+@pytest.mark.parametrize("instrument", ["k10", "mhc_sf", "who5"])
+def test_exactly_the_minimum_is_saved_with_a_score(client, db, entry, instrument):
+    minimum = get_instrument(instrument).min_answered
+    response = client.post(form_url(entry, instrument), data=answered(instrument, minimum))
+    assert response.status_code == 302, text(response)
+    (stored,) = stored_responses(db)
+    assert stored.score is not None
+    assert stored.missing_items == len(get_instrument(instrument).items) - minimum
+
+
+def test_the_service_refuses_too_few_answers_whoever_calls_it(db, entry):
+    with pytest.raises(ServiceError) as refused:
+        outcomes.record_response(
+            entry,
+            instrument_key="k10",
+            moment=Moment.INTAKE,
+            taken_on=local_today(),
+            answers={1: 3, 2: 3},
+            actor=entry.therapist.user,
+        )
+    assert refused.value.errors[None] == (
+        "Te weinig vragen beantwoord voor een score, dus er is niets opgeslagen: beantwoord er"
+        " nog 6. Niet beantwoorde vragen: 3, 4, 5, 6, 7, 8, 9, 10."
+    )
+    assert stored_responses(db) == []

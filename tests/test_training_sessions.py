@@ -6,10 +6,12 @@ planned minutes from the plan, the referral becoming active, and the progress se
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import format_date
 
 from referrals.models import (
     Attendance,
@@ -24,6 +26,7 @@ from referrals.models import (
 )
 from referrals.services.trajectories import plan_from_json
 from referrals.services.trajectories.training_plans import LADDER
+from referrals.services.trajectories.training_sessions import AttendanceEntry, log_session
 from tests.helpers import text
 from tests.training_setup import make_practice
 
@@ -125,16 +128,6 @@ def test_a_group_session_with_mixed_attendance_is_stored(client, db, login_as, g
 @pytest.mark.parametrize(
     ("member_row", "field", "message"),
     [
-        (
-            lambda t: row(t, "excused", run="10", total="", borg=""),
-            "done_run_min",
-            "Laat de minuten leeg bij iemand die afwezig was.",
-        ),
-        (
-            lambda t: row(t, "absent", run="", total="", borg="12"),
-            "borg",
-            "Laat de inspanning leeg bij iemand die afwezig was.",
-        ),
         (lambda t: row(t, borg="5"), "borg", "Vul een Borg-score in van 6 tot 20."),
         (lambda t: row(t, borg="21"), "borg", "Vul een Borg-score in van 6 tot 20."),
         (
@@ -164,8 +157,12 @@ def test_a_bad_member_row_is_explained_next_to_it_and_nothing_is_saved(
     assert response.status_code == 200
     assert f'id="m{daan.id}-{field}-error"' in page
     assert f'id="m{femke.id}-{field}-error"' not in page
+    error = re.search(
+        rf'<p class="field__error" id="m{daan.id}-{field}-error">(.*?)</p>', page, re.S
+    )
+    assert error and "Daan Achternaam1: " in error.group(1)  # whose row it is, next to it
     if message:
-        assert message in page
+        assert message in error.group(1)
     assert "Goed gelopen vandaag" in page and "Belde af wegens griep" in page
     assert count(db, TrainingSession) == 0 and count(db, SessionAttendance) == 0
     db.session.refresh(femke.referral)
@@ -305,3 +302,129 @@ def test_a_session_logged_late_before_the_first_one_renumbers_the_weeks(client, 
     week2 = planned_week(trajectory, 2)
     assert [(r.held_on, r.week_number) for r in rows] == [(earlier, 1), (today, 2)]
     assert first.planned_run_min == week2.total_run_min
+
+
+def test_absent_members_keep_no_prefilled_minutes_and_the_session_is_saved(
+    client, db, login_as, group_of_three
+):
+    practice, group = group_of_three
+    femke, daan, noor = practice.trajectories
+    login_as(user=practice.user)
+    week = planned_week(femke, 1)
+    prefilled = {"run": str(week.total_run_min), "total": str(week.total_min)}
+    data = {
+        "held_on": local_today().isoformat(),
+        **row(femke, **prefilled, borg="13"),
+        **row(daan, "excused", **prefilled, borg=""),  # what the form offered, left as it was
+        **row(noor, "absent", run="veel", total="999", borg="30"),
+    }
+    response = client.post(f"/groups/{group.id}/sessions/new", data=data)
+    assert response.status_code == 302, text(response)
+    (session,) = db.session.scalars(sa.select(TrainingSession)).all()
+    rows = {r.trajectory_id: r for r in session.attendances}
+    for away in (daan, noor):
+        assert (rows[away.id].done_run_min, rows[away.id].done_total_min) == (None, None)
+        assert rows[away.id].borg is None
+    assert (rows[femke.id].done_run_min, rows[femke.id].borg) == (week.total_run_min, 13)
+    page = text(client.get(response.headers["Location"]))
+    assert (
+        "Minuten en Borg zijn genegeerd voor Daan Achternaam1, Noor Achternaam2: zij waren niet"
+        in page
+    )
+
+
+def test_nothing_typed_for_someone_absent_says_nothing_was_ignored(
+    client, db, login_as, group_of_three
+):
+    practice, group = group_of_three
+    femke, daan, noor = practice.trajectories
+    login_as(user=practice.user)
+    data = {"held_on": local_today().isoformat(), **row(femke), **absent(daan), **absent(noor)}
+    response = client.post(f"/groups/{group.id}/sessions/new", data=data)
+    assert response.status_code == 302
+    assert "genegeerd" not in text(client.get(response.headers["Location"]))
+
+
+def test_a_second_session_on_a_neighbouring_day_needs_confirming(
+    client, db, login_as, group_of_three
+):
+    practice, group = group_of_three
+    login_as(user=practice.user)
+    yesterday, today = local_today() - timedelta(days=1), local_today()
+    rows = {k: v for t in practice.trajectories for k, v in row(t, note="Tweede keer?").items()}
+    url = f"/groups/{group.id}/sessions/new"
+    assert client.post(url, data={"held_on": yesterday.isoformat(), **rows}).status_code == 302
+
+    asked = client.post(url, data={"held_on": today.isoformat(), **rows})
+    page = text(asked)
+    assert asked.status_code == 200
+    question = re.search(r'<p class="field__error" id="confirm_near-error">(.*?)</p>', page, re.S)
+    assert question and "Deze groep heeft een training op " + format_date(
+        yesterday, "long"
+    ) in question.group(1)
+    assert f'name="confirm_for" type="hidden" value="{today.isoformat()}"' in page
+    assert "Tweede keer?" in page
+    assert count(db, TrainingSession) == 1
+
+    # The tick was for today; with another date typed the question comes again.
+    other_day = today - timedelta(days=2)
+    confirmed_other = {"confirm_near": "y", "confirm_for": today.isoformat()}
+    again = client.post(url, data={"held_on": other_day.isoformat(), **confirmed_other, **rows})
+    assert 'id="confirm_near-error"' in text(again) and count(db, TrainingSession) == 1
+
+    confirmed = {"confirm_near": "y", "confirm_for": today.isoformat()}
+    response = client.post(url, data={"held_on": today.isoformat(), **confirmed, **rows})
+    assert response.status_code == 302, text(response)
+    assert count(db, TrainingSession) == 2
+
+
+def test_a_session_a_week_later_is_not_questioned(client, db, login_as, group_of_three):
+    practice, group = group_of_three
+    login_as(user=practice.user)
+    rows = {k: v for t in practice.trajectories for k, v in row(t).items()}
+    url = f"/groups/{group.id}/sessions/new"
+    for day in (local_today() - timedelta(days=4), local_today()):
+        assert client.post(url, data={"held_on": day.isoformat(), **rows}).status_code == 302
+    assert count(db, TrainingSession) == 2
+
+
+def test_an_individual_session_close_to_another_needs_confirming(client, db, login_as):
+    practice = make_practice(participants=2)
+    trajectory, other = practice.trajectories
+    login_as(user=practice.user)
+    url = f"/trajectories/{trajectory.id}/sessions/new"
+    day = local_today() - timedelta(days=3)
+    assert client.post(url, data={"held_on": day.isoformat(), **row(trajectory)}).status_code == 302
+    # Someone else's individual session today is no clash for this participant.
+    other_url = f"/trajectories/{other.id}/sessions/new"
+    assert (
+        client.post(
+            other_url, data={"held_on": local_today().isoformat(), **row(other)}
+        ).status_code
+        == 302
+    )
+    page = text(client.post(url, data={"held_on": local_today().isoformat(), **row(trajectory)}))
+    assert "Deze deelnemer heeft een individuele training op " + format_date(day, "long") in page
+    assert count(db, TrainingSession) == 2
+
+
+def test_the_service_stores_no_minutes_for_someone_away_whoever_calls_it(db):
+    practice = make_practice(participants=2)
+    there, away = practice.trajectories
+    session = log_session(
+        practice.therapist,
+        actor=practice.user,
+        held_on=local_today(),
+        entries=[
+            AttendanceEntry(there, Attendance.PRESENT, 6, 28, 13),
+            AttendanceEntry(away, Attendance.EXCUSED, 6, 28, 13),
+        ],
+    )
+    rows = {r.trajectory_id: r for r in session.attendances}
+    assert (rows[there.id].done_run_min, rows[there.id].borg) == (6, 13)
+    stored_away = rows[away.id]
+    assert (stored_away.done_run_min, stored_away.done_total_min, stored_away.borg) == (
+        None,
+        None,
+        None,
+    )

@@ -186,7 +186,7 @@ class SessionAttendance(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("training_sessions.id"))
     trajectory_id: Mapped[int] = mapped_column(sa.ForeignKey("trajectories.id"), index=True)
-    # The session's day, copied here (a session's day never changes) so that programme
+    # The session's day, copied here (moving a session moves its rows too) so that programme
     # figures count a period's attendance without joining every session in the country.
     held_on: Mapped[date]
     attendance: Mapped[Attendance] = mapped_column(enum_column_type(Attendance, "attendance"))

@@ -6,6 +6,7 @@ from referrals.blueprints.trajectories import (  # noqa: E402, F401
     closing,
     plan,
     questionnaires,
+    session_corrections,
     training_sessions,
     views,
 )

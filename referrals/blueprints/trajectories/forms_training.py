@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -15,9 +17,9 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
+from referrals.blueprints.common import Form, has_control_characters
 from referrals.labels import ATTENDANCE_LABELS, WEEKDAY_LABELS
 from referrals.models import GROUP_MAX_SIZE, Attendance, Weekday
-from referrals.blueprints.common import Form
 
 
 class GroupForm(Form):
@@ -53,8 +55,18 @@ class AddMemberForm(Form):
     )
 
 
+# Minutes and Borg mean nothing for someone who was not there: ignored then, whatever was typed
+# (the form prefills the planned minutes for everyone).
+IGNORED_WHEN_AWAY = ("done_run_min", "done_total_min", "borg")
+AWAY = (Attendance.EXCUSED.value, Attendance.ABSENT.value)
+
+
 class AttendanceForm(Form):
-    """One participant's row; prefixed with the trajectory id so errors land on their row."""
+    """One participant's row; prefixed with the trajectory id so errors land on their row.
+
+    For someone away, minutes and Borg are ignored: not checked and not passed on, though what
+    was typed stays on the page. A control character is refused in them all the same.
+    """
 
     class Meta:
         csrf = False
@@ -77,16 +89,69 @@ class AttendanceForm(Form):
         validators=[Length(max=1000, message=_l("At most 1000 characters."))],
     )
 
+    @property
+    def away(self) -> bool:
+        return self.attendance.data in AWAY
 
-class SessionDateForm(Form):
+    def validate(self, extra_validators=None) -> bool:
+        super().validate(extra_validators)
+        if self.away:
+            for name in IGNORED_WHEN_AWAY:
+                field = self[name]
+                field.data = None
+                if not has_control_characters(field):
+                    field.errors = []
+        return not any(field.errors for field in self)
+
+    def typed_while_away(self) -> bool:
+        """Whether minutes or Borg were sent for someone away (and so ignored)."""
+        typed = (value for name in IGNORED_WHEN_AWAY for value in self[name].raw_data or ())
+        return self.away and any(value.strip() for value in typed if isinstance(value, str))
+
+
+class ConfirmedDateForm(Form):
+    """A session's date, and a box to confirm a date the service asked about: `confirm_for`
+    carries the date the question was about, so the tick does not carry over to another."""
+
     held_on = DateField(
         _l("Date of the session"),
         validators=[InputRequired(_l("Enter the date of the session."))],
     )
+    confirm_for = HiddenField()
+
+    def confirmed(self) -> bool:
+        box = self[self.confirm_field]
+        held_on = self.held_on.data
+        return bool(box.data) and held_on is not None and self.confirm_for.data == str(held_on)
+
+    def ask(self, message: str) -> None:
+        """Show the service's question next to the box, about the date now typed."""
+        box = self[self.confirm_field]
+        box.data = False
+        box.errors = [*box.errors, message]
+        self.confirm_for.data = str(self.held_on.data)
+
+    @property
+    def asking(self) -> bool:
+        """Whether the box is shown: asked now, or ticked before."""
+        box = self[self.confirm_field]
+        return bool(box.errors or box.data)
 
 
-class SessionCorrectionForm(Form):
-    """Only the CSRF token: the day of a logged session does not change, the rows carry the rest."""
+class SessionDateForm(ConfirmedDateForm):
+    confirm_field = "confirm_near"
+    confirm_near = BooleanField(_l("Yes, this is another session: log it"))
+
+
+class SessionCorrectionForm(ConfirmedDateForm):
+    """The day of the session (moving it needs a confirmation); the rows carry the rest."""
+
+    confirm_field = "confirm_date"
+    confirm_date = BooleanField(_l("Yes, change the date of this session"))
+
+
+class SessionDeleteForm(Form):
+    """Only the CSRF token: the confirmation page is the confirmation."""
 
 
 PLAN_ACTION_LABELS = {

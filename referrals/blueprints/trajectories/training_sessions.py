@@ -1,9 +1,8 @@
-"""Therapists: groups, and logging and correcting sessions with attendance."""
+"""Therapists: groups, and logging sessions with attendance (changing one: session_corrections)."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -14,7 +13,6 @@ from referrals.blueprints.trajectories.forms_training import (
     AddMemberForm,
     AttendanceForm,
     GroupForm,
-    SessionCorrectionForm,
     SessionDateForm,
     weekday_of,
 )
@@ -22,22 +20,18 @@ from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.models import (
     GROUP_MIN_SIZE,
     Attendance,
-    SessionAttendance,
     Therapist,
     TrainingGroup,
-    TrainingSession,
     Trajectory,
     local_today,
 )
-from referrals.permissions import Role, group_for, roles_required, session_for
+from referrals.permissions import Role, group_for, roles_required
 from referrals.services import ServiceError
 from referrals.services.therapists import therapist_of
 from referrals.services.trajectories import groups, pages
 from referrals.services.trajectories.training_sessions import (
     AttendanceEntry,
-    correct_session,
     log_session,
-    planned_of,
     planned_on,
 )
 
@@ -109,7 +103,12 @@ def _render_group(group: TrainingGroup, form: GroupForm, add_form: AddMemberForm
     pages.record_reads(current_user, group.members, group, "group page")
     pages.record_reads(current_user, candidates, group, "group page: participant to add")
     return render_template(
-        "trajectories/group.html", group=group, form=form, add_form=add_form, candidates=candidates
+        "trajectories/group.html",
+        group=group,
+        form=form,
+        add_form=add_form,
+        candidates=candidates,
+        sessions=groups.sessions_of(group),
     )
 
 
@@ -182,7 +181,7 @@ def _row_forms(members: list[Trajectory]) -> list[tuple[Trajectory, AttendanceFo
     return rows
 
 
-def _entry(trajectory: Trajectory, form: AttendanceForm) -> AttendanceEntry:
+def entry_of(trajectory: Trajectory, form: AttendanceForm) -> AttendanceEntry:
     return AttendanceEntry(
         trajectory=trajectory,
         attendance=Attendance(form.attendance.data),
@@ -193,17 +192,41 @@ def _entry(trajectory: Trajectory, form: AttendanceForm) -> AttendanceEntry:
     )
 
 
-def _show_row_errors(error: ServiceError, rows, page_form) -> None:
-    """Each message next to the field of the member it is about; the rest above the form."""
+def show_row_errors(error: ServiceError, rows, page_form) -> None:
+    """Each message next to the field of the member it is about; the rest above the form. A
+    question the page form asks with a box (confirm_near, confirm_date) goes next to that box."""
     forms = {t.id: form for t, form in rows}
     for key, message in error.errors.items():
         trajectory_id, name = key if isinstance(key, tuple) else (None, key)
         form = forms.get(trajectory_id, page_form)
+        if form is page_form and name == getattr(page_form, "confirm_field", None):
+            page_form.ask(message)
+            continue
         field = form._fields.get(name) if name else None
         if field is not None:
             field.errors = [*field.errors, message]
         else:
             page_form.form_errors.append(message)
+
+
+def name_row_errors(rows) -> None:
+    """Every message of a participant's row starts with their name, so that it says whose it is
+    next to the row and in the list at the top alike."""
+    for trajectory, form in rows:
+        name = trajectory.referral.participant.full_name
+        for field in form:
+            field.errors = [_("%(name)s: %(message)s", name=name, message=m) for m in field.errors]
+
+
+def flash_ignored(trajectories: list[Trajectory]) -> None:
+    """Say whose minutes or Borg were not stored because they were away."""
+    if trajectories:
+        names = ", ".join(t.referral.participant.full_name for t in trajectories)
+        message = _(
+            "Minutes and Borg were ignored for %(names)s: they were not at the session.",
+            names=names,
+        )
+        flash(message, "info")
 
 
 def _log(therapist: Therapist, members: list[Trajectory], group: TrainingGroup | None):
@@ -215,19 +238,25 @@ def _log(therapist: Therapist, members: list[Trajectory], group: TrainingGroup |
         return date_form, rows, None
     valid = [date_form.validate_on_submit(), *(form.validate() for _, form in rows)]
     if not all(valid):
+        name_row_errors(rows)
         return date_form, rows, None
+    entries = [entry_of(t, form) for t, form in rows]
     try:
         session = log_session(
             therapist,
             actor=current_user,
             held_on=date_form.held_on.data,
-            entries=[_entry(t, form) for t, form in rows],
+            entries=entries,
             group=group,
+            confirmed_near=date_form.confirmed(),
         )
     except ServiceError as error:
         drop_changes()
-        _show_row_errors(error, rows, date_form)
+        show_row_errors(error, rows, date_form)
+        name_row_errors(rows)
         return date_form, rows, None
+    flash(_("Session logged."), "success")
+    flash_ignored([t for t, form in rows if form.typed_while_away()])
     return date_form, rows, session
 
 
@@ -245,7 +274,6 @@ def new_group_session(group_id: int):
     members = [t for t in group.members if not t.is_closed and t.plan is not None]
     date_form, rows, session = _log(group.therapist, members, group)
     if session is not None:
-        flash(_("Session logged."), "success")
         return redirect(url_for("trajectories.group", group_id=group.id))
     pages.record_reads(current_user, members, group, "session form")
     return render_template(
@@ -269,7 +297,6 @@ def new_individual_session(trajectory_id: int):
         return redirect(back)
     date_form, rows, session = _log(trajectory.therapist, [trajectory], None)
     if session is not None:
-        flash(_("Session logged."), "success")
         return redirect(back + "#progress")
     pages.record_reads(current_user, [trajectory], trajectory, "session form")
     return render_template(
@@ -280,83 +307,4 @@ def new_individual_session(trajectory_id: int):
         date_form=date_form,
         rows=rows,
         planned=_planned_for_page(date_form, rows),
-    )
-
-
-# Correcting a logged session
-
-
-def get_session_or_404(session_id: int) -> TrainingSession:
-    """Only the sessions the therapist led exist for them."""
-    session = session_for(current_user, session_id)
-    if session is None:
-        abort(404)
-    return session
-
-
-def _stored_row_forms(stored: list[SessionAttendance]) -> list[tuple[Trajectory, AttendanceForm]]:
-    if request.method == "POST":
-        return [(r.trajectory, AttendanceForm(prefix=f"m{r.trajectory_id}")) for r in stored]
-    return [
-        (
-            r.trajectory,
-            AttendanceForm(
-                prefix=f"m{r.trajectory_id}",
-                data={
-                    "attendance": r.attendance.value,
-                    "done_run_min": r.done_run_min,
-                    "done_total_min": r.done_total_min,
-                    "borg": r.borg,
-                    "note": r.note or "",
-                },
-            ),
-        )
-        for r in stored
-    ]
-
-
-def _back_from(session: TrainingSession) -> str:
-    """Back to the trajectory page the therapist came from, else the group or the participant."""
-    came_from = request.args.get("trajectory", type=int)
-    ids = [r.trajectory_id for r in session.attendances]
-    if came_from in ids or (session.group is None and ids):
-        trajectory_id = came_from if came_from in ids else ids[0]
-        return url_for("trajectories.trajectory", trajectory_id=trajectory_id) + "#progress"
-    return url_for("trajectories.group", group_id=session.group_id)
-
-
-@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
-@roles_required(Role.THERAPIST)
-def edit_session(session_id: int):
-    session = get_session_or_404(session_id)
-    back = _back_from(session)
-    stored = [r for r in session.attendances if not r.trajectory.is_closed]
-    closed = [r for r in session.attendances if r.trajectory.is_closed]
-    form = SessionCorrectionForm()
-    rows = _stored_row_forms(stored)
-    submitted = request.method == "POST" and rows
-    if submitted and all([form.validate_on_submit(), *(row.validate() for _, row in rows)]):
-        try:
-            correct_session(session, actor=current_user, entries=[_entry(t, f) for t, f in rows])
-        except ServiceError as error:
-            drop_changes()
-            _show_row_errors(error, rows, form)
-        else:
-            flash(_("Session corrected."), "success")
-            return redirect(back)
-    pages.record_reads(
-        current_user,
-        [r.trajectory for r in session.attendances],
-        session,
-        "session correction form",
-    )
-    return render_template(
-        "trajectories/session_edit.html",
-        heading=_("Correct the session of %(date)s", date=format_date(session.held_on, "long")),
-        session=session,
-        form=form,
-        rows=rows,
-        closed=closed,
-        planned={r.trajectory_id: planned_of(r) for r in stored},
-        back=back,
     )

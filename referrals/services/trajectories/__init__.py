@@ -14,6 +14,7 @@ from referrals.services import ServiceError
 from referrals.services.trajectories.training_plans import (
     MAX_WEEKS,
     MIN_WEEKS,
+    NOTE_FIELDS,
     TEMPLATES,
     Plan,
     PlanChange,
@@ -21,6 +22,7 @@ from referrals.services.trajectories.training_plans import (
     Week,
     choose_start,
     generate_plan,
+    stored_note,
 )
 
 MAX_WALK_MIN, MAX_RUN_MIN = 300, 180
@@ -40,7 +42,10 @@ def start_trajectory(referral: Referral, therapist: Therapist, *, actor: User | 
 def plan_to_json(plan: Plan) -> dict:
     return {
         "template": plan.template,
-        "weeks": [{"number": w.number, "note": w.note, **asdict(w.session)} for w in plan.weeks],
+        "weeks": [
+            {"number": w.number, **{f: getattr(w, f) for f in NOTE_FIELDS}, **asdict(w.session)}
+            for w in plan.weeks
+        ],
         "history": [
             {
                 "week_number": c.week_number,
@@ -58,8 +63,8 @@ def plan_from_json(data: dict) -> Plan:
     weeks = tuple(
         Week(
             number=w["number"],
-            note=w.get("note", ""),
-            session=Session(**{k: v for k, v in w.items() if k not in ("number", "note")}),
+            **stored_note(w),
+            session=Session(**{k: v for k, v in w.items() if k not in ("number", *NOTE_FIELDS)}),
         )
         for w in data["weeks"]
     )

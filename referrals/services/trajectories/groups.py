@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import time
+from dataclasses import dataclass
+from datetime import date, time
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -13,10 +14,13 @@ from referrals.extensions import db
 from referrals.models import (
     GROUP_MAX_SIZE,
     GROUP_MIN_SIZE,
+    Attendance,
     AuditAction,
     Referral,
+    SessionAttendance,
     Therapist,
     TrainingGroup,
+    TrainingSession,
     Trajectory,
     User,
     Weekday,
@@ -107,6 +111,34 @@ def groups_of(therapist: Therapist) -> list[tuple[TrainingGroup, int]]:
         .order_by(TrainingGroup.weekday, TrainingGroup.starts_at, TrainingGroup.id)
     )
     return [(group, members) for group, members in rows]
+
+
+@dataclass(frozen=True)
+class GroupSessionLine:
+    """One logged session on the group page: no participant is named."""
+
+    session_id: int
+    held_on: date
+    present: int
+    logged: int  # attendance rows
+
+
+def sessions_of(group: TrainingGroup) -> list[GroupSessionLine]:
+    """The group's logged sessions with their attendance counts, newest first, in one query."""
+    present = sa.func.sum(sa.case((SessionAttendance.attendance == Attendance.PRESENT, 1), else_=0))
+    rows = db.session.execute(
+        sa.select(
+            TrainingSession.id,
+            TrainingSession.held_on,
+            sa.func.coalesce(present, 0),
+            sa.func.count(SessionAttendance.id),
+        )
+        .outerjoin(SessionAttendance, SessionAttendance.session_id == TrainingSession.id)
+        .where(TrainingSession.group_id == group.id)
+        .group_by(TrainingSession.id, TrainingSession.held_on)
+        .order_by(TrainingSession.held_on.desc(), TrainingSession.id.desc())
+    )
+    return [GroupSessionLine(*row) for row in rows]
 
 
 def candidates_for(therapist: Therapist) -> list[Trajectory]:

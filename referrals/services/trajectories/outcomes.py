@@ -32,6 +32,7 @@ from referrals.services.trajectories.questionnaires import (
     Instrument,
     get_instrument,
     score,
+    too_few_answered,
     validate_answers,
 )
 
@@ -114,11 +115,14 @@ def _int(value: object) -> int:
 
 
 def answer_errors(instrument: Instrument, answers: Mapping[object, object]) -> dict:
-    """Messages per form field (item_<n>; None for the form) for answers out of range or wrong."""
+    """Messages per form field (item_<n>; None for the form) for answers out of range or wrong,
+    and, for the form, too few answers for a score (`too_few_answered`)."""
     errors: dict[str | None, str] = {}
     for key, message in validate_answers(instrument.key, answers).items():
         known = isinstance(key, int) and 1 <= key <= len(instrument.items)
         errors[item_field(key) if known else None] = message
+    if message := too_few_answered(instrument, answers):
+        errors[None] = f"{errors[None]} {message}" if None in errors else message
     return errors
 
 
@@ -133,9 +137,11 @@ def record_response(
 ) -> QuestionnaireResponse:
     """Store one questionnaire's item answers and score; entering it again corrects it.
 
-    `answers` maps item numbers to the values as typed ("3", "" or None for unanswered). Raises
-    ServiceError whose `errors` maps form fields (taken_on, item_<n>; None for the form) to a
-    message, all at once. Writes the audit row; the caller commits.
+    `answers` maps item numbers to the values as typed ("3", "" or None for unanswered). Answers
+    with fewer items answered than the instrument's `min_answered` (the minimum for a score) are
+    refused: an untouched form is no measurement. Raises ServiceError whose `errors` maps form
+    fields (taken_on, item_<n>; None for the form) to a message, all at once. Writes the audit
+    row; the caller commits.
     """
     instrument = _check_entry_allowed(trajectory, instrument_key)
     try:
@@ -390,6 +396,14 @@ def missing_item_rule(instrument: Instrument) -> list[str]:
                 more=allowed + 1,
             )
         ]
+    rule.append(
+        _(
+            "The answers can be saved once at least %(min)d of the %(total)d questions are"
+            " answered.",
+            min=instrument.min_answered,
+            total=len(instrument.items),
+        )
+    )
     if instrument.subscales:
         rule.append(_("The same rule applies to each subscale over its own questions."))
     if instrument.categories:

@@ -6,7 +6,9 @@ calling `register`; scoring, missing-item handling and interpretation follow fro
 - total: the sum (or mean) of the item answers, times `multiplier` (WHO-5: raw sum x 4);
 - missing items: a score (the total, or a subscale over its own items) is computed only when at most
   `max_missing` of its items are unanswered; those are replaced by the mean of the answered items
-  (prorating). With `max_missing=0` an incomplete score is None;
+  (prorating). With `max_missing=0` an incomplete score is None. `min_answered` follows from it:
+  with fewer items answered there is no total score, and services.outcomes stores nothing
+  (`too_few_answered` says why);
 - interpretation: `bands` on the total, or `categories` (rules on counts of answers, such as
   Keyes' flourishing/languishing diagnosis), which are decided only on complete answers.
 
@@ -91,6 +93,14 @@ class Instrument:
             raise ValueError(f"{self.key}: bands must be in ascending order")
         if self.categories and self.default_category is None:
             raise ValueError(f"{self.key}: categories need a default_category")
+        if not 0 <= self.max_missing < len(self.items):
+            raise ValueError(f"{self.key}: max_missing must leave at least one item to answer")
+
+    @property
+    def min_answered(self) -> int:
+        """How many items must be answered for a total score: the instrument's own missing-item
+        rule (all items, or all but `max_missing` when it prorates). Fewer cannot be saved."""
+        return len(self.items) - self.max_missing
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,36 @@ def validate_answers(instrument_key: str, answers: object) -> dict[int | str, st
         elif not low <= answer <= high:
             errors[number] = gettext(OUT_OF_RANGE, low=low, high=high)
     return errors
+
+
+def unanswered_items(instrument: Instrument, answers: Mapping[object, object]) -> list[int]:
+    """The item numbers without an answer (blank, None or not given at all)."""
+    given = {_whole_number(key): value for key, value in answers.items()}
+    return [n for n in range(1, len(instrument.items) + 1) if _is_blank(given.get(n))]
+
+
+def too_few_answered(instrument: Instrument, answers: Mapping[object, object]) -> str | None:
+    """Why the answers cannot be saved: fewer answered than the instrument needs for a score
+    (an untouched form is the usual case). Names the unanswered items and how many more."""
+    missing = unanswered_items(instrument, answers)
+    more = instrument.min_answered - (len(instrument.items) - len(missing))
+    if more <= 0:
+        return None
+    if len(missing) == len(instrument.items):
+        return gettext(
+            "No question has been answered, so nothing was saved. Answer at least %(min)d of"
+            " the %(total)d questions.",
+            min=instrument.min_answered,
+            total=len(instrument.items),
+        )
+    not_answered = gettext(
+        "Questions not answered: %(numbers)s.", numbers=", ".join(str(n) for n in missing)
+    )
+    too_few = gettext(
+        "Too few questions answered for a score, so nothing was saved: answer %(more)d more.",
+        more=more,
+    )
+    return f"{too_few} {not_answered}"
 
 
 def _aggregate(instrument: Instrument, values: list[int | None]) -> float | None:
