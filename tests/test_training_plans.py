@@ -1,11 +1,18 @@
-"""The walk/run plan generator: properties over all lengths and starts, and worked examples."""
+"""The walk/run plan generator: properties over all lengths and starts, and worked examples;
+the plan's words in the interface's language."""
 
 from __future__ import annotations
 
+import io
+import re
+
 import pytest
+from flask_babel import force_locale
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pypdf import PdfReader
 
+from referrals.services.trajectories import plan_from_json, plan_to_json
 from referrals.services.trajectories.training_plans import (
     FINAL_STEP,
     LADDER,
@@ -19,6 +26,8 @@ from referrals.services.trajectories.training_plans import (
     repeat_week,
     step_back,
 )
+from tests.helpers import text
+from tests.training_setup import make_practice
 
 weeks_st = st.integers(MIN_WEEKS, MAX_WEEKS)
 steps_st = st.integers(0, FINAL_STEP)
@@ -67,8 +76,9 @@ def test_generated_plans_are_valid(weeks, start, template):
 def test_standard_plans_reach_the_target_in_the_last_week(weeks, start):
     plan = generate_plan(weeks=weeks, start_step=start)
     assert plan.reaches_target
+    # Outside a request the words are the English msgids.
     assert plan.weeks[-1].session.describe() == (
-        "5 min wandelen, 30 min aaneengesloten hardlopen, 5 min wandelen"
+        "5 min walking, 30 min continuous running, 5 min walking"
     )
 
 
@@ -121,7 +131,13 @@ def test_repeat_keeps_the_length_and_copies_the_week(data, weeks, start, templat
     assert len(new.weeks) == weeks
     assert new.weeks[:number] == plan.weeks[:number]
     assert new.week(number + 1).session == plan.week(number).session
-    assert new.week(number + 1).note == f"Herhaling van week {number}: nog niet gelukt"
+    repeat = new.week(number + 1)
+    assert (repeat.note, repeat.note_kind, repeat.note_week) == (
+        "nog niet gelukt",
+        "repeat",
+        number,
+    )
+    assert repeat.note_text() == f"Repeat of week {number}: nog niet gelukt"
     assert_valid(new)
     if number < weeks - 1:
         assert new.weeks[-1].session == plan.weeks[-1].session
@@ -137,10 +153,10 @@ def test_twelve_week_standard_from_the_start():
     assert (first.run_min, first.walk_min, first.repeats) == (1, 2, 6)
     assert (first.total_run_min, first.total_min) == (6, 28)
     assert first.describe() == (
-        "5 min wandelen, dan 6 × (1 min hardlopen, 2 min wandelen), 5 min wandelen"
+        "5 min walking, then 6 × (1 min running, 2 min walking), 5 min walking"
     )
     assert plan.week(7).session.describe() == (
-        "5 min wandelen, dan 4 × (5 min hardlopen, 2 min wandelen), 5 min wandelen"
+        "5 min walking, then 4 × (5 min running, 2 min walking), 5 min walking"
     )
     assert plan.week(12).session.total_min == 40
 
@@ -205,3 +221,77 @@ def test_other_value_errors():
         Session(5, 0, 2, 2, 5)
     with pytest.raises(ValueError):
         choose_start(-1, 0)
+
+
+# The plan's words in the interface's language: week 1 of a standard plan from step 0, and the
+# note of a repeated week.
+WEEK_1 = {
+    "en": "5 min walking, then 6 × (1 min running, 2 min walking), 5 min walking",
+    "nl": "5 min wandelen, dan 6 × (1 min hardlopen, 2 min wandelen), 5 min wandelen",
+}
+REPEAT_NOTE = {"en": "Repeat of week 2: Te zwaar", "nl": "Herhaling van week 2: Te zwaar"}
+STEP_BACK_NOTE = {"en": "Step back: Kuit", "nl": "Stap terug: Kuit"}
+
+
+def plan_row(page: str, week: int) -> str:
+    """The Session cell of one week's row in the plan table, tags dropped."""
+    table = page.split('<h2 id="plan">')[1].split("</table>")[0]
+    row = re.search(rf"<tr><td>{week}</td><td>(.*?)</td>", table, re.DOTALL)
+    return " ".join(re.sub(r"<[^>]+>", " ", row[1]).split())
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_plan_page_speaks_the_interface_language(app, client, db, login_as, language):
+    practice = make_practice(participants=1)
+    trajectory = practice.trajectories[0]
+    login_as(user=practice.user)
+    client.post("/language", data={"language": language, "next": "/"})
+    url = f"/trajectories/{trajectory.id}"
+    for week, action, reason in (("2", "repeat", "Te zwaar"), ("6", "step_back", "Kuit")):
+        data = {"week_number": week, "action": action, "reason": reason}
+        assert client.post(f"{url}/plan", data=data).status_code == 302
+    page = text(client.get(url))
+    other = "nl" if language == "en" else "en"
+    assert plan_row(page, 1) == WEEK_1[language]
+    assert plan_row(page, 3) == f"{WEEK_1[language]} {REPEAT_NOTE[language]}"
+    assert plan_row(page, 6).endswith(STEP_BACK_NOTE[language])
+    assert WEEK_1[other] not in page and REPEAT_NOTE[other] not in page
+    # The printed plan, in the same language.
+    pdf = client.get(f"{url}/plan.pdf").data
+    printed = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    assert WEEK_1[language] in printed and REPEAT_NOTE[language] in printed
+    assert WEEK_1[other] not in printed
+    # Stored as numbers and keys: no sentence in either language.
+    db.session.refresh(trajectory)
+    stored = str(trajectory.plan)
+    assert "Te zwaar" in stored
+    for words in (*WEEK_1.values(), "Herhaling", "Repeat", "Stap terug", "Step back", "wandelen"):
+        assert words not in stored
+
+
+def test_a_note_stored_as_a_dutch_sentence_is_shown_in_english(app):
+    """Plans stored before the notes were keys still read (and translate) as they should."""
+    plan = generate_plan()
+    data = plan_to_json(plan)
+    for index, note in (
+        (2, "Herhaling van week 2: te zwaar"),
+        (5, "Stap terug: kuit"),
+        (7, "Vakantie"),
+    ):
+        week = data["weeks"][index]
+        del week["note_kind"], week["note_week"]
+        week["note"] = note
+    stored = plan_from_json(data)
+    assert (stored.week(3).note, stored.week(3).note_kind, stored.week(3).note_week) == (
+        "te zwaar",
+        "repeat",
+        2,
+    )
+    with app.test_request_context(), force_locale("en"):
+        assert stored.week(3).note_text() == "Repeat of week 2: te zwaar"
+        assert stored.week(6).note_text() == "Step back: kuit"
+        assert stored.week(8).note_text() == "Vakantie"
+    with app.test_request_context(), force_locale("nl"):
+        assert stored.week(3).note_text() == "Herhaling van week 2: te zwaar"
+        assert stored.week(1).session.describe() == WEEK_1["nl"]
+    assert plan_from_json(plan_to_json(stored)) == stored

@@ -11,10 +11,11 @@ def render_training_plan_pdf(
 ) -> bytes:
     """The plan week by week with a box to tick per session; only the first name is printed.
 
-    Needs an app context (and a request context for the participant's language).
+    Needs an app context (and a request context for the participant's language): the plan's
+    words are made here, in that language, from the stored numbers and keys.
     """
     weeks = [
-        {"number": week.number, "what": week.session.describe(), "note": week.note}
+        {"number": week.number, "what": week.session.describe(), "note": week.note_text()}
         for week in plan.weeks
     ]
     return render_pdf(

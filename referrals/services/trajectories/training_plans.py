@@ -1,4 +1,5 @@
-"""Walk/run training plans for a running-therapy trajectory (pure: no database, no Flask).
+"""Walk/run training plans for a running-therapy trajectory (no database; plain values in and
+out, and the words of a plan are translated only when shown).
 
 A plan has one session per week. Every session is a warm-up walk, blocks of running and walking,
 and a cool-down walk. The sessions come from one ladder of steps (`LADDER`) in which the running
@@ -20,12 +21,22 @@ Therapist changes return a new `Plan` (plans are immutable) and a `PlanChange`; 
   second-to-last week leaves the target out; the last week itself cannot be repeated.
 - `step_back` puts the week on the highest ladder step with less running, and re-plans the
   following weeks from there to the template's end (hand edits in those weeks are replaced).
+
+Texts: the plan is stored as numbers and keys, never as sentences. `Session.describe()` and
+`Week.note_text()` make the words at display time with gettext, in the page's language (the
+English msgid outside a request). A week's note keeps only the therapist's reason, with
+`note_kind` ("repeat", "step_back" or "" for the reason alone) and `note_week` (the week it
+repeats); notes stored before that as Dutch sentences are read back by `stored_note`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Literal
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 WARM_UP_MIN = 5
 COOL_DOWN_MIN = 5
@@ -63,14 +74,22 @@ class Session:
         return self.warm_up_walk_min + blocks + self.cool_down_walk_min
 
     def describe(self) -> str:
+        """The session in words, in the current language (made when shown, never stored)."""
         if self.is_continuous:
-            middle = f"{self.run_min} min aaneengesloten hardlopen"
+            middle = _("%(run)d min continuous running", run=self.run_min)
         else:
-            middle = (
-                f"dan {self.repeats} × ({self.run_min} min hardlopen, {self.walk_min} min wandelen)"
+            middle = _(
+                "then %(repeats)d × (%(run)d min running, %(walk)d min walking)",
+                repeats=self.repeats,
+                run=self.run_min,
+                walk=self.walk_min,
             )
-        warm_up, cool_down = self.warm_up_walk_min, self.cool_down_walk_min
-        return f"{warm_up} min wandelen, {middle}, {cool_down} min wandelen"
+        return _(
+            "%(warm_up)d min walking, %(middle)s, %(cool_down)d min walking",
+            warm_up=self.warm_up_walk_min,
+            middle=middle,
+            cool_down=self.cool_down_walk_min,
+        )
 
 
 def _step(run: int, walk: int, repeats: int) -> Session:
@@ -112,16 +131,49 @@ class Template:
 
 
 TEMPLATES: dict[str, Template] = {
-    "standard": Template("standard", "Standaard"),
-    "gentle": Template("gentle", "Rustig", weeks_per_step=2),
+    "standard": Template("standard", _l("Standard")),
+    "gentle": Template("gentle", _l("Gentle"), weeks_per_step=2),
 }
+
+NoteKind = Literal["", "repeat", "step_back"]
 
 
 @dataclass(frozen=True)
 class Week:
     number: int
     session: Session
-    note: str = ""
+    note: str = ""  # the therapist's reason, as typed
+    note_kind: NoteKind = ""  # what the plan did to this week, shown in words around the note
+    note_week: int | None = None  # for a repeat: the week it repeats
+
+    def note_text(self) -> str:
+        """The note as the plan shows it, in the current language."""
+        if self.note_kind == "repeat":
+            return _("Repeat of week %(week)d: %(reason)s", week=self.note_week, reason=self.note)
+        if self.note_kind == "step_back":
+            return _("Step back: %(reason)s", reason=self.note)
+        return self.note
+
+
+# The sentences notes were stored as before they were kept as keys (always in Dutch).
+_STORED_REPEAT = re.compile(r"Herhaling van week (\d+): (.*)", re.DOTALL)
+_STORED_STEP_BACK = re.compile(r"Stap terug: (.*)", re.DOTALL)
+
+
+def stored_note(stored: dict) -> dict:
+    """A stored week's note fields (`note`, `note_kind`, `note_week`), also from a plan stored
+    when the note was a Dutch sentence."""
+    note, kind = stored.get("note", ""), stored.get("note_kind")
+    if kind is not None:
+        return {"note": note, "note_kind": kind, "note_week": stored.get("note_week")}
+    if match := _STORED_REPEAT.fullmatch(note):
+        return {"note": match[2], "note_kind": "repeat", "note_week": int(match[1])}
+    if match := _STORED_STEP_BACK.fullmatch(note):
+        return {"note": match[1], "note_kind": "step_back", "note_week": None}
+    return {"note": note, "note_kind": "", "note_week": None}
+
+
+NOTE_FIELDS = ("note", "note_kind", "note_week")
 
 
 ChangeKind = Literal["edit", "repeat", "step_back"]
@@ -230,7 +282,7 @@ def repeat_week(plan: Plan, week_number: int, reason: str) -> tuple[Plan, PlanCh
     n = len(plan.weeks)
     if week_number == n:
         raise ValueError("de laatste week kan niet herhaald worden binnen het schema")
-    repeat = Week(week_number + 1, week.session, f"Herhaling van week {week_number}: {why}")
+    repeat = Week(week_number + 1, week.session, why, "repeat", week_number)
     weeks = [*plan.weeks[:week_number], repeat, *plan.weeks[week_number:]]
     # Drop one later week: the latest that only repeats its predecessor (not the one right after
     # the repeat, which would undo it), else the week before the last (or the last, when it
@@ -254,7 +306,7 @@ def step_back(plan: Plan, week_number: int, reason: str) -> tuple[Plan, PlanChan
     steps = _steps(step, tpl.end_step(step, remaining + 1), remaining + 1)
     weeks = [
         *plan.weeks[: week_number - 1],
-        Week(week_number, LADDER[step], f"Stap terug: {why}"),
+        Week(week_number, LADDER[step], why, "step_back"),
         *(Week(0, LADDER[s]) for s in steps[1:]),
     ]
     change = PlanChange(week_number, "step_back", week.session, LADDER[step], why)
