@@ -33,6 +33,7 @@ from referrals.models import (
     QuestionnaireResponse,
     Referral,
     ReferralState,
+    RegularSport,
     RejectionReason,
     SessionAttendance,
     Therapist,
@@ -45,6 +46,7 @@ from referrals.models import (
 )
 from referrals.synthetic.network import Ids, build_network
 
+SYNTHETIC_ADVICE = "Synthetisch advies: blijf twee keer per week hardlopen."
 FIRST_NAMES = ["Anna", "Bram", "Cor", "Daan", "Eva", "Fleur", "Gijs", "Iris", "Joost", "Lotte"]
 LAST_NAMES = ["de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos"]
 REASONS = ["stress", "burnout", "depression", "anxiety", "low_mood", "other"]
@@ -238,6 +240,13 @@ def build(
                     outcome=outcome,
                     dropout_reason=rng.choice(list(DropoutReason))
                     if outcome is Outcome.DROPPED_OUT
+                    else None,
+                    # As closing_trajectory asks: where they go on running, and the advice.
+                    regular_sport=RegularSport.RUNNING_CLUB
+                    if outcome is Outcome.REGULAR_SPORT
+                    else None,
+                    closing_note=SYNTHETIC_ADVICE
+                    if outcome in (Outcome.COMPLETED, Outcome.REGULAR_SPORT)
                     else None,
                 )
             )

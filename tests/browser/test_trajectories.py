@@ -6,9 +6,9 @@ Eva Smit, the intakes recorded, all three in one of Eva's groups. In the browser
 groups from the menu, logs a group session (one participant present with minutes and a Borg
 score, one absent with notice), and sees it on the participant's trajectory page with the
 chart; she enters the K10 intake questionnaire item by item and sees the score; she closes
-the trajectory as completed with her advice. The GP then opens the referral, sees it
-completed with a link to the closing letter, and the letter (a PDF) names the participant and
-carries the advice. axe-core checks every page on the way.
+the trajectory as completed with her advice, after checking the letter. The GP then opens
+the referral, sees it completed with a link to the closing letter, and the letter (a PDF)
+names the participant and carries the advice. axe-core checks every page on the way.
 
 The live server (its own, on a freshly loaded database), Chromium and the helpers come from
 tests/browser/conftest.py and support.py. Each demo account logs in only once in this module:
@@ -30,11 +30,24 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
 from referrals.extensions import db
-from referrals.models import Programme, Therapist, Trajectory, User, Weekday, local_today
+from referrals.models import (
+    Attendance,
+    Programme,
+    Therapist,
+    Trajectory,
+    User,
+    Weekday,
+    local_today,
+)
 from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails, submit_referral
 from referrals.services.referrals.offers import accept_offer, offer_referral
 from referrals.services.trajectories import record_intake
 from referrals.services.trajectories.groups import add_member, create_group
+from referrals.services.trajectories.training_sessions import (
+    AttendanceEntry,
+    log_session,
+    planned_on,
+)
 from tests.browser.support import (
     LiveServer,
     account,
@@ -140,6 +153,18 @@ def setup(live_server: LiveServer) -> Setup:
             )
             for member in (trajectory, absent, other):
                 add_member(group, member, actor=cast["eva"])
+            # Three earlier sessions of the participant: with the one Eva logs in the browser,
+            # four days attended, the least the programme's 12 sessions allow as completed.
+            for days_ago in (14, 10, 6):
+                held_on = local_today() - timedelta(days=days_ago)
+                planned = planned_on(trajectory, held_on)
+                entry = AttendanceEntry(
+                    trajectory=trajectory,
+                    attendance=Attendance.PRESENT,
+                    done_run_min=planned.run_min,
+                    done_total_min=planned.total_min,
+                )
+                log_session(cast["therapist"], actor=cast["eva"], held_on=held_on, entries=[entry])
             db.session.commit()
             return Setup(
                 referral_id=trajectory.referral_id,
@@ -290,6 +315,10 @@ def closed_page(questionnaire_entered: Page, setup: Setup, axe: Axe) -> Page:
     page.locator('input[name="outcome"][value="completed"]').check()
     page.locator('textarea[name="advice"]').fill(ADVICE)
     page.locator("main form button[type=submit]").click()
+    # The check page: the letter as it will be sent; confirming closes.
+    expect(page.locator("main #letter-preview")).to_contain_text(ADVICE)
+    assert_accessible(axe, page)
+    page.locator('main button[name="confirm"]').click()
     expect(page).to_have_url(re.compile(rf"{re.escape(trajectory_path(setup))}$"))
     expect_flash(page)
     return page

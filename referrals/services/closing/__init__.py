@@ -1,4 +1,5 @@
-"""Closing a trajectory (issue 5); the letter itself is made in services.closing_letter.
+"""Closing a trajectory (issue 5); the letter itself is made in services.closing_letter, the
+rules and the check page before confirming are in services.closing.check (issue 12).
 
 Closing is one transaction: the referral's transition, the trajectory's outcome, one place of
 the therapist's capacity given back, with consent the letter stored as an immutable Report, and
@@ -22,7 +23,6 @@ from referrals.models import (
     NotificationKind,
     Outcome,
     QuestionnaireResponse,
-    ReferralState,
     RegularSport,
     Report,
     ReportKind,
@@ -32,6 +32,7 @@ from referrals.models import (
     utcnow,
 )
 from referrals.services import ServiceError
+from referrals.services.closing.check import checked_choice, completed_minimum, present_days
 from referrals.services.closing.closing_letter import (
     Attended,
     attendance_counts,
@@ -40,8 +41,6 @@ from referrals.services.closing.closing_letter import (
 from referrals.services.notifications import enqueue
 from referrals.services.notifications.texts import notification_text
 from referrals.services.states import apply_transition
-
-MAX_ADVICE_LENGTH = 4000
 
 # Reading: what the pages and the letter show.
 
@@ -95,6 +94,16 @@ class ClosingSummary(OutcomeText):
     def is_closed(self) -> bool:
         return self.trajectory.is_closed
 
+    @property
+    def present_days(self) -> int:
+        """Days with an attended session (read when asked: only the closing form shows it)."""
+        return present_days(self.trajectory)
+
+    @property
+    def completed_minimum(self) -> int:
+        """Such days needed to close as completed."""
+        return completed_minimum(self.trajectory.referral.programme)
+
 
 def closing_summary(trajectory: Trajectory) -> ClosingSummary:
     """What the therapist sees about closing on the trajectory page and the closing form."""
@@ -140,37 +149,6 @@ def referrer_view(referral) -> ReferrerView | None:
 # Closing.
 
 
-def check_closing(
-    trajectory: Trajectory,
-    *,
-    outcome: Outcome | None,
-    dropout_reason: DropoutReason | None,
-    regular_sport: RegularSport | None,
-    advice: str,
-) -> dict[str, str]:
-    """Field errors of a closing, {} when it may go ahead."""
-    errors = {}
-    if outcome is None:
-        errors["outcome"] = _("Choose how the trajectory ended.")
-    elif outcome is Outcome.DROPPED_OUT and dropout_reason is None:
-        errors["dropout_reason"] = _("Choose why the participant dropped out.")
-    elif outcome is Outcome.REGULAR_SPORT and regular_sport is None:
-        errors["regular_sport"] = _("Choose where the participant goes on running.")
-    elif outcome is not Outcome.DROPPED_OUT and trajectory.referral.state != ReferralState.ACTIVE:
-        errors["outcome"] = _(
-            "The participant has not attended a session yet, so the trajectory cannot be "
-            "completed. Close it as dropped out, or log the attended session first."
-        )
-    other = (outcome is Outcome.DROPPED_OUT and dropout_reason is DropoutReason.OTHER) or (
-        outcome is Outcome.REGULAR_SPORT and regular_sport is RegularSport.OTHER
-    )
-    if other and not advice.strip():
-        errors["advice"] = _("Explain here what you mean by 'Other reason' or 'Elsewhere'.")
-    if len(advice) > MAX_ADVICE_LENGTH:
-        errors["advice"] = _("Use at most %(max)d characters.", max=MAX_ADVICE_LENGTH)
-    return errors
-
-
 def close_trajectory(
     trajectory: Trajectory,
     *,
@@ -182,21 +160,19 @@ def close_trajectory(
 ) -> Trajectory:
     """Close the trajectory; the referral, the capacity, the letter and the referrer follow.
 
-    Raises ServiceError (with `errors` per field) when the closing is not allowed.
+    Raises ServiceError (with `errors` per field) when the closing is not allowed: the same
+    rules as the check page's (services.closing.check), checked again on confirming.
     """
     if trajectory.is_closed:
         raise ServiceError(_("This trajectory has been closed already."))
-    outcome = _member(Outcome, outcome)
-    dropout_reason = _member(DropoutReason, dropout_reason)
-    regular_sport = _member(RegularSport, regular_sport)
-    if errors := check_closing(
+    choice = checked_choice(
         trajectory,
         outcome=outcome,
         dropout_reason=dropout_reason,
         regular_sport=regular_sport,
         advice=advice,
-    ):
-        raise ServiceError.of(errors)
+    )
+    outcome = choice.outcome
     now = utcnow()
     referral = trajectory.referral
     dropped = outcome is Outcome.DROPPED_OUT
@@ -204,9 +180,9 @@ def close_trajectory(
     apply_transition(referral, "drop_out" if dropped else "complete", actor, closed_at=now)
     trajectory.closed_at = now
     trajectory.outcome = outcome
-    trajectory.dropout_reason = dropout_reason if dropped else None
-    trajectory.regular_sport = regular_sport if outcome is Outcome.REGULAR_SPORT else None
-    trajectory.closing_note = advice.strip() or None
+    trajectory.dropout_reason = choice.dropout_reason
+    trajectory.regular_sport = choice.regular_sport
+    trajectory.closing_note = choice.advice or None
     trajectory.group_id = None
     db.session.flush()
     release_place(trajectory.therapist)
@@ -223,14 +199,6 @@ def close_trajectory(
         subject, body = notification_text(NotificationKind.TRAJECTORY_CLOSED, referral)
         enqueue(NotificationKind.TRAJECTORY_CLOSED, referral.referrer, subject, body)
     return trajectory
-
-
-def _member(enum_type, value):
-    """The enum member `value` names, or None (an unknown value counts as not chosen)."""
-    try:
-        return enum_type(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def release_place(therapist: Therapist) -> None:

@@ -11,19 +11,24 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from referrals import audit
 from referrals.extensions import db
 from referrals.labels import DROPOUT_REASON_LABELS, OUTCOME_LABELS, REGULAR_SPORT_LABELS
 from referrals.models import (
+    LOCAL_ZONE,
     Attendance,
     AuditAction,
+    DropoutReason,
     Moment,
+    Outcome,
     QuestionnaireResponse,
+    RegularSport,
     Report,
     ReportKind,
     SessionAttendance,
@@ -36,7 +41,9 @@ from referrals.pdf import render_pdf
 from referrals.services.trajectories.outcomes import category_label, direction_of
 from referrals.services.trajectories.questionnaires import get_instrument
 
-LETTER_TEMPLATE = "closing_letter.html"
+LETTER_TEMPLATE = "closing_letter.html"  # under templates/reports/, for render_pdf
+LETTER_BODY_TEMPLATE = "reports/closing_letter_body.html"  # the letter's text, PDF and page
+LETTER_PAGE_HEADING_LEVEL = 3  # on the check page the letter sits under an h2
 
 # How the letter words a change (the direction itself comes from outcomes.direction_of).
 CHANGE_WORDS = {"better": _l("better"), "worse": _l("worse"), "same": _l("unchanged")}
@@ -118,8 +125,32 @@ def _score_of(response: QuestionnaireResponse | None) -> dict | None:
     }
 
 
-def letter_params(trajectory: Trajectory) -> dict:
-    """What the letter is made from, stored with it: ids, outcome, counts and scores."""
+@dataclass(frozen=True)
+class ClosingChoice:
+    """How the therapist closes (or proposes to close) a trajectory: what the letter says."""
+
+    outcome: Outcome
+    dropout_reason: DropoutReason | None = None
+    regular_sport: RegularSport | None = None
+    advice: str = ""
+
+    @classmethod
+    def of(cls, trajectory: Trajectory) -> ClosingChoice:
+        """The choice a closed trajectory was closed with."""
+        return cls(
+            trajectory.outcome,
+            trajectory.dropout_reason,
+            trajectory.regular_sport,
+            trajectory.closing_note or "",
+        )
+
+
+def letter_params(trajectory: Trajectory, choice: ClosingChoice, closed_on: date) -> dict:
+    """What the letter is made from, stored with it: ids, outcome, counts and scores.
+
+    Reads the trajectory and changes nothing, so the check page can show the letter before
+    anything is closed: the outcome comes from `choice` and the period ends on `closed_on`.
+    """
     attended = attendance_counts(trajectory)
     present = db.session.execute(
         sa.select(SessionAttendance.done_run_min, SessionAttendance.week_number)
@@ -143,10 +174,10 @@ def letter_params(trajectory: Trajectory) -> dict:
         "referral_id": trajectory.referral_id,
         "reference": trajectory.referral.reference,
         "therapist_id": trajectory.therapist_id,
-        "outcome": trajectory.outcome.value,
-        "dropout_reason": trajectory.dropout_reason and trajectory.dropout_reason.value,
-        "regular_sport": trajectory.regular_sport and trajectory.regular_sport.value,
-        "period": [start.isoformat(), trajectory.closed_at.date().isoformat()],
+        "outcome": choice.outcome.value,
+        "dropout_reason": choice.dropout_reason and choice.dropout_reason.value,
+        "regular_sport": choice.regular_sport and choice.regular_sport.value,
+        "period": [start.isoformat(), closed_on.isoformat()],
         "sessions": {
             "held": attended.held,
             "present": attended.present,
@@ -198,28 +229,59 @@ def band_label(instrument_key: str, key: str | None) -> str:
     return category_label(instrument_key, key) or ""
 
 
-def render_closing_letter(trajectory: Trajectory, params: dict) -> bytes:
+def _letter_context(trajectory: Trajectory, params: dict, advice: str) -> dict:
+    """What the letter's template gets; call it in the letter's language (scores are words)."""
+    return {
+        "trajectory": trajectory,
+        "referral": trajectory.referral,
+        "participant": trajectory.referral.participant,
+        "therapist": trajectory.therapist,
+        "params": params,
+        "outcome": Outcome(params["outcome"]),
+        "dropout_reason": _member(DropoutReason, params["dropout_reason"]),
+        "regular_sport": _member(RegularSport, params["regular_sport"]),
+        "advice": advice.strip(),
+        "period": [date.fromisoformat(d) for d in params["period"]],
+        "scores": _letter_scores(params["scores"]),
+        "band_label": band_label,
+        "today": utcnow(),
+        **closing_labels(),
+    }
+
+
+def _member(enum_type, value):
+    return enum_type(value) if value else None
+
+
+def letter_language():
+    """The letter is always in the installation's language (Dutch), whatever the page's is."""
+    return force_locale(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def render_closing_letter(trajectory: Trajectory, params: dict, advice: str) -> bytes:
     """The closing letter as PDF, always in the installation's language (Dutch)."""
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        return render_pdf(
-            LETTER_TEMPLATE,
-            trajectory=trajectory,
-            referral=trajectory.referral,
-            participant=trajectory.referral.participant,
-            therapist=trajectory.therapist,
-            params=params,
-            period=[date.fromisoformat(d) for d in params["period"]],
-            scores=_letter_scores(params["scores"]),
-            band_label=band_label,
-            today=utcnow(),
-            **closing_labels(),
+    with letter_language():
+        return render_pdf(LETTER_TEMPLATE, **_letter_context(trajectory, params, advice))
+
+
+def closing_letter_html(trajectory: Trajectory, params: dict, advice: str) -> Markup:
+    """The same letter as HTML for a page (the check before closing): the PDF's own body
+    template, with its headings moved down under the page's."""
+    with letter_language():
+        html = render_template(
+            LETTER_BODY_TEMPLATE,
+            heading_level=LETTER_PAGE_HEADING_LEVEL,
+            **_letter_context(trajectory, params, advice),
         )
+    return Markup(html)  # noqa: S704 - the output of an autoescaping .html template
 
 
 def store_closing_letter(trajectory: Trajectory, *, actor: User) -> Report:
     """Render the letter and keep it as an immutable Report with its SHA-256."""
-    params = letter_params(trajectory)
-    pdf = render_closing_letter(trajectory, params)
+    choice = ClosingChoice.of(trajectory)
+    # The Dutch day, as on the check page (local_today()), not the UTC one.
+    params = letter_params(trajectory, choice, trajectory.closed_at.astimezone(LOCAL_ZONE).date())
+    pdf = render_closing_letter(trajectory, params, choice.advice)
     report = Report(
         kind=ReportKind.CLOSING_LETTER,
         created_at=utcnow(),
