@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import unicodedata
 
 from markupsafe import Markup, escape
 
@@ -41,9 +42,12 @@ def _scale_max(values: list[int]) -> tuple[int, int]:
         magnitude *= 10
 
 
-def _text(x: float, y: float, text: object, anchor: str = "middle", size: int = 12) -> str:
+def _text(
+    x: float, y: float, text: object, anchor: str = "middle", size: int = 12, cls: str = ""
+) -> str:
+    marked = f' class="{cls}"' if cls else ""
     return (
-        f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}" font-size="{size}" '
+        f'<text{marked} x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}" font-size="{size}" '
         f'fill="{TEXT_FILL}" {FONT}>{escape(str(text))}</text>'
     )
 
@@ -153,6 +157,63 @@ def run_minutes_chart(
     return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above
 
 
+# Advance widths of the fonts the charts name (DejaVu Sans, Liberation Sans): the wider of the
+# two, in thousandths of the font size, rounded up within each group. Accented letters measure
+# as their base letter; any other character counts as a full em, so an estimate is never short.
+_ADVANCES = {
+    295: "'ijlI",
+    337: " ,.’‘·/:;\\|",
+    361: "f-",
+    412: "()[]t!r",
+    460: '"',
+    525: "*J`°“”sz",
+    558: "c?_–L",
+    592: "kvxy",
+    637: "FTo«»aehnubdgpq$0123456789{}€",
+    687: "EKPSYAVXZB",
+    732: "CRU",
+    771: "NHD",
+    788: "G&OQ",
+    838: "w#+<=>^~×",
+    863: "M",
+    975: "%m",
+    1000: "W—…",
+    1016: "@",
+}
+_ADVANCE = {char: width for width, chars in _ADVANCES.items() for char in chars}
+
+
+def text_width(text: str, size: float = 12) -> float:
+    """The width of `text` at font size `size`: at least what a browser or WeasyPrint draws it
+    with in either font the charts name."""
+    total = 0
+    for char in str(text):
+        base = unicodedata.normalize("NFD", char)[0]
+        total += _ADVANCE.get(char, _ADVANCE.get(base, 1000))
+    return total * size / 1000
+
+
+def wrap(text: str, width: float, size: float = 12) -> list[str]:
+    """`text` in lines of at most `width` (estimated), broken between words; a word wider
+    than a line on its own is broken where it must."""
+    lines: list[str] = []
+    for word in str(text).split():
+        if lines and text_width(f"{lines[-1]} {word}", size) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+            continue
+        while text_width(word, size) > width and len(word) > 1:
+            fits = [n for n in range(1, len(word)) if text_width(word[:n], size) <= width]
+            cut = max(fits, default=1)
+            lines.append(word[:cut])
+            word = word[cut:]
+        lines.append(word)
+    return lines or [""]
+
+
+BAR_FONT, BAR_LINE, BAR_PAD, BAR_GAP = 12, 15, 8, 6
+MIN_PLOT = 200  # the bars keep at least this width; labels wider than what is left wrap
+
+
 def bar_chart(
     items: list[tuple[str, int | None, str]],
     *,
@@ -161,13 +222,21 @@ def bar_chart(
     empty_label: str = "No data",
     id_prefix: str | None = None,
 ) -> Markup:
-    """Horizontal bars, one per (label, value, shown text); `value` None draws no bar (a
-    withheld small count) and the shown text (such as "<5") stands alone. Labels sit left of
-    the bars and values right of them, so long names and figures stay readable."""
+    """Horizontal bars, one per (label, value, shown text). `value` None is a withheld count:
+    it gets no bar (a bar would show its size) and its shown text (such as "<5") stands alone,
+    marked `class="withheld"`. Labels sit left of the bars, whole (wrapped over lines where
+    they are long), and values right of them; all of it inside the viewBox."""
     prefix = escape(id_prefix or f"chart-{next(_ids)}")
     title_id, desc_id = f"{prefix}-title", f"{prefix}-desc"
-    row_h, top_pad, label_w, value_w = 28, 12, 220, 64
-    height = max(top_pad * 2 + row_h * len(items), 60)
+    value_w = max([text_width(shown, BAR_FONT) for _, _, shown in items] or [0])
+    label_room = WIDTH - 2 * BAR_PAD - BAR_GAP - value_w - BAR_GAP - MIN_PLOT
+    labels = [wrap(label, label_room, BAR_FONT) for label, _, _ in items]
+    label_w = max([text_width(line, BAR_FONT) for lines in labels for line in lines] or [0])
+    x0 = BAR_PAD + label_w + BAR_GAP  # the bars' axis
+    x1 = WIDTH - BAR_PAD - value_w - BAR_GAP  # where the longest bar ends
+    heights = [max(28, len(lines) * BAR_LINE + 13) for lines in labels]
+    top_pad = 12
+    height = max(top_pad * 2 + sum(heights), 60)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" '
         f'aria-labelledby="{title_id} {desc_id}" viewBox="0 0 {WIDTH} {height}" '
@@ -181,21 +250,31 @@ def bar_chart(
         parts.append("</svg>")
         return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above
     top = max([1, *(v for _, v, _ in items if v is not None)])
-    x0, x1 = label_w, WIDTH - value_w
     parts.append(
-        f'<line x1="{x0}" y1="{top_pad}" x2="{x0}" y2="{height - top_pad}" '
+        f'<line x1="{_num(x0)}" y1="{top_pad}" x2="{_num(x0)}" y2="{height - top_pad}" '
         f'stroke="{AXIS_STROKE}" stroke-width="1"/>'
     )
-    for i, (label, value, shown) in enumerate(items):
-        y = top_pad + i * row_h
-        short = label if len(label) <= 30 else label[:29] + "…"
-        parts.append(_text(x0 - 8, y + row_h / 2 + 4, short, anchor="end"))
+    y = top_pad
+    for (_label, value, shown), lines, row_h in zip(items, labels, heights, strict=True):
+        middle = y + row_h / 2
+        first = middle - (len(lines) - 1) * BAR_LINE / 2 + 4
+        spans = "".join(
+            f'<tspan x="{_num(x0 - BAR_GAP)}" y="{_num(first + n * BAR_LINE)}">{escape(line)}'
+            "</tspan>"
+            for n, line in enumerate(lines)
+        )
+        parts.append(
+            f'<text class="label" text-anchor="end" font-size="{BAR_FONT}" fill="{TEXT_FILL}" '
+            f"{FONT}>{spans}</text>"
+        )
         width = 0.0 if value is None else (x1 - x0) * value / top
         if width:
             parts.append(
-                f'<rect x="{x0}" y="{_num(y + 5)}" width="{_num(width)}" '
-                f'height="{row_h - 10}" fill="{BAR_FILL}"/>'
+                f'<rect class="bar" x="{_num(x0)}" y="{_num(middle - 9)}" width="{_num(width)}" '
+                f'height="18" fill="{BAR_FILL}"/>'
             )
-        parts.append(_text(x0 + width + 6, y + row_h / 2 + 4, shown, anchor="start"))
+        marked = "withheld" if value is None else "value"
+        parts.append(_text(x0 + width + BAR_GAP, middle + 4, shown, anchor="start", cls=marked))
+        y += row_h
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above

@@ -11,6 +11,7 @@ from referrals.services.uptake.disclosure import (
     protect_mapping,
     protect_parts,
     share,
+    share_of_shown,
     show,
 )
 
@@ -62,6 +63,9 @@ def test_no_hidden_part_can_be_worked_out_from_the_total(parts):
             assert s.withheld  # every small count is hidden
         if not s.withheld:
             assert s.text == str(parts[i])  # what is shown is true
+            assert s.value == parts[i]  # and so is the number a spreadsheet gets
+        else:
+            assert s.value is None  # a withheld count carries no number to leak
         if s.text == SMALL:
             assert 0 < parts[i] < 5  # "<5" never hides a count of five or more
     if not total.withheld:
@@ -78,3 +82,14 @@ def test_shares_that_would_give_a_small_count_away_are_not_shown():
     assert share(3, 3) is None  # all of 3
     assert share(0, 20) == "0%"
     assert share(5, 0) is None
+
+
+def test_a_share_of_two_shown_figures_is_shown_exactly_when_both_are():
+    parts, total = protect_parts([6, 1, 1])  # two small parts next to the total: 6 and 8 show
+    assert share_of_shown(parts[0], total) == "75%"
+    assert share(6, 8) is None  # the stricter rule for a share shown without its figures
+    parts, total = protect_parts([6, 2])  # one small part: 6 is hidden as "x" as well
+    assert share_of_shown(parts[0], total) is None
+    parts, total = protect_parts([0, 3])  # a small total
+    assert share_of_shown(parts[0], total) is None
+    assert share_of_shown(show(0), show(0)) is None

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
+import xml.etree.ElementTree as ET  # noqa: S405 - parses our own output
+from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from referrals.models import AuditAction, AuditEvent, Organisation, OrganisationKind, Role
+from referrals.models import (
+    AuditAction,
+    AuditEvent,
+    Organisation,
+    OrganisationKind,
+    Referral,
+    Role,
+    User,
+)
 from tests import factories
 from tests.helpers import text
+from tests.test_charts import SVG, bar_rows
 from tests.test_uptake import data  # noqa: F401 - the hand-built data set as a fixture
+from tests.test_uptake_suppression import page_tables
 
 PERIOD = {"start": "2026-10-01", "end": "2026-11-30"}
+END = {"end": "2026-11-30"}
 
 
 def officer_of(programme):
@@ -78,3 +94,75 @@ def test_csv_and_xlsx_exports_are_downloads_defused_and_audited(db, client, logi
         sa.select(AuditEvent).where(AuditEvent.action == AuditAction.EXPORT)
     ).all()
     assert len(exports) == 2 and all(e.participant_id is None for e in exports)
+
+
+def key_figure(page: str, label: str) -> str:
+    """The value (dd) the dashboard shows next to the key figure `label` (dt)."""
+    figures = re.search(r'<dl class="summary key-figures">(.*?)</dl>', page, re.S).group(1)
+    pairs = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", figures))
+    return html.unescape(pairs[label])
+
+
+def table_cells(page: str, caption: str) -> dict[str, str]:
+    """{row label: first value} of the table with `caption`."""
+    return {row[0]: row[1] for row in page_tables(page)[caption]}
+
+
+@pytest.mark.parametrize(
+    ("period", "rate"),
+    [
+        # 6 present of 8 logged: both cells shown, so their share is.
+        (PERIOD, "75%"),
+        # November: 0 present of 2 logged; the table withholds the total, so no share.
+        ({"start": "2026-11-01", "end": "2026-11-30"}, "–"),
+    ],
+)
+def test_the_attendance_headline_is_the_share_of_the_attendance_table(
+    client, login_as, data, period, rate
+):
+    login_as(user=officer_of(data))
+    page = text(client.get(f"/uptake/{data.id}", query_string=period))
+    cells = table_cells(page, "Aanwezigheid bij sessies in de periode")
+    present, total = cells["Aanwezig"], cells["Totaal"]
+    if present.isdigit() and total.isdigit():
+        assert rate == f"{round(100 * int(present) / int(total))}%"
+    assert key_figure(page, "Opkomst") == rate
+
+
+def month_bars(page: str) -> list[tuple[str, float | None, str]]:
+    """(month, bar width or None, text shown) per row of the month chart on the page."""
+    svg = re.search(r"<svg.*?</svg>", page, re.S).group(0)
+    root = ET.fromstring(svg)  # noqa: S314 - our own output
+    assert root.find(f"{SVG}title").text == "Verwijzingen ontvangen per maand"
+    return [
+        (label, float(bars[0].get("width")) if bars else None, value.text)
+        for label, bars, value in bar_rows(root)
+    ]
+
+
+def test_the_month_chart_has_a_bar_for_each_month_that_may_be_shown(db, client, login_as, data):
+    # Period August to November: 0, 1 (R5), 2 + 5 = 7 and 3 referrals.
+    referrer = db.session.get(User, db.session.scalars(sa.select(Referral.referrer_id)).first())
+    for day in range(6, 11):
+        extra = factories.make_referral(programme=data, referrer=referrer)
+        extra.submitted_at = datetime(2026, 10, day, 10, tzinfo=UTC)
+    db.session.flush()
+    login_as(user=officer_of(data))
+    page = text(client.get(f"/uptake/{data.id}", query_string={"start": "2026-08-01", **END}))
+    bars = month_bars(page)
+    assert [(month, shown) for month, _, shown in bars] == [
+        ("2026-08", "0"),  # an empty month is there, as zero
+        ("2026-09", "<5"),
+        ("2026-10", "7"),
+        ("2026-11", "<5"),
+    ]
+    # A bar for October only: a withheld month has none, so no length gives its count away.
+    assert [width is not None and width > 0 for _, width, _ in bars] == [False, False, True, False]
+    # The table says the same.
+    assert table_cells(page, "Verwijzingen ontvangen per maand") == {
+        "2026-08": "0",
+        "2026-09": "<5",
+        "2026-10": "7",
+        "2026-11": "<5",
+        "Totaal": "11",
+    }

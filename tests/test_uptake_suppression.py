@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from referrals.models import Role
+from referrals.services.uptake.exports import MONTH_FORMAT
 from referrals.services.uptake.programme_report import generate_programme_report
 from tests import factories
 from tests.test_uptake import END, START, data  # noqa: F401 - the hand-built data set
@@ -79,12 +80,22 @@ def csv_tables(content: bytes) -> dict[str, list[list[str]]]:
     return tables
 
 
+def xlsx_text(cell) -> str:
+    """A cell as the page shows it: a month (a date cell) as "2026-10"."""
+    if cell.value is None:
+        return ""
+    if cell.is_date:
+        return cell.value.strftime("%Y-%m" if cell.number_format == MONTH_FORMAT else "%Y-%m-%d")
+    return str(cell.value)
+
+
 def xlsx_rows(content: bytes) -> list[list[str]]:
+    """Every row under the title of every sheet."""
     workbook = load_workbook(io.BytesIO(content))
     return [
-        ["" if v is None else str(v) for v in row]
+        [xlsx_text(cell) for cell in row]
         for sheet in workbook.worksheets
-        for row in sheet.iter_rows(min_row=2, values_only=True)
+        for row in sheet.iter_rows(min_row=2)
     ]
 
 

@@ -93,7 +93,7 @@ class Uptake:
     start: date
     end: date
     received: int = 0
-    by_month: dict[str, int] = field(default_factory=dict)  # "2026-10" -> count
+    by_month: dict[str, int] = field(default_factory=dict)  # "2026-10" -> count, every month
     by_organisation: dict[str, int] = field(default_factory=dict)  # organisation name
     by_organisation_kind: dict[str, int] = field(default_factory=dict)
     by_reason: dict[str, int] = field(default_factory=dict)  # a referral may have several
@@ -161,6 +161,15 @@ def programme_uptake(programme: Programme, start: date, end: date) -> Uptake:
     _capacity(uptake, programme)
     _outcomes(uptake, programme, first, after)
     return uptake
+
+
+def months_of(start: date, end: date) -> list[str]:
+    """Every calendar month the period touches, as "2026-10", oldest first."""
+    months, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
 
 
 def _month_buckets(first: datetime, after: datetime):
@@ -257,7 +266,9 @@ def _cohort(uptake: Uptake, programme: Programme, first: datetime, after: dateti
         organisations[name] += by_organisation[organisation_id]
         kinds[kind.value] += by_organisation[organisation_id]
     uptake.received = funnel["referred"]
-    uptake.by_month = dict(sorted(months.items()))
+    # Every month of the period, also those without referrals: a month left out of the
+    # table or the chart would look like a gap in the data rather than a zero.
+    uptake.by_month = {month: months.get(month, 0) for month in months_of(uptake.start, uptake.end)}
     uptake.by_organisation = dict(sorted(organisations.items()))
     uptake.by_organisation_kind = dict(sorted(kinds.items()))
     uptake.by_reason = dict(sorted(reasons.items()))

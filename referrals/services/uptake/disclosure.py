@@ -23,10 +23,12 @@ HIDDEN = "x"
 
 @dataclass(frozen=True)
 class Shown:
-    """A count as it may be shown: the text, and whether the true value is withheld."""
+    """A count as it may be shown: the text, whether the true value is withheld, and the
+    value itself only when it is not (so that nothing downstream can show a withheld one)."""
 
     text: str
     withheld: bool = False
+    value: int | None = None
 
     def __str__(self) -> str:
         return self.text
@@ -40,7 +42,7 @@ def show(count: int) -> Shown:
     """One count on its own (no total next to it)."""
     if count < 0:
         raise ValueError("a count is never negative")
-    return Shown(SMALL, True) if is_small(count) else Shown(str(count))
+    return Shown(SMALL, True) if is_small(count) else Shown(str(count), value=count)
 
 
 def protect_parts(parts: Sequence[int], *, with_total: bool = True) -> tuple[list[Shown], Shown]:
@@ -83,3 +85,12 @@ def share(numerator: int, denominator: int) -> str | None:
     if any(is_small(n) for n in (numerator, denominator, denominator - numerator)):
         return None
     return f"{round(100 * numerator / denominator)}%"
+
+
+def share_of_shown(part: Shown, whole: Shown) -> str | None:
+    """The percentage `part` is of `whole`, for two figures shown side by side (a part and its
+    total in one table): it tells no more than the two figures do, so it is shown exactly
+    when both are; None when either is withheld or the whole is zero."""
+    if part.withheld or whole.withheld or not whole.value or part.value is None:
+        return None
+    return f"{round(100 * part.value / whole.value)}%"

@@ -7,14 +7,25 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from referrals import audit
 from referrals.extensions import db
-from referrals.models import AuditAction, Programme, Report, ReportJob, ReportKind, User
+from referrals.models import (
+    AuditAction,
+    Programme,
+    Report,
+    ReportJob,
+    ReportKind,
+    User,
+    local_today,
+)
 from referrals.permissions import programme_for, programmes_visible_to
 from referrals.services.uptake import exports
-from referrals.services.uptake.uptake_view import DashboardView
+from referrals.services.uptake.disclosure import HIDDEN, SMALL
+from referrals.services.uptake.exports import Table
+from referrals.services.uptake.uptake_view import METHOD, DashboardView
 
 JOBS_SHOWN = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -50,6 +61,39 @@ def stored_report(user: User, report_id: int) -> Report | None:
     return report
 
 
+def withheld_notes() -> dict[str, str]:
+    """What "<5" and "x" mean, for the comment on each such cell and the legend under its
+    table in the XLSX."""
+    return {
+        SMALL: _(
+            '"<5": a number from 1 to 4. The exact number is not shown, so that no participant'
+            " can be recognised."
+        ),
+        HIDDEN: _(
+            '"x": not shown, because together with the total it would give away a number from'
+            " 1 to 4 elsewhere in this table."
+        ),
+    }
+
+
+def about_table(programme_name: str, start: date, end: date, made_on: date) -> Table:
+    """The first sheet of the XLSX: which programme and period, and how to read the figures."""
+    notes = withheld_notes()
+    rows: list[list[object]] = [
+        [_("Programme"), programme_name],
+        [_("From"), start],
+        [_("Up to and including"), end],
+        [_("Made on"), made_on],
+        [],
+        [notes[SMALL]],
+        [notes[HIDDEN]],
+        [],
+        [_("How these figures are made")],
+        *([str(line)] for line in METHOD),
+    ]
+    return Table(_("About these figures"), [], rows, sheet_name=_("About these figures"))
+
+
 @dataclass
 class Export:
     data: bytes
@@ -64,7 +108,9 @@ def export_tables(
     if kind == "csv":
         data, mimetype = exports.to_csv(view.tables), "text/csv; charset=utf-8"
     else:
-        data, mimetype = exports.to_xlsx(view.tables), XLSX
+        about = about_table(programme.name, start, end, local_today())
+        data = exports.to_xlsx([about, *view.tables], notes=withheld_notes())
+        mimetype = XLSX
     audit.record(
         AuditAction.EXPORT,
         actor=user,
