@@ -191,7 +191,8 @@ PROGRAMMES = [
         sessions=12,
         tariff_cents=4500,
         questionnaires=(Questionnaire.MHC_SF, Questionnaire.K10),
-        starts_on=date(_THIS_YEAR, 1, 1),
+        # Running since last year: the half year of earlier referrals lies inside it.
+        starts_on=date(_THIS_YEAR - 1, 1, 1),
         ends_on=date(_THIS_YEAR + 1, 12, 31),
         therapists=("102345", "104410", "105521", "106632", "107743", "108854"),
     ),

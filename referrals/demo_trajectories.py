@@ -6,6 +6,10 @@ participants in "Dinsdaggroep Noordwijk", logs the weekly sessions and closes on
 as completed (with consent, so a closing letter waits for the GP). One referral stays in the
 coordinator's queue. Dates lie a few weeks back from the day the demo is loaded.
 
+Before them lies a half year of earlier referrals from both GP practices that the coordinator
+rejected or the GP withdrew, 6 to 9 a month: enough that the officer's month chart may show its
+bars (a month with 1 to 4 is withheld as "<5").
+
 The set is loaded once: when any of its participants exists, nothing is added.
 """
 
@@ -26,6 +30,7 @@ from referrals.models import (
     Programme,
     Referral,
     ReferralState,
+    RejectionReason,
     Therapist,
     TrainingGroup,
     Trajectory,
@@ -34,7 +39,13 @@ from referrals.models import (
     local_today,
 )
 from referrals.services.closing import close_trajectory
-from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails, submit_referral
+from referrals.services.referrals.intake import (
+    ParticipantDetails,
+    ReferralDetails,
+    reject_referral,
+    submit_referral,
+    withdraw_referral,
+)
 from referrals.services.referrals.offers import accept_offer, offer_referral
 from referrals.services.trajectories import record_intake
 from referrals.services.trajectories.groups import add_member, create_group
@@ -47,6 +58,7 @@ from referrals.services.trajectories.training_sessions import (
 
 PROGRAMME = "Runningtherapie op recept Noordwijk"
 REFERRER = "huisarts@deduinen.example"
+OTHER_REFERRER = "poh@hetbos.example"
 COORDINATOR = "coordinator@noordwijk.example"
 THERAPIST = "eva@runningtherapiekust.example"
 GROUP_NAME = "Dinsdaggroep Noordwijk"
@@ -156,6 +168,25 @@ PARTICIPANTS = [
         intake_days_ago=None,
     ),
 ]
+# The earlier referrals: made-up names that occur nowhere else, combined per month.
+BACKLOG_MONTHS = 6
+BACKLOG_FIRST_NAMES = (
+    "Anouk",
+    "Bas",
+    "Cor",
+    "Dewi",
+    "Elif",
+    "Floor",
+    "Gijs",
+    "Hanna",
+    "Imre",
+    "Joost",
+)
+BACKLOG_LAST_NAMES = ("van Dam", "Mulder", "Bosman", "de Ridder", "Kok", "Wijnen")
+BACKLOG_POSTCODES = ("2201 BC", "2202 CD", "2203 EF", "2204 GH", "2211 JK")
+BACKLOG_REASONS = (("stress",), ("low_mood",), ("burnout", "stress"), ("anxiety",))
+WITHDRAW_REASON = "Kiest na overleg toch voor begeleiding door de POH-GGZ."
+
 # What the completed trajectory's end questionnaires say: better than at the intake.
 END_K10 = (2, 2, 1, 1, 2, 1, 2, 2, 1, 1)
 END_MHC_SF = (4, 4, 3, 2, 3, 2, 4, 3, 4, 4, 4, 3, 3, 4)
@@ -167,6 +198,7 @@ class _Cast:
     coordinator: User
     therapist: Therapist
     programme: Programme
+    other_referrer: User | None = None
 
     @property
     def eva(self) -> User:
@@ -211,7 +243,7 @@ def load_demo_trajectories() -> int:
     for spec in PARTICIPANTS:
         if spec.closes:
             _complete(cast, trajectories[spec])
-    return len(PARTICIPANTS)
+    return len(PARTICIPANTS) + _load_backlog(cast, today)
 
 
 def _cast() -> _Cast | None:
@@ -220,15 +252,15 @@ def _cast() -> _Cast | None:
 
     therapist = db.session.scalar(sa.select(Therapist).join(User).where(User.email == THERAPIST))
     programme = db.session.scalar(sa.select(Programme).where(Programme.name == PROGRAMME))
-    cast = _Cast(user(REFERRER), user(COORDINATOR), therapist, programme)
+    cast = _Cast(user(REFERRER), user(COORDINATOR), therapist, programme, user(OTHER_REFERRER))
     if None in (cast.referrer, cast.coordinator, cast.therapist, cast.programme):
         return None
     return cast
 
 
-def _refer(cast: _Cast, spec: DemoParticipant) -> Referral:
+def _refer(cast: _Cast, spec: DemoParticipant, referrer: User | None = None) -> Referral:
     return submit_referral(
-        referrer=cast.referrer,
+        referrer=referrer or cast.referrer,
         programme=cast.programme,
         participant=ParticipantDetails(
             first_name=spec.first_name,
@@ -339,3 +371,42 @@ def _complete(cast: _Cast, trajectory: Trajectory) -> None:
     _questionnaire(cast, trajectory, "k10", Moment.END, last_session, END_K10)
     _questionnaire(cast, trajectory, "mhc_sf", Moment.END, last_session, END_MHC_SF)
     close_trajectory(trajectory, actor=cast.eva, outcome=Outcome.COMPLETED, advice=CLOSING_ADVICE)
+
+
+def _load_backlog(cast: _Cast, today: date) -> int:
+    """The earlier referrals, month by month, each closed two days after it came in."""
+    added = 0
+    this_month = today.replace(day=1)
+    for months_back in range(BACKLOG_MONTHS, 0, -1):
+        year, month = divmod(this_month.year * 12 + this_month.month - 1 - months_back, 12)
+        first_day = date(year, month + 1, 1)
+        for n in range(6 + months_back % 4):
+            number = months_back * 10 + n
+            spec = DemoParticipant(
+                BACKLOG_FIRST_NAMES[number % len(BACKLOG_FIRST_NAMES)],
+                BACKLOG_LAST_NAMES[(number // len(BACKLOG_FIRST_NAMES)) % len(BACKLOG_LAST_NAMES)],
+                date(1960 + number % 40, 1 + number % 12, 1 + number % 28),
+                BACKLOG_POSTCODES[number % len(BACKLOG_POSTCODES)],
+                BACKLOG_REASONS[number % len(BACKLOG_REASONS)],
+                "Eerder verwezen; zie het verloop van de verwijzing.",
+                intake_days_ago=None,
+            )
+            referrer = cast.other_referrer if n % 2 and cast.other_referrer else cast.referrer
+            referral = _refer(cast, spec, referrer)
+            if n % 3 == 2:
+                withdraw_referral(referral, actor=referrer, reason=WITHDRAW_REASON)
+            else:
+                reason = RejectionReason.OTHER_CARE if n % 2 else RejectionReason.NOT_ELIGIBLE
+                reject_referral(referral, actor=cast.coordinator, reason=reason)
+            submitted = datetime.combine(first_day + timedelta(days=1 + 3 * n), time(9), LOCAL_ZONE)
+            _backdate_closed(referral, submitted, submitted + timedelta(days=2))
+            added += 1
+    return added
+
+
+def _backdate_closed(referral: Referral, submitted: datetime, closed: datetime) -> None:
+    referral.submitted_at = submitted
+    referral.closed_at = closed
+    for event in referral.events:
+        event.occurred_at = submitted if event.to_state is ReferralState.SUBMITTED else closed
+    db.session.flush()

@@ -187,3 +187,19 @@ def test_loading_the_demo_twice_adds_no_trajectories(app, db):
     assert first[COUNTED.index(Trajectory)] > 0
     load(app, db)
     assert counts(db) == first
+
+
+def test_the_officer_sees_month_bars_in_the_demo(app, db, client, login_as):
+    """Half a year of earlier referrals, 6 to 9 a month: the month chart may show its bars."""
+    from tests.test_uptake_pages import month_bars
+
+    load(app, db)
+    officer = db.session.scalar(sa.select(User).where(User.email == "welzijn@noordwijk.example"))
+    programme = db.session.scalar(
+        sa.select(Programme).where(Programme.name == "Runningtherapie op recept Noordwijk")
+    )
+    login_as(user=officer)
+    bars = month_bars(text(client.get(f"/uptake/{programme.id}")))
+    shown = [(month, shown) for month, width, shown in bars if width]
+    assert len(shown) >= 5, bars
+    assert all(int(count) >= 5 for _, count in shown)
