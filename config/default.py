@@ -34,6 +34,12 @@ RATELIMIT_ENABLED = True
 # How many proxies in front of the app set X-Forwarded-For/-Proto (0: none, trust nothing).
 PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 
+# Request bodies: far less than any form needs, except the therapist register upload (a 2 MB
+# CSV, plus the multipart wrapping). Larger bodies get the 413 page without being read.
+MAX_CONTENT_LENGTH = 256 * 1024
+UPLOAD_MAX_CONTENT_LENGTH = 2 * 1024 * 1024 + 64 * 1024
+UPLOAD_ENDPOINTS = frozenset({"therapists.upload"})
+
 PASSWORD_MIN_LENGTH = 12
 # argon2id parameters (argon2-cffi's RFC 9106 low-memory profile by default)
 ARGON2_TIME_COST = 3

@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, SecurityErro
 
 from referrals.extensions import db
 
-PAGES = {400, 403, 404, 405, 429, 500}
+PAGES = {400, 403, 404, 405, 413, 429, 500}
 
 
 def render_error(error: HTTPException):
