@@ -21,11 +21,14 @@ REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
 PREFERRED_URL_SCHEME = "http"
 SEND_HSTS = False
 
-# Login throttling: per account in the database, per client address with Flask-Limiter.
-ACCOUNT_LOCK_FAILURES = 5
-ACCOUNT_LOCK_WINDOW = timedelta(minutes=1)
-ACCOUNT_LOCK_DURATION = timedelta(minutes=15)
+# Login throttling. An account is locked for one client address when that address failed
+# (a wrong password or code) this many times within each window: a burst and a slow trickle.
+# Another address, one that has not failed, still logs in with password and code, so that
+# nobody can lock someone else out by guessing. Per address, Flask-Limiter caps all logins.
+ACCOUNT_LOCK_RULES = ((5, timedelta(minutes=15)), (10, timedelta(hours=1)))
 LOGIN_RATE_LIMIT = "20 per minute;200 per hour"
+# Refused reads of participant objects are logged up to this many per user (audit.py).
+REFUSED_ACCESS_LIMIT = "30 per 10 minutes"
 # Several app servers share rate-limit counters through Redis; one process can use memory.
 RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
 RATELIMIT_HEADERS_ENABLED = True
