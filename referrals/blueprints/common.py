@@ -92,7 +92,7 @@ class FilterForm(Form):
         latest = date(local_today().year + 1, 12, 31)
         for field in self:
             if (
-                isinstance(field, DateField)
+                isinstance(field, wtforms.DateField)
                 and not field.errors
                 and field.data is not None
                 and not EARLIEST_FILTER_DATE <= field.data <= latest
