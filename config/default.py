@@ -57,6 +57,8 @@ WTF_I18N_ENABLED = True
 BABEL_DEFAULT_LOCALE = "nl"
 BABEL_DEFAULT_TIMEZONE = "Europe/Amsterdam"
 LANGUAGES = ("nl", "en")
+# The locale each language is formatted in: English dates the British way (2 December 2026).
+LOCALE_OF_LANGUAGE = {"nl": "nl", "en": "en_GB"}
 LANGUAGE_COOKIE = "rt_lang"
 
 AUDIT_PAGE_SIZE = 50

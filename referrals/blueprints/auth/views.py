@@ -105,6 +105,9 @@ def second_factor():
     if user.totp_confirmed_at is None:
         return redirect(url_for("auth.enrol"))
     form = SecondFactorForm()
+    # The page is there for the code alone: the cursor starts in it (not on the enrol page,
+    # where the instructions come first).
+    form.code.render_kw = {**form.code.render_kw, "autofocus": True}
     response = _submit_code(user, form, login_sessions.verify_second_factor)
     if response is not None:
         return response

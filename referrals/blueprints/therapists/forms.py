@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from referrals.blueprints.common import Form, CheckboxListField
+from referrals.blueprints.common import CheckboxListField, Form
 from referrals.blueprints.programmes.forms import WholeNumberRange, optional_int
 from referrals.labels import WEEKDAY_LABELS
 from referrals.services.therapists import LANGUAGE_LABELS, MAX_CAPACITY, MAX_TRAVEL_RADIUS_KM

@@ -15,9 +15,9 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
+from referrals.blueprints.common import Form
 from referrals.labels import ATTENDANCE_LABELS, WEEKDAY_LABELS
 from referrals.models import GROUP_MAX_SIZE, Attendance, Weekday
-from referrals.blueprints.common import Form
 
 
 class GroupForm(Form):

@@ -23,7 +23,7 @@ from flask_login import current_user
 from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 
-from referrals.blueprints.common import Form, FilterForm, file_response
+from referrals.blueprints.common import FilterForm, Form, file_response
 from referrals.blueprints.uptake import bp
 from referrals.models import (
     Programme,
