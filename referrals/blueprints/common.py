@@ -89,18 +89,23 @@ class FilterForm(Form):
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        latest = date(local_today().year + 1, 12, 31)
         for field in self:
-            if (
-                isinstance(field, wtforms.DateField)
-                and not field.errors
-                and field.data is not None
-                and not EARLIEST_FILTER_DATE <= field.data <= latest
-            ):
-                message = _l("Choose a date from 2000 up to %(year)d.", year=latest.year)
-                field.errors = [*field.errors, message]
-                valid = False
+            if isinstance(field, wtforms.DateField) and not field.errors:
+                message = period_date_error(field.data)
+                if message:
+                    field.errors = [*field.errors, message]
+                    valid = False
         return valid
+
+
+def period_date_error(value: date | None) -> str | None:
+    """The message for a date outside any period the product reports on (2000 up to next
+    year), or None. Filters and report requests ask it, so that such a date never reaches a
+    query (or a stored report job) as a period."""
+    latest = date(local_today().year + 1, 12, 31)
+    if value is None or EARLIEST_FILTER_DATE <= value <= latest:
+        return None
+    return _l("Choose a date from 2000 up to %(year)d.", year=latest.year)
 
 
 class CheckboxListField(SelectMultipleField):
