@@ -12,7 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from referrals.blueprints.common import FilterForm, Form
+from referrals.blueprints.common import Form, FilterForm
 from referrals.models import AuditAction, OrganisationKind, Role
 
 KIND_LABELS = {
