@@ -21,11 +21,14 @@ REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
 PREFERRED_URL_SCHEME = "http"
 SEND_HSTS = False
 
-# Login throttling: per account in the database, per client address with Flask-Limiter.
-ACCOUNT_LOCK_FAILURES = 5
-ACCOUNT_LOCK_WINDOW = timedelta(minutes=1)
-ACCOUNT_LOCK_DURATION = timedelta(minutes=15)
+# Login throttling. An account is locked for one client address when that address failed
+# (a wrong password or code) this many times within each window: a burst and a slow trickle.
+# Another address, one that has not failed, still logs in with password and code, so that
+# nobody can lock someone else out by guessing. Per address, Flask-Limiter caps all logins.
+ACCOUNT_LOCK_RULES = ((5, timedelta(minutes=15)), (10, timedelta(hours=1)))
 LOGIN_RATE_LIMIT = "20 per minute;200 per hour"
+# Refused reads of participant objects are logged up to this many per user (audit.py).
+REFUSED_ACCESS_LIMIT = "30 per 10 minutes"
 # Several app servers share rate-limit counters through Redis; one process can use memory.
 RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
 RATELIMIT_HEADERS_ENABLED = True
@@ -33,6 +36,12 @@ RATELIMIT_ENABLED = True
 
 # How many proxies in front of the app set X-Forwarded-For/-Proto (0: none, trust nothing).
 PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+
+# Request bodies: far less than any form needs, except the therapist register upload (a 2 MB
+# CSV, plus the multipart wrapping). Larger bodies get the 413 page without being read.
+MAX_CONTENT_LENGTH = 256 * 1024
+UPLOAD_MAX_CONTENT_LENGTH = 2 * 1024 * 1024 + 64 * 1024
+UPLOAD_ENDPOINTS = frozenset({"therapists.upload"})
 
 PASSWORD_MIN_LENGTH = 12
 # argon2id parameters (argon2-cffi's RFC 9106 low-memory profile by default)
@@ -48,6 +57,8 @@ WTF_I18N_ENABLED = True
 BABEL_DEFAULT_LOCALE = "nl"
 BABEL_DEFAULT_TIMEZONE = "Europe/Amsterdam"
 LANGUAGES = ("nl", "en")
+# The locale each language is formatted in: English dates the British way (2 December 2026).
+LOCALE_OF_LANGUAGE = {"nl": "nl", "en": "en_GB"}
 LANGUAGE_COOKIE = "rt_lang"
 
 AUDIT_PAGE_SIZE = 50

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, Request, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -25,7 +25,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     config_name = config_name or os.environ.get("REFERRALS_CONFIG", "development")
     if config_name not in CONFIG_NAMES:
         raise ValueError(f"unknown configuration {config_name!r}; choose from {CONFIG_NAMES}")
-    app = Flask(
+    app = ReferralsFlask(
         __name__,
         instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
@@ -49,6 +49,23 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
         start_offer_timer(app, app.config["OFFER_TIMER_SECONDS"])
     return app
+
+
+class LimitedRequest(Request):
+    """A request whose body may be as large as its endpoint needs (MAX_CONTENT_LENGTH), and
+    the upload endpoints' limit for those (UPLOAD_ENDPOINTS): the endpoint is known from the
+    URL before anything reads the body, CSRF protection included."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        config = current_app.config
+        if self.endpoint in config["UPLOAD_ENDPOINTS"]:
+            return config["UPLOAD_MAX_CONTENT_LENGTH"]
+        return config["MAX_CONTENT_LENGTH"]
+
+
+class ReferralsFlask(Flask):
+    request_class = LimitedRequest
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user
+from limits import parse
 
-from referrals.extensions import db
+from referrals.extensions import db, limiter
 from referrals.models import AuditAction, AuditEvent, User, utcnow
 
 # The default actor of record(): whoever is logged in for this request.
@@ -58,3 +59,57 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+# The URL arguments that name an object holding participant data, and its table.
+PARTICIPANT_OBJECTS = {
+    "referral_id": "referrals",
+    "closed_referral_id": "referrals",
+    "trajectory_id": "trajectories",
+    "closed_trajectory_id": "trajectories",
+    "offer_id": "offers",
+    "session_id": "training_sessions",
+    "group_id": "training_groups",
+}
+
+
+def record_refused_access(status: int) -> AuditEvent | None:
+    """A logged-in user was refused (403) or not shown (404) a participant object named in the
+    URL: one REFUSED row with the object's id, so that trying ids one after another shows in
+    the log. At most REFUSED_ACCESS_LIMIT rows per user; the first refusal over it writes one
+    row saying that more were not recorded, so that nobody can flood the log. The caller
+    commits (the request's own changes are rolled back first: the answer is an error)."""
+    if not (has_request_context() and current_user.is_authenticated):
+        return None
+    named = [(k, v) for k, v in (request.view_args or {}).items() if k in PARTICIPANT_OBJECTS]
+    if not named:
+        return None
+    argument, object_id = named[0]
+    if _within_refusal_limit():
+        return record(
+            AuditAction.REFUSED,
+            object_type=PARTICIPANT_OBJECTS[argument],
+            object_id=object_id,
+            detail=f"{status} {request.endpoint}",
+        )
+    if _first_over_refusal_limit():
+        return record(AuditAction.REFUSED, detail="more refusals in this period not recorded")
+    return None
+
+
+def _refusal_hit(namespace: str, amount: int | None = None) -> bool:
+    item = parse(current_app.config["REFUSED_ACCESS_LIMIT"])
+    if amount is not None:
+        item = type(item)(amount, item.multiples)
+    try:
+        return limiter.limiter.hit(item, namespace, str(current_user.id))
+    except Exception:  # the counter's store is away: log rather than lose the trace
+        return namespace == "refused"
+
+
+def _within_refusal_limit() -> bool:
+    return _refusal_hit("refused")
+
+
+def _first_over_refusal_limit() -> bool:
+    return _refusal_hit("refused-over", amount=1)

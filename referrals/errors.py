@@ -6,13 +6,19 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
+from referrals import audit
 from referrals.extensions import db
 
-PAGES = {400, 403, 404, 405, 429, 500}
+PAGES = {400, 403, 404, 405, 413, 429, 500}
 
 
 def render_error(error: HTTPException):
     code = error.code if error.code in PAGES else 500
+    if code in (403, 404):
+        # The request's own changes are dropped (as the commit point would), the trace kept.
+        db.session.rollback()
+        if audit.record_refused_access(code) is not None:
+            db.session.commit()
     return render_template(f"errors/{code}.html", error=error), code
 
 

@@ -10,10 +10,11 @@ def select_locale() -> str:
     """Dutch unless the person chose English with the language switch (remembered in a cookie)."""
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]  # CLI and workers
-    chosen = request.cookies.get(current_app.config["LANGUAGE_COOKIE"])
-    if chosen in current_app.config["LANGUAGES"]:
-        return chosen
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    config = current_app.config
+    chosen = request.cookies.get(config["LANGUAGE_COOKIE"])
+    if chosen in config["LANGUAGES"]:
+        return config["LOCALE_OF_LANGUAGE"].get(chosen, chosen)
+    return config["BABEL_DEFAULT_LOCALE"]
 
 
 def register_template_filters(app: Flask) -> None:

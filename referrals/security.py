@@ -21,6 +21,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "auth.enrol",
         "main.health",
         "main.set_language",
+        "main.favicon",
     }
 )
 

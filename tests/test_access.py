@@ -48,6 +48,7 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "static": PUBLIC,
     "main.health": PUBLIC,
     "main.set_language": PUBLIC,
+    "main.favicon": PUBLIC,
     "auth.login": PUBLIC,
     "auth.second_factor": PUBLIC,
     "auth.enrol": PUBLIC,

@@ -27,7 +27,6 @@ from wtforms.fields.core import UnboundField
 import referrals.blueprints
 from referrals.blueprints.common import CONTROL_MESSAGE, FilterForm, Form
 from referrals.blueprints.trajectories.questionnaires import questionnaire_form_class
-from referrals.extensions import db
 from referrals.models import AuditAction, AuditEvent, Referral
 from referrals.services.trajectories.questionnaires import INSTRUMENTS
 from tests import factories
@@ -126,11 +125,14 @@ def test_a_nul_in_the_login_e_mail_is_answered_next_to_the_field(client, db):
     field = body[body.index('id="email"') - 400 : body.index('id="email"') + 600]
     assert "stuurtekens" in field
     assert 'value="x' in field  # what was typed is shown again (the NUL itself is escaped)
-    assert db.session.scalar(
-        sa.select(sa.func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == AuditAction.LOGIN_FAILED
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == AuditAction.LOGIN_FAILED)
         )
-    ) == 0
+        == 0
+    )
 
 
 def test_a_nul_in_a_referral_is_refused_and_nothing_is_saved(client, db, login_as):

@@ -38,3 +38,19 @@ def test_dutch_date_format(app):
 
     with app.test_request_context():
         assert app.jinja_env.filters["date"](date(2026, 3, 1)) == "1 maart 2026"
+
+
+def test_english_dates_are_british(app, client, login_as):
+    from datetime import date
+
+    from tests import factories
+
+    client.post("/language", data={"language": "en", "next": "/"})
+    world = factories.make_world(therapist=False)
+    referral = factories.make_referral(programme=world.programme, referrer=world.gp)
+    referral.participant.date_of_birth = date(1985, 6, 15)
+    login_as(user=world.gp)
+    page = text(client.get(f"/referrals/{referral.id}"))
+    born = page[page.index("<dt>Date of birth</dt>") :].split("</dd>")[0]
+    assert "15 June 1985" in born
+    assert '<html lang="en">' in page

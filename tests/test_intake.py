@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -164,6 +165,41 @@ def test_all_problems_are_shown_at_once(client, db, login_as, setup):
     page = text(post_referral(client, setup.programme, postcode="9999 ZZ", phone="", reasons=[]))
     for field in ["postcode", "phone", "reasons"]:
         assert f'id="{field}-error"' in page
+
+
+def _error_of(page: str, field: str) -> str:
+    match = re.search(rf'<p class="field__error" id="{field}-error">(.*?)</p>', page, re.S)
+    return match.group(1) if match else ""
+
+
+def test_an_empty_form_says_everything_that_is_missing_at_once(client, db, login_as, setup):
+    """Before, the phone-or-e-mail rule (the service's) came only on the second try."""
+    login_as(user=setup.gp)
+    response = client.post(f"/referrals/new/{setup.programme.id}", data={})
+    page = text(response)
+    assert response.status_code == 200
+    for field in ["first_name", "last_name", "date_of_birth", "postcode", "reasons"]:
+        assert _error_of(page, field), field
+    assert "telefoonnummer of een e-mailadres" in _error_of(page, "phone")
+    assert "1-3-1980" in _error_of(page, "date_of_birth")
+    assert count(db, Referral) == 0
+
+
+def test_a_date_of_birth_may_be_typed_the_dutch_way(client, db, login_as, setup):
+    login_as(user=setup.gp)
+    response = post_referral(client, setup.programme, date_of_birth="15-6-1985")
+    assert response.status_code == 302
+    assert db.session.scalars(sa.select(Participant)).one().date_of_birth == date(1985, 6, 15)
+
+
+@pytest.mark.parametrize("letters", ["SA", "SD", "SS"])
+def test_postcode_letters_that_are_never_used_are_named(client, db, login_as, setup, letters):
+    login_as(user=setup.gp)
+    page = text(post_referral(client, setup.programme, postcode=f"2201 {letters.lower()}"))
+    message = _error_of(page, "postcode")
+    assert f"letters {letters} bestaan niet" in message
+    assert "4 cijfers" not in message
+    assert f'value="2201 {letters.lower()}"' in page
 
 
 def test_dutch_messages(client, db, login_as, setup):

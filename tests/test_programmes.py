@@ -241,7 +241,7 @@ def _bad(field, typed, **changes):
         _bad("name", f'value="{"x" * 201}"', name="x" * 201),
         _bad("funder_id", 'value="Rennen in de duinen"', funder_id="{practice}"),
         _bad("funder_id", 'value="Rennen in de duinen"', funder_id="abc"),
-        _bad("starts_on", 'value="1-1-2026"', starts_on="1-1-2026"),
+        _bad("starts_on", 'value="31-2-2026"', starts_on="31-2-2026"),
         _bad("ends_on", 'value="2025-12-31"', ends_on="2025-12-31"),
         _bad("ends_on", 'value="morgen"', ends_on="morgen"),
         _bad(

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
 import pytest
 
 from referrals import create_app
 from referrals.models import Role
 from tests import factories
-from tests.helpers import log_in_through_pages, text
+from tests.helpers import log_in_through_pages, submit_password, text
 
 
 def assert_security_headers(response) -> None:
@@ -143,3 +153,67 @@ def test_production_refuses_a_data_encryption_key_that_is_no_fernet_key(database
     }
     with pytest.raises(RuntimeError, match="DATA_ENCRYPTION_KEY"):
         create_app("production", overrides=settings)
+
+
+def test_the_favicon_is_served_without_a_login(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype in {"image/vnd.microsoft.icon", "image/x-icon"}
+    assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    response.close()
+
+
+def test_the_code_page_starts_in_the_code_field(client, db):
+    user = factories.make_user()
+    submit_password(client, user.email)
+    page = text(client.get("/login/code"))
+    assert "autofocus" in re.search(r'<input[^>]*id="code"[^>]*>', page).group(0)
+
+
+def test_production_under_gunicorn_does_not_name_its_server_software(databases, tmp_path):
+    """The development server says `Werkzeug/x Python/y`; production runs under gunicorn,
+    which must not pass that on (nor its own version)."""
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "REFERRALS_CONFIG": "production",
+        "SECRET_KEY": "x" * 48,
+        "BASE_URL": f"https://127.0.0.1:{port}",
+        "DATABASE_URL": databases.new("gunicorn"),
+    }
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "--workers", "1", "--bind", f"127.0.0.1:{port}", "referrals:create_app()"],
+        env=environment,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        headers = _headers_when_up(f"http://127.0.0.1:{port}/login", server)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    server_header = headers.get("Server", "")
+    assert "werkzeug" not in server_header.lower() and "python" not in server_header.lower()
+    assert not re.search(r"\d", server_header), server_header  # no version number either
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _headers_when_up(url: str, server: subprocess.Popen) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "gunicorn stopped"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a local URL
+                return dict(response.headers)
+        except urllib.error.HTTPError as error:
+            return dict(error.headers)
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("gunicorn did not answer within a minute")

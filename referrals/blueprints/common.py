@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import wtforms
 from flask import Response, flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectMultipleField, TextAreaField, widgets
+from wtforms import SelectMultipleField, TextAreaField, widgets
 from wtforms.validators import StopValidation
 
 from referrals.extensions import db
@@ -36,6 +37,18 @@ def has_control_characters(field) -> bool:
     """Whether what was typed into `field` holds a control character it may not hold."""
     pattern = _CONTROL_IN_TEXT if isinstance(field, TextAreaField) else _CONTROL
     return any(pattern.search(value) for value in _typed(field))
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y")  # the date picker's ISO form first: it is rendered
+
+
+class DateField(wtforms.DateField):
+    """A date as the browser's date picker sends it (1980-03-01) or as people in the
+    Netherlands type it where there is no picker (1-3-1980)."""
+
+    def __init__(self, label=None, validators=None, format=DATE_FORMATS, **kwargs):
+        kwargs.setdefault("invalid_value_message", _l("Enter a date, like 1-3-1980."))
+        super().__init__(label, validators, format=list(format), **kwargs)
 
 
 def refuse_control_characters(form, field) -> None:
@@ -76,18 +89,23 @@ class FilterForm(Form):
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
-        latest = date(local_today().year + 1, 12, 31)
         for field in self:
-            if (
-                isinstance(field, DateField)
-                and not field.errors
-                and field.data is not None
-                and not EARLIEST_FILTER_DATE <= field.data <= latest
-            ):
-                message = _l("Choose a date from 2000 up to %(year)d.", year=latest.year)
-                field.errors = [*field.errors, message]
-                valid = False
+            if isinstance(field, wtforms.DateField) and not field.errors:
+                message = period_date_error(field.data)
+                if message:
+                    field.errors = [*field.errors, message]
+                    valid = False
         return valid
+
+
+def period_date_error(value: date | None) -> str | None:
+    """The message for a date outside any period the product reports on (2000 up to next
+    year), or None. Filters and report requests ask it, so that such a date never reaches a
+    query (or a stored report job) as a period."""
+    latest = date(local_today().year + 1, 12, 31)
+    if value is None or EARLIEST_FILTER_DATE <= value <= latest:
+        return None
+    return _l("Choose a date from 2000 up to %(year)d.", year=latest.year)
 
 
 class CheckboxListField(SelectMultipleField):

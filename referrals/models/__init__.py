@@ -2,6 +2,7 @@
 
 from referrals.models.accounts import (
     ROLES_BY_KIND,
+    LoginFailure,
     Organisation,
     OrganisationKind,
     Role,
@@ -56,6 +57,7 @@ from referrals.models.trajectories import (
 )
 
 __all__ = [
+    "LoginFailure",
     "LOCAL_ZONE",
     "local_today",
     "DeclineReason",

@@ -104,11 +104,6 @@ class User(UserMixin, TimestampMixin, Base):
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The time step of the last accepted code: a code is accepted once only.
     totp_last_counter: Mapped[int | None] = mapped_column(sa.BigInteger)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Failed login attempts since `failures_since` (the first failure of the running window):
-    # the account lock counts here, not in the append-only audit log.
-    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
-    failures_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=True)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -155,3 +150,22 @@ class UserSession(Base):
     user_agent: Mapped[str | None] = mapped_column(sa.String(200))
 
     user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class LoginFailure(Base):
+    """One failed password or code for an account, from one client address.
+
+    Locks are per account and address (services.accounts.login_sessions): failures from an
+    attacker's address do not lock the account for its owner elsewhere. Counted here, not in
+    the append-only audit log; rows older than the longest lock window are deleted.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        sa.Index("ix_login_failures_user_id_address_failed_at", "user_id", "address", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(sa.String(45))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime)

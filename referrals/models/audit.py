@@ -23,6 +23,8 @@ class AuditAction(enum.StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"
+    # A participant object asked for and not shown (403 or 404): id enumeration leaves a trace.
+    REFUSED = "refused"
 
 
 class AuditEvent(Base):

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
 from referrals.blueprints.common import Form
 
 

@@ -86,12 +86,13 @@ def login():
             if check.user.totp_confirmed_at is None:
                 return redirect(url_for("auth.enrol"))
             return redirect(url_for("auth.second_factor"))
-        if check.locked:
-            form.form_errors.append(
-                _("Too many failed attempts. This account is locked for a while; try again later.")
+        # One answer for every refusal: it must not tell whether the account exists or is locked.
+        form.form_errors.append(
+            _(
+                "The e-mail address or password is not correct. After too many failed attempts "
+                "from this device, logging in is also refused here for up to an hour."
             )
-        else:
-            form.form_errors.append(_("The e-mail address or password is not correct."))
+        )
     return render_template("auth/login.html", form=form)
 
 
@@ -104,6 +105,9 @@ def second_factor():
     if user.totp_confirmed_at is None:
         return redirect(url_for("auth.enrol"))
     form = SecondFactorForm()
+    # The page is there for the code alone: the cursor starts in it (not on the enrol page,
+    # where the instructions come first).
+    form.code.render_kw = {**form.code.render_kw, "autofocus": True}
     response = _submit_code(user, form, login_sessions.verify_second_factor)
     if response is not None:
         return response

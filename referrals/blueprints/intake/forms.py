@@ -3,7 +3,6 @@
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    DateField,
     EmailField,
     HiddenField,
     RadioField,
@@ -14,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from referrals.blueprints.common import Form, CheckboxListField, FilterForm
+from referrals.blueprints.common import CheckboxListField, DateField, FilterForm, Form
 from referrals.labels import FORM_LABELS, REASON_LABELS, STATE_LABELS, WEEKDAY_LABELS
 
 
@@ -31,7 +30,7 @@ class ReferralForm(Form):
     )
     date_of_birth = DateField(
         _l("Date of birth"),
-        validators=[DataRequired(_l("Enter the date of birth, like 1980-03-01."))],
+        validators=[DataRequired(_l("Enter the date of birth, like 1-3-1980."))],
     )
     postcode = StringField(
         _l("Postcode"),

@@ -131,9 +131,10 @@ def new_referral(programme_id: int):
     duplicates = []
     if request.method == "POST":
         form.validate()
-        if form.date_of_birth.data is not None:
-            participant, details = _details_from(form)
-            _show_errors(form, intake.check_referral(current_user, programme, participant, details))
+        # The service's checks run on whatever the form could read, so that every problem is
+        # shown at once (a missing phone or e-mail too), each field keeping its first message.
+        participant, details = _details_from(form)
+        _show_errors(form, intake.check_referral(current_user, programme, participant, details))
         if not any(f.errors for f in form) and not form.form_errors:
             try:
                 referral = intake.submit_referral(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, redirect, render_template, request
+from flask import current_app, jsonify, redirect, render_template, request, send_from_directory
 from flask_login import current_user
 
 from referrals.blueprints.main import bp
@@ -32,6 +32,12 @@ def set_language():
             secure=current_app.config["SESSION_COOKIE_SECURE"],
         )
     return response
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every first visit: an answer instead of a 404 in the log."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=ONE_YEAR)
 
 
 @bp.get("/health")

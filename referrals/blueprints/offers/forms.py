@@ -4,8 +4,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from referrals.labels import DECLINE_LABELS
 from referrals.blueprints.common import Form
+from referrals.labels import DECLINE_LABELS
 
 
 class DeclineForm(Form):

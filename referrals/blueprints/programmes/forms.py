@@ -9,7 +9,6 @@ from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    DateField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -26,7 +25,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from referrals.blueprints.common import Form, CheckboxListField
+from referrals.blueprints.common import CheckboxListField, DateField, Form
 from referrals.labels import QUESTIONNAIRE_LABELS
 from referrals.services import ServiceError
 from referrals.services.programmes import parse_postcode_areas
@@ -123,13 +122,13 @@ class ProgrammeForm(Form):
     )
     starts_on = DateField(
         _l("Starts on"),
-        validators=[DataRequired(_l("Enter the start date, like 2026-01-01."))],
-        invalid_value_message=_l("Enter the start date, like 2026-01-01."),
+        validators=[DataRequired(_l("Enter the start date, like 1-1-2026."))],
+        invalid_value_message=_l("Enter the start date, like 1-1-2026."),
     )
     ends_on = DateField(
         _l("Ends on (optional)"),
         validators=[Optional()],
-        invalid_value_message=_l("Enter the end date, like 2027-12-31, or leave it empty."),
+        invalid_value_message=_l("Enter the end date, like 31-12-2027, or leave it empty."),
         description=_l("Leave empty if the programme has no end date yet."),
     )
     referrer_organisations = CheckboxListField(

@@ -4,8 +4,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, IntegerField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from referrals.services.trajectories import MAX_RUN_MIN, MAX_WALK_MIN
 from referrals.blueprints.common import Form
+from referrals.services.trajectories import MAX_RUN_MIN, MAX_WALK_MIN
 
 TEMPLATE_LABELS = {
     "standard": _l("Standard: about 30 minutes of running in the last week"),

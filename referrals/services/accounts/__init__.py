@@ -22,7 +22,7 @@ from referrals.models import (
     utcnow,
 )
 from referrals.services import ServiceError
-from referrals.services.accounts.login_sessions import end_all_sessions
+from referrals.services.accounts.login_sessions import end_all_sessions, forget_login_failures
 from referrals.services.accounts.passwords import hash_password
 
 _EIGHT_DIGITS = re.compile(r"\d{8}")
@@ -189,7 +189,7 @@ def deactivate_user(user: User, *, actor: User) -> User:
 def reactivate_user(user: User) -> User:
     user.active = True
     user.deactivated_at = None
-    user.locked_until = None
+    forget_login_failures(user)
     db.session.flush()
     audit.record(AuditAction.UPDATE, obj=user, detail="reactivated")
     return user
@@ -210,6 +210,7 @@ def set_password_by_admin(user: User, password: str, min_length: int) -> User:
     """Give an account a temporary password, to be changed at the next login."""
     check_password_strength(password, min_length, field="password")
     user.password_hash = hash_password(password)
+    forget_login_failures(user)
     user.password_changed_at = utcnow()
     user.must_change_password = True
     end_all_sessions(user, SessionEndReason.PASSWORD_CHANGE)

@@ -13,7 +13,14 @@ from flask import current_app, request
 
 from referrals import audit
 from referrals.extensions import db
-from referrals.models import AuditAction, SessionEndReason, User, UserSession, utcnow
+from referrals.models import (
+    AuditAction,
+    LoginFailure,
+    SessionEndReason,
+    User,
+    UserSession,
+    utcnow,
+)
 from referrals.services.accounts.passwords import (
     burn_verification_time,
     hash_password,
@@ -27,27 +34,40 @@ TOTP_DRIFT_STEPS = 1
 
 @dataclass(frozen=True)
 class PasswordCheck:
-    """The outcome of the first login step."""
+    """The outcome of the first login step. A refused check says nothing about why: an
+    unknown address, a wrong password and a lock get the same answer."""
 
     user: User | None
-    locked: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.user is not None and not self.locked
+        return self.user is not None
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def is_locked(user: User, now: datetime | None = None) -> bool:
-    return user.locked_until is not None and user.locked_until > (now or utcnow())
+def _address() -> str:
+    return audit.client_address() or "unknown"
+
+
+def is_locked(user: User, address: str | None = None, now: datetime | None = None) -> bool:
+    """Whether `address` (default: this request's client) failed too often for `user` in any
+    of the ACCOUNT_LOCK_RULES windows. Another address is not locked by it."""
+    now = now or utcnow()
+    rules = current_app.config["ACCOUNT_LOCK_RULES"]
+    counts = db.session.execute(
+        sa.select(
+            *(sa.func.count().filter(LoginFailure.failed_at > now - window) for _, window in rules)
+        ).where(LoginFailure.user_id == user.id, LoginFailure.address == (address or _address()))
+    ).one()
+    return any(count >= limit for count, (limit, _) in zip(counts, rules, strict=True))
 
 
 def record_login_failure(user: User | None, reason: str) -> None:
-    """Audit a failed attempt and count it on the account; the Nth failure within the window
-    (counted from the first failure of the window) locks the account."""
+    """Audit a failed attempt and, for a known account, count it for this client address
+    (one row per failure, so simultaneous failures are all counted)."""
     audit.record(
         AuditAction.LOGIN_FAILED,
         actor=user,
@@ -57,37 +77,38 @@ def record_login_failure(user: User | None, reason: str) -> None:
     )
     if user is None:
         return
-    cfg = current_app.config
     now = utcnow()
-    in_window = User.failures_since > now - cfg["ACCOUNT_LOCK_WINDOW"]
-    # One UPDATE, so simultaneous failures are all counted.
+    longest = max(window for _, window in current_app.config["ACCOUNT_LOCK_RULES"])
     db.session.execute(
-        sa.update(User)
-        .where(User.id == user.id)
-        .values(
-            failed_logins=sa.case((in_window, User.failed_logins + 1), else_=1),
-            failures_since=sa.case((in_window, User.failures_since), else_=now),
+        sa.delete(LoginFailure).where(
+            LoginFailure.user_id == user.id, LoginFailure.failed_at <= now - longest
         )
-        .execution_options(synchronize_session=False)
     )
-    db.session.refresh(user)
-    if user.failed_logins >= cfg["ACCOUNT_LOCK_FAILURES"] and not is_locked(user, now):
-        user.locked_until = now + cfg["ACCOUNT_LOCK_DURATION"]
+    db.session.add(LoginFailure(user_id=user.id, address=_address(), failed_at=now))
+    db.session.flush()
+
+
+def forget_login_failures(user: User, address: str | None = None) -> None:
+    """After a full login from `address` (or, by the admin, from everywhere): the count is 0."""
+    query = sa.delete(LoginFailure).where(LoginFailure.user_id == user.id)
+    if address is not None:
+        query = query.where(LoginFailure.address == address)
+    db.session.execute(query)
 
 
 def check_password(email: str, password: str) -> PasswordCheck:
-    """First factor. Audits failures; a locked account is refused without checking."""
+    """First factor. Audits failures. An unknown or inactive account, a wrong password and an
+    account locked for this address all take the time of a password check and all give the
+    same refusal, so that the answer does not tell whether an account exists."""
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None or not user.is_active:
         burn_verification_time(password)
         record_login_failure(user, "unknown or inactive account")
         return PasswordCheck(user=None)
-    if is_locked(user):
-        record_login_failure(user, "account locked")
-        return PasswordCheck(user=user, locked=True)
-    if not verify_password(user.password_hash, password):
-        record_login_failure(user, "wrong password")
-        return PasswordCheck(user=None, locked=is_locked(user))
+    locked = is_locked(user)
+    if not verify_password(user.password_hash, password) or locked:
+        record_login_failure(user, "account locked" if locked else "wrong password")
+        return PasswordCheck(user=None)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return PasswordCheck(user=user)
@@ -166,7 +187,8 @@ def start_session(user: User, *, is_login: bool = True) -> str:
         )
     )
     user.session_token = token
-    user.locked_until = None
+    if is_login:
+        forget_login_failures(user, _address())
     db.session.flush()
     if is_login:
         audit.record(AuditAction.LOGIN, actor=user, obj=user)

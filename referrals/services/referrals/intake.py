@@ -13,6 +13,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from stdnum.exceptions import InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.nl import bsn as stdnum_bsn
 from stdnum.nl import postcode as stdnum_postcode
@@ -66,7 +67,7 @@ class DuplicateReferral(ServiceError):
 class ParticipantDetails:
     first_name: str
     last_name: str
-    date_of_birth: date
+    date_of_birth: date | None  # None: not given, or not a date (the form said which)
     postcode: str
     phone: str | None = None
     email: str | None = None
@@ -87,6 +88,17 @@ def normalise_postcode(value: str) -> str:
     """`3511ab` -> `3511 AB`; raises ServiceError on the postcode field."""
     try:
         return stdnum_postcode.validate(value or "")
+    except InvalidComponent:
+        # The right shape, but letters PostNL never hands out: say so, not "4 digits, 2 letters".
+        letters = "".join(value.split())[-2:].upper()
+        raise ServiceError(
+            _(
+                "Postcodes with the letters %(letters)s do not exist: SA, SD and SS are not "
+                "used in Dutch postcodes. Check the postcode.",
+                letters=letters,
+            ),
+            "postcode",
+        ) from None
     except StdnumError:
         raise ServiceError(
             _("Enter a Dutch postcode of 4 digits and 2 letters, like 1234 AB."), "postcode"
@@ -111,7 +123,9 @@ def _participant_errors(details: ParticipantDetails, referrer: User, today: date
         errors["first_name"] = _("Enter the first name.")
     if not details.last_name.strip():
         errors["last_name"] = _("Enter the last name.")
-    if details.date_of_birth > today:
+    if details.date_of_birth is None:
+        errors["date_of_birth"] = _("Enter the date of birth, like 1-3-1980.")
+    elif details.date_of_birth > today:
         errors["date_of_birth"] = _("The date of birth lies in the future.")
     elif today.year - details.date_of_birth.year > MAX_AGE:
         errors["date_of_birth"] = _("Check the date of birth: that is more than 120 years ago.")
@@ -164,6 +178,8 @@ def _eligibility_errors(programme: Programme, details: ParticipantDetails, today
             "This postcode lies outside the programme's area (%(areas)s).", areas=areas
         )
     born = details.date_of_birth
+    if born is None:
+        return errors
     age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     if 0 <= age < programme.min_age:
         errors["date_of_birth"] = _(
