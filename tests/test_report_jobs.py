@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from referrals.models import (
@@ -107,6 +108,24 @@ def test_a_bad_period_queues_nothing(db, client, login_as, data):
     client.post(f"/uptake/{data.id}/reports", data={"start": "2026-11-30", "end": "2026-10-01"})
     client.post(f"/uptake/{data.id}/reports", data={"start": "morgen", "end": ""})
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportJob)) == 0
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"start": "0001-01-01", "end": "0001-12-31"},
+        {"start": "9999-01-01", "end": "9999-12-31"},
+        {"start": "1999-12-31", "end": "2000-03-31"},
+    ],
+)
+def test_a_period_outside_any_report_is_refused_not_stored_as_failed(
+    db, client, login_as, data, period
+):
+    login_as(user=officer_of(data))
+    response = client.post(f"/uptake/{data.id}/reports", data=period)
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportJob)) == 0
+    assert "Kies eerst een geldige periode" in text(client.get(response.headers["Location"]))
 
 
 def test_another_municipality_cannot_ask_for_or_read_the_reports(app, db, client, login_as, data):

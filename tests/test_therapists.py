@@ -456,12 +456,12 @@ def test_the_preview_warns_on_the_row_whose_end_date_moves_earlier(
     response = post_file(client, EXAMPLE_FILE.read_bytes(), "brtn-register-example.csv")
     page = text(client.get(response.headers["Location"]))
     eva, marieke, wim = change_row(page, 2), change_row(page, 4), change_row(page, 5)
-    assert re.search(r'class="warning">.*from December 31, 2028 to December 31, 2027', eva, re.S), (
+    assert re.search(r'class="warning">.*from 31 December 2028 to 31 December 2027', eva, re.S), (
         eva
     )
-    assert re.search(r'class="warning">.*from April 1, 2028 to March 31, 2027', marieke, re.S)
+    assert re.search(r'class="warning">.*from 1 April 2028 to 31 March 2027', marieke, re.S)
     assert 'class="warning"' not in wim  # extended, not shortened
-    assert "June 30, 2026 → December 31, 2026" in wim
+    assert "30 June 2026 → 31 December 2026" in wim
     # One checkbox per shortened row, none ticked: leaving them alone keeps the stored dates.
     boxes = re.findall(r'<input[^>]*name="shorten"[^>]*>', page)
     assert [re.search(r'value="([^"]*)"', box).group(1) for box in boxes] == [
@@ -503,7 +503,7 @@ def test_applying_without_ticking_keeps_the_stored_end_dates_and_imports_the_res
     assert register["108712"].registered_until == date(2027, 6, 30)  # added
     kept = re.search(r'<table class="data warning" id="kept-end-dates">.*?</table>', page, re.S)
     eva_kept = re.search(r'<tr id="kept-2">.*?</tr>', kept.group(0), re.S).group(0)
-    assert "<td>December 31, 2028</td><td>December 31, 2027</td>" in eva_kept
+    assert "<td>31 December 2028</td><td>31 December 2027</td>" in eva_kept
     assert '<tr id="kept-4">' in kept.group(0) and '<tr id="kept-5">' not in kept.group(0)
     assert "Register imported: 1 added, 2 changed, 0 rejected." in page  # Eva's name, Wim
     assert "2 end dates not shortened: they keep their stored date" in page

@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from wtforms import (
     BooleanField,
-    DateField,
     EmailField,
     IntegerField,
     SelectChoice,
@@ -16,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from referrals.blueprints.common import CheckboxListField, Form
+from referrals.blueprints.common import CheckboxListField, DateField, Form
 from referrals.blueprints.programmes.forms import WholeNumberRange, optional_int
 from referrals.labels import WEEKDAY_LABELS
 from referrals.services.therapists import LANGUAGE_LABELS, MAX_CAPACITY, MAX_TRAVEL_RADIUS_KM
@@ -118,8 +117,8 @@ class TherapistForm(AvailabilityForm):
     )
     registered_until = DateField(
         _l("Registered until"),
-        validators=[DataRequired(_l("Enter the date, like 2026-12-31."))],
-        invalid_value_message=_l("Enter the date, like 2026-12-31."),
+        validators=[DataRequired(_l("Enter the date, like 31-12-2026."))],
+        invalid_value_message=_l("Enter the date, like 31-12-2026."),
     )
     postcode = StringField(
         _l("Practice postcode"),

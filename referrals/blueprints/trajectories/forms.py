@@ -1,10 +1,10 @@
 """The intake form."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, IntegerField, RadioField, SelectChoice, TextAreaField
+from wtforms import IntegerField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from referrals.blueprints.common import Form
+from referrals.blueprints.common import DateField, Form
 from referrals.services.trajectories import MAX_RUN_MIN, MAX_WALK_MIN
 
 TEMPLATE_LABELS = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -17,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, Optional
 
-from referrals.blueprints.common import Form, has_control_characters
+from referrals.blueprints.common import DateField, Form, has_control_characters
 from referrals.labels import ATTENDANCE_LABELS, WEEKDAY_LABELS
 from referrals.models import GROUP_MAX_SIZE, Attendance, Weekday
 

@@ -10,10 +10,10 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import DateField, RadioField, SelectChoice
+from wtforms import RadioField, SelectChoice
 from wtforms.validators import InputRequired
 
-from referrals.blueprints.common import Form, drop_changes
+from referrals.blueprints.common import DateField, Form, drop_changes
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.models import Moment, QuestionnaireResponse, local_today

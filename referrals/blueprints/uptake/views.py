@@ -20,10 +20,15 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import DateField
 from wtforms.validators import InputRequired, Optional
 
-from referrals.blueprints.common import FilterForm, Form, file_response
+from referrals.blueprints.common import (
+    DateField,
+    FilterForm,
+    Form,
+    file_response,
+    period_date_error,
+)
 from referrals.blueprints.uptake import bp
 from referrals.models import (
     Programme,
@@ -104,6 +109,16 @@ def dashboard(programme_id: int):
 class ReportRequestForm(Form):
     start = DateField(_l("From"), validators=[InputRequired()])
     end = DateField(_l("Up to and including"), validators=[InputRequired()])
+
+    def validate(self, extra_validators=None) -> bool:
+        """The filters' date range holds here too: no report job for the year 1."""
+        valid = super().validate(extra_validators)
+        for field in (self.start, self.end):
+            message = None if field.errors else period_date_error(field.data)
+            if message:
+                field.errors = [*field.errors, message]
+                valid = False
+        return valid
 
 
 @bp.post("/uptake/<int:programme_id>/reports")
