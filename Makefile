@@ -67,6 +67,7 @@ test-postgres:
 bench: install
 	$(BIN)/python -m bench.bench_matching
 	$(BIN)/python -m bench.bench_uptake
+	$(BIN)/python -m bench.bench_postcodes
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check referrals config tests migrations
