@@ -10,9 +10,10 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
-from referrals.blueprints.common import Form, FilterForm
+from referrals import audit_labels
+from referrals.blueprints.common import FilterForm, Form
 from referrals.models import AuditAction, OrganisationKind, Role
 
 KIND_LABELS = {
@@ -114,6 +115,32 @@ class TemporaryPasswordForm(Form):
 
 
 class AuditFilterForm(FilterForm):
+    reference = StringField(
+        _l("Referral reference"),
+        filters=[lambda value: value.upper() if isinstance(value, str) else value],
+        validators=[
+            Optional(),
+            Length(max=20, message=_l("Enter a reference like RT-2026-000123.")),
+            Regexp(
+                r"^RT-[0-9]{4}-[0-9]{6,}$", message=_l("Enter a reference like RT-2026-000123.")
+            ),
+        ],
+        description=_l(
+            "Every row about this referral, its offers, trajectory, sessions, "
+            "questionnaires and letters."
+        ),
+    )
+    name = StringField(
+        _l("Participant's name"),
+        validators=[
+            Optional(),
+            Length(min=2, max=100, message=_l("Enter 2 to 100 characters of the name.")),
+        ],
+        description=_l(
+            "First name, last name or both. The log records which participants "
+            "matched, not the name you typed."
+        ),
+    )
     user_id = IntegerField(
         _l("User number"),
         validators=[
@@ -131,7 +158,7 @@ class AuditFilterForm(FilterForm):
     action = SelectField(
         _l("Action"),
         choices=[SelectChoice("", _l("All actions"))]
-        + [SelectChoice(a.value, label) for a, label in ACTION_LABELS.items()],
+        + [SelectChoice(value, label) for value, label in audit_labels.action_choices()],
         validators=[Optional()],
     )
     date_from = DateField(_l("From"), validators=[Optional()])

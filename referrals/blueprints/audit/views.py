@@ -1,16 +1,13 @@
-"""The access log for administrators: paged and filtered; reading it is itself logged."""
+"""The access log for administrators: paged, filtered and searchable by referral or participant
+name; reading it is itself logged. Each row is said in words (referrals/audit_labels.py)."""
 
 from __future__ import annotations
 
 from flask import current_app, render_template, request
 from flask_login import current_user
 
-from referrals.blueprints.admin.forms import (
-    ACTION_LABELS,
-    OBJECT_LABELS,
-    ROLE_LABELS,
-    AuditFilterForm,
-)
+from referrals.audit_labels import action_label, describe, participant_phrase
+from referrals.blueprints.admin.forms import ROLE_LABELS, AuditFilterForm
 from referrals.blueprints.audit import bp
 from referrals.blueprints.common import page_number
 from referrals.permissions import Role, roles_required
@@ -32,17 +29,23 @@ def log():
             action=form.action.data or None,
             date_from=form.date_from.data,
             date_to=form.date_to.data,
+            reference=form.reference.data or None,
+            name=form.name.data or None,
         )
         shown = audit_log_page(current_user, filters, page=page, size=page_size)
+        for name, message in shown.errors.items():
+            form[name].errors = [*form[name].errors, message]
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "audit/log.html",
         form=form,
-        events=shown.events,
+        rows=[(event, describe(event, shown.names)) for event in shown.events],
+        names=shown.names,
+        name_matches=shown.name_matches,
         page=page,
         has_next=shown.has_next,
         args=args,
-        action_labels=ACTION_LABELS,
+        action_label=action_label,
+        participant_phrase=participant_phrase,
         role_labels=ROLE_LABELS,
-        object_labels=OBJECT_LABELS,
     )
