@@ -103,28 +103,6 @@ def _state(value: str) -> str:
         return value
 
 
-def audit_detail(detail: str | None) -> str:
-    """The stored detail on its own in the reader's language, when it is one we know."""
-    if not detail:
-        return ""
-    if detail in DETAILS:
-        return str(DETAILS[detail])
-    if match := _CLOSED.match(detail):
-        try:
-            return _("closed: %(outcome)s", outcome=OUTCOME_LABELS[Outcome(match[1])])
-        except ValueError:
-            return detail
-    if match := _TRANSITION.match(detail):
-        return _(
-            "%(from_state)s → %(to_state)s",
-            from_state=_state(match[2]),
-            to_state=_state(match[3]),
-        )
-    if match := _FOUND.match(detail):
-        return _("%(count)s found", count=match[1])
-    return detail
-
-
 # --- Naming the object -------------------------------------------------------------------
 
 INSTRUMENT_NAMES = {"mhc_sf": "MHC-SF", "k10": "K10", "who5": "WHO-5"}

@@ -26,9 +26,6 @@ def register_template_filters(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": (
         format_datetime(value, fmt) if value else ""
     )
-    from referrals.audit_labels import audit_detail
-
-    app.jinja_env.filters["audit_detail"] = audit_detail
     app.jinja_env.filters["decimal"] = lambda value: (
         format_decimal(value) if value is not None else ""
     )

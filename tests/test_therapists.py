@@ -456,9 +456,7 @@ def test_the_preview_warns_on_the_row_whose_end_date_moves_earlier(
     response = post_file(client, EXAMPLE_FILE.read_bytes(), "brtn-register-example.csv")
     page = text(client.get(response.headers["Location"]))
     eva, marieke, wim = change_row(page, 2), change_row(page, 4), change_row(page, 5)
-    assert re.search(r'class="warning">.*from 31 December 2028 to 31 December 2027', eva, re.S), (
-        eva
-    )
+    assert re.search(r'class="warning">.*from 31 December 2028 to 31 December 2027', eva, re.S), eva
     assert re.search(r'class="warning">.*from 1 April 2028 to 31 March 2027', marieke, re.S)
     assert 'class="warning"' not in wim  # extended, not shortened
     assert "30 June 2026 → 31 December 2026" in wim

@@ -8,6 +8,7 @@
   they are; DROP TABLE fires no DELETE trigger) and its indexes and triggers are put back.
   The downgrade leaves this wider constraint in place: refused rows cannot be deleted from
   the append-only log, and the old constraint would refuse them.
+- An index on audit_events (object_type, object_id), for the log page's search by referral.
 
 Revision ID: e5f6a7b8c9d0
 Revises: d4e5f6a7b8c9
@@ -90,9 +91,13 @@ def upgrade():
         batch_op.drop_column("failed_logins")
         batch_op.drop_column("locked_until")
     _allow_refused()
+    op.create_index(
+        "ix_audit_events_object_type_object_id", "audit_events", ["object_type", "object_id"]
+    )
 
 
 def downgrade():
+    op.drop_index("ix_audit_events_object_type_object_id", table_name="audit_events")
     with op.batch_alter_table("users", recreate="never") as batch_op:
         batch_op.add_column(sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(

@@ -36,7 +36,11 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_events"
-    __table_args__ = (sa.Index("ix_audit_events_user_id_occurred_at", "user_id", "occurred_at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_events_user_id_occurred_at", "user_id", "occurred_at"),
+        # The log page's search by referral finds the rows about its objects.
+        sa.Index("ix_audit_events_object_type_object_id", "object_type", "object_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntegerPK, primary_key=True, autoincrement=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from referrals import audit_labels
 from referrals.blueprints.common import FilterForm, Form
-from referrals.models import AuditAction, OrganisationKind, Role
+from referrals.models import OrganisationKind, Role
 
 KIND_LABELS = {
     OrganisationKind.GP_PRACTICE: _l("GP practice"),
@@ -31,29 +31,6 @@ ROLE_LABELS = {
     Role.THERAPIST: _l("Therapist"),
     Role.OFFICER: _l("Officer (funder)"),
     Role.ADMIN: _l("Administrator"),
-}
-# How the audit log names the objects it mentions (the audit rows store table names).
-OBJECT_LABELS = {
-    "users": _l("user"),
-    "organisations": _l("organisation"),
-    "audit_log": _l("audit log"),
-    "programmes": _l("programme"),
-    "referrals": _l("referral"),
-    "offers": _l("offer"),
-    "therapists": _l("therapist"),
-    "register_imports": _l("register import"),
-}
-ACTION_LABELS = {
-    AuditAction.CREATE: _l("create"),
-    AuditAction.READ: _l("read"),
-    AuditAction.UPDATE: _l("update"),
-    AuditAction.DELETE: _l("delete"),
-    AuditAction.EXPORT: _l("export"),
-    AuditAction.PRINT: _l("print"),
-    AuditAction.SEARCH: _l("search"),
-    AuditAction.LOGIN: _l("login"),
-    AuditAction.LOGIN_FAILED: _l("failed login"),
-    AuditAction.LOGOUT: _l("logout"),
 }
 
 
