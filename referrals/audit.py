@@ -84,7 +84,8 @@ def record_refused_access(status: int) -> AuditEvent | None:
     named = [(k, v) for k, v in (request.view_args or {}).items() if k in PARTICIPANT_OBJECTS]
     if not named:
         return None
-    argument, object_id = named[0]
+    # The last one in the URL is the object asked for: /groups/1/members/7/remove names 7.
+    argument, object_id = named[-1]
     if _within_refusal_limit():
         return record(
             AuditAction.REFUSED,

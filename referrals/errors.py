@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from referrals import audit
@@ -15,11 +16,20 @@ PAGES = {400, 403, 404, 405, 413, 429, 500}
 def render_error(error: HTTPException):
     code = error.code if error.code in PAGES else 500
     if code in (403, 404):
-        # The request's own changes are dropped (as the commit point would), the trace kept.
-        db.session.rollback()
+        _keep_refusal(code)
+    return render_template(f"errors/{code}.html", error=error), code
+
+
+def _keep_refusal(code: int) -> None:
+    """Drop the request's own changes (as the commit point would) and commit the refused-access
+    row on its own. A database that cannot take it does not turn the 404 into a 500."""
+    db.session.rollback()
+    try:
         if audit.record_refused_access(code) is not None:
             db.session.commit()
-    return render_template(f"errors/{code}.html", error=error), code
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("refused access could not be recorded")
 
 
 def render_csrf_error(error: CSRFError):

@@ -4,13 +4,18 @@ per user are capped, so that nobody can flood the log with them."""
 
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 
 from referrals.extensions import db, limiter
-from referrals.models import AuditAction, AuditEvent, Role, Trajectory
+from referrals.models import AuditAction, AuditEvent, Role, Trajectory, Weekday
 from referrals.services.referrals.offers import accept_offer, offer_referral
+from referrals.services.trajectories.groups import create_group
 from tests import factories
+from tests.helpers import text
 
 
 @pytest.fixture(autouse=True)
@@ -90,9 +95,44 @@ def test_refused_rows_are_capped_per_user_with_one_row_saying_so(app, client, lo
     assert len(refused_rows(db, other)) == 1
 
 
-def test_the_refused_row_is_kept_while_the_request_is_rolled_back(client, login_as):
-    """The refusal's row is committed on its own: what the request had written is undone."""
+def test_a_refused_post_is_recorded_too(client, db, login_as):
     user = login_as(Role.COORDINATOR)
     assert client.post("/triage/987654/reject", data={"reason": "other"}).status_code == 404
     db.session.expire_all()
     assert refused_rows(db, user) == [("referrals", "987654", "404 triage.reject")]
+
+
+def test_the_object_asked_for_is_the_last_one_in_the_url(client, login_as):
+    """Removing someone else's trajectory from one's own group names that trajectory."""
+    world = factories.make_world()
+    trajectory = _trajectory(world)
+    stranger = factories.make_user(role=Role.THERAPIST)
+    own = factories.make_therapist(user=stranger)
+    group = create_group(
+        own,
+        actor=stranger,
+        name="Eigen groep",
+        weekday=Weekday.THURSDAY,
+        starts_at=time(19),
+        meeting_place="Park",
+        max_size=8,
+    )
+    db.session.commit()
+    login_as(user=stranger)
+    url = f"/groups/{group.id}/members/{trajectory.id}/remove"
+    assert client.post(url).status_code == 404
+    assert refused_rows(db, stranger) == [
+        ("trajectories", str(trajectory.id), "404 trajectories.remove_member")
+    ]
+
+
+def test_a_database_that_cannot_take_the_row_still_gives_the_404(client, login_as, monkeypatch):
+    login_as(Role.REFERRER)
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(db.session, "commit", refuse)
+    response = client.get("/referrals/987654")
+    assert response.status_code == 404
+    assert "<h1>" in text(response)
