@@ -93,3 +93,39 @@ def test_a_share_of_two_shown_figures_is_shown_exactly_when_both_are():
     parts, total = protect_parts([0, 3])  # a small total
     assert share_of_shown(parts[0], total) is None
     assert share_of_shown(show(0), show(0)) is None
+
+
+def _cell_text(cell) -> str:
+    return getattr(cell, "text", str(cell))
+
+
+def test_a_withheld_present_count_is_withheld_in_the_costs_too(app):
+    """Present 6, absent 3, excused 40: the attendance table hides absent (<5) and present (x,
+    so that the total does not give absent away). The costs' sessions delivered are the same
+    6, and cost / tariff gives them too: both must be withheld with it."""
+    from datetime import date
+
+    from referrals.services.uptake import Uptake, uptake_view
+
+    uptake = Uptake(
+        programme_id=1,
+        start=date(2026, 1, 1),
+        end=date(2026, 3, 31),
+        attendance={"present": 6, "absent": 3, "excused": 40},
+        sessions_delivered=6,
+        tariff_cents=2500,
+        budget_cents=100_000,
+        funnel={"referred": 20, "started": 10, "completed": 6},
+    )
+    with app.test_request_context():
+        view = uptake_view.build(uptake)
+        figures = {str(label): str(value) for label, value in view.key_figures}
+        tables = {str(t.title): t for t in view.tables}
+    attendance = tables["Aanwezigheid bij sessies in de periode"].rows
+    attendance = {_cell_text(row[0]): _cell_text(row[1]) for row in attendance}
+    assert attendance["Aanwezig"] == "x" and attendance["Afwezig zonder afmelding"] == "<5"
+    costs = {_cell_text(row[0]): _cell_text(row[1]) for row in tables["Kosten"].rows}
+    assert costs["Gegeven sessies (aanwezig)"] == "x"
+    assert costs["Kosten van gegeven sessies"] == "x"
+    assert figures["Kosten van gegeven sessies"] == "x"
+    assert figures["Deel van het budget gebruikt"] == "–"

@@ -20,7 +20,6 @@ from referrals.labels import DROPOUT_REASON_LABELS, REASON_LABELS
 from referrals.models import Attendance, DropoutReason, OrganisationKind, Reason
 from referrals.services.uptake import FUNNEL, Uptake, Wait
 from referrals.services.uptake.disclosure import (
-    SMALL,
     Shown,
     is_small,
     protect_mapping,
@@ -179,8 +178,11 @@ def build(uptake: Uptake) -> DashboardView:
     )
     month_rows, months, _total = _partition(uptake.by_month, _month)
     view = DashboardView()
+    # The sessions delivered are the attendance table's "present" cell: withheld there (also
+    # as the secondary "x"), so are they, and the costs that multiply them by the tariff.
+    delivered = attendance[Attendance.PRESENT.value]
     view.key_figures = _key_figures(
-        uptake, funnel, share_of_shown(attendance[Attendance.PRESENT.value], attendance_total)
+        uptake, funnel, share_of_shown(delivered, attendance_total), delivered
     )
     view.sections = [
         Section(
@@ -210,7 +212,7 @@ def build(uptake: Uptake) -> DashboardView:
                     attendance_rows,
                     sheet_name=_("Attendance"),
                 ),
-                _costs_table(uptake),
+                _costs_table(uptake, delivered),
             ],
         ),
         Section(_("Outcomes"), tables=_outcome_tables(uptake)),
@@ -218,8 +220,10 @@ def build(uptake: Uptake) -> DashboardView:
     return view
 
 
-def _key_figures(uptake: Uptake, funnel: dict[str, Shown], attendance_rate: str | None):
-    delivered_shown = not is_small(uptake.sessions_delivered)
+def _key_figures(
+    uptake: Uptake, funnel: dict[str, Shown], attendance_rate: str | None, delivered: Shown
+):
+    delivered_shown = not delivered.withheld
     return [
         (_("Referrals received"), funnel["referred"].text),
         (_("Started"), funnel["started"].text),
@@ -247,7 +251,10 @@ def _key_figures(uptake: Uptake, funnel: dict[str, Shown], attendance_rate: str 
             if uptake.wait_to_first_session.count >= 5
             else "–",
         ),
-        (_("Cost of sessions delivered"), euros(uptake.cost_cents) if delivered_shown else SMALL),
+        (
+            _("Cost of sessions delivered"),
+            euros(uptake.cost_cents) if delivered_shown else delivered.text,
+        ),
         (
             _("Share of the budget used"),
             f"{round(100 * uptake.cost_cents / uptake.budget_cents)}%"
@@ -357,18 +364,18 @@ def _outcome_tables(uptake: Uptake) -> list[Table]:
     return tables
 
 
-def _costs_table(uptake: Uptake) -> Table:
-    delivered_shown = not is_small(uptake.sessions_delivered)
+def _costs_table(uptake: Uptake, delivered: Shown) -> Table:
+    delivered_shown = not delivered.withheld
     started, completed = uptake.funnel.get("started", 0), uptake.funnel.get("completed", 0)
     return Table(
         _("Costs"),
         [_("Item"), _("Amount")],
         [
-            [_("Sessions delivered (present)"), show(uptake.sessions_delivered)],
+            [_("Sessions delivered (present)"), delivered],
             [_("Tariff per session"), _amount(uptake.tariff_cents)],
             [
                 _("Cost of sessions delivered"),
-                _amount(uptake.cost_cents) if delivered_shown else SMALL,
+                _amount(uptake.cost_cents) if delivered_shown else delivered,
             ],
             [
                 _("Cost per started trajectory"),
