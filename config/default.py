@@ -26,6 +26,9 @@ SEND_HSTS = False
 # Another address, one that has not failed, still logs in with password and code, so that
 # nobody can lock someone else out by guessing. Per address, Flask-Limiter caps all logins.
 ACCOUNT_LOCK_RULES = ((5, timedelta(minutes=15)), (10, timedelta(hours=1)))
+# Wrong codes come from someone who has the password: this many within the window, from any
+# addresses, lock the account everywhere until an admin sets a temporary password.
+ACCOUNT_CODE_LOCK = (10, timedelta(hours=1))
 LOGIN_RATE_LIMIT = "20 per minute;200 per hour"
 # Refused reads of participant objects are logged up to this many per user (audit.py).
 REFUSED_ACCESS_LIMIT = "30 per 10 minutes"

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound here and bound to the app in create_app."""
 
+import ipaddress
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,4 +28,24 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def client_network(address: str | None) -> str:
+    """A client address for counting: IPv4 as it is, IPv6 as its /64 network (one household
+    or server gets a whole /64, so its addresses are one client)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+def rate_limit_key() -> str:
+    return client_network(get_remote_address())
+
+
+limiter = Limiter(key_func=rate_limit_key, default_limits=[])

@@ -72,6 +72,7 @@ def upgrade():
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("address", sa.String(length=45), nullable=False),
+        sa.Column("step", sa.String(length=8), server_default="password", nullable=False),
         sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_login_failures_user_id_users"),

@@ -168,4 +168,7 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     address: Mapped[str] = mapped_column(sa.String(45))
+    # "password" or "code": wrong codes also count for the account as a whole (whoever sends
+    # them knows the password), see ACCOUNT_CODE_LOCK.
+    step: Mapped[str] = mapped_column(sa.String(8), default="password", server_default="password")
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import current_app, request
 
 from referrals import audit
-from referrals.extensions import db
+from referrals.extensions import client_network, db
 from referrals.models import (
     AuditAction,
     LoginFailure,
@@ -49,7 +49,8 @@ def _hash_token(token: str) -> str:
 
 
 def _address() -> str:
-    return audit.client_address() or "unknown"
+    """The client's address, an IPv6 one as its /64 network: one connection has a whole /64."""
+    return client_network(audit.client_address())
 
 
 def is_locked(user: User, address: str | None = None, now: datetime | None = None) -> bool:
@@ -57,15 +58,26 @@ def is_locked(user: User, address: str | None = None, now: datetime | None = Non
     of the ACCOUNT_LOCK_RULES windows. Another address is not locked by it."""
     now = now or utcnow()
     rules = current_app.config["ACCOUNT_LOCK_RULES"]
+    code_limit, code_window = current_app.config["ACCOUNT_CODE_LOCK"]
+    here = LoginFailure.address == (address or _address())
     counts = db.session.execute(
         sa.select(
-            *(sa.func.count().filter(LoginFailure.failed_at > now - window) for _, window in rules)
-        ).where(LoginFailure.user_id == user.id, LoginFailure.address == (address or _address()))
+            *(
+                sa.func.count().filter(here, LoginFailure.failed_at > now - window)
+                for _, window in rules
+            ),
+            sa.func.count().filter(
+                LoginFailure.step == "code", LoginFailure.failed_at > now - code_window
+            ),
+        ).where(LoginFailure.user_id == user.id)
     ).one()
-    return any(count >= limit for count, (limit, _) in zip(counts, rules, strict=True))
+    *from_here, codes = counts
+    if codes >= code_limit:
+        return True  # the password is known to someone guessing codes: refused everywhere
+    return any(count >= limit for count, (limit, _) in zip(from_here, rules, strict=True))
 
 
-def record_login_failure(user: User | None, reason: str) -> None:
+def record_login_failure(user: User | None, reason: str, *, step: str = "password") -> None:
     """Audit a failed attempt and, for a known account, count it for this client address
     (one row per failure, so simultaneous failures are all counted)."""
     audit.record(
@@ -78,13 +90,14 @@ def record_login_failure(user: User | None, reason: str) -> None:
     if user is None:
         return
     now = utcnow()
-    longest = max(window for _, window in current_app.config["ACCOUNT_LOCK_RULES"])
+    cfg = current_app.config
+    longest = max(window for _, window in (*cfg["ACCOUNT_LOCK_RULES"], cfg["ACCOUNT_CODE_LOCK"]))
     db.session.execute(
         sa.delete(LoginFailure).where(
             LoginFailure.user_id == user.id, LoginFailure.failed_at <= now - longest
         )
     )
-    db.session.add(LoginFailure(user_id=user.id, address=_address(), failed_at=now))
+    db.session.add(LoginFailure(user_id=user.id, address=_address(), step=step, failed_at=now))
     db.session.flush()
 
 
@@ -159,7 +172,7 @@ def verify_second_factor(user: User, code: str) -> bool:
         if result.rowcount == 1:
             db.session.refresh(user)
             return True
-    record_login_failure(user, "wrong or reused code")
+    record_login_failure(user, "wrong or reused code", step="code")
     return False
 
 
