@@ -348,3 +348,18 @@ def test_the_lock_counts_in_its_own_table_not_in_the_audit_log(app, db, monkeypa
         for _ in range(5):
             login_sessions.record_login_failure(user, "wrong password")
         assert login_sessions.is_locked(user)
+
+
+def test_failures_older_than_every_window_are_deleted_for_every_account(app, db, monkeypatch):
+    from referrals.models import LoginFailure
+    from referrals.services.accounts import login_sessions
+
+    quiet, guessed = factories.make_user(), factories.make_user()
+    start = utcnow()
+    with app.test_request_context():
+        login_sessions.record_login_failure(quiet, "wrong password")
+        later = start + timedelta(hours=1, minutes=1)
+        monkeypatch.setattr(login_sessions, "utcnow", lambda: later)
+        login_sessions.record_login_failure(guessed, "wrong password")
+    left = db.session.execute(sa.select(LoginFailure.user_id)).scalars().all()
+    assert left == [guessed.id]

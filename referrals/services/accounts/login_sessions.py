@@ -93,9 +93,8 @@ def record_login_failure(user: User | None, reason: str, *, step: str = "passwor
     cfg = current_app.config
     longest = max(window for _, window in (*cfg["ACCOUNT_LOCK_RULES"], cfg["ACCOUNT_CODE_LOCK"]))
     db.session.execute(
-        sa.delete(LoginFailure).where(
-            LoginFailure.user_id == user.id, LoginFailure.failed_at <= now - longest
-        )
+        # Every account's, not only this one's: the table holds at most the last hour's failures.
+        sa.delete(LoginFailure).where(LoginFailure.failed_at <= now - longest)
     )
     db.session.add(LoginFailure(user_id=user.id, address=_address(), step=step, failed_at=now))
     db.session.flush()
