@@ -158,7 +158,9 @@ def test_declining_returns_the_referral_with_the_reason(app, client, db, login_a
     referral = world["referral"]
     db.session.refresh(referral)
     assert referral.state is ReferralState.SUBMITTED
-    assert client.get(f"/offers/{offer.id}").status_code == 404  # details gone after declining
+    # The details are gone after declining: the page sends back to the inbox, saying why.
+    assert client.get(f"/offers/{offer.id}").headers["Location"] == "/offers"
+    assert "Je hebt dit aanbod eerder afgewezen" in text(client.get("/offers"))
 
     coordinator_client = app.test_client()
     login_as(user=world["coordinator"], into=coordinator_client)
@@ -483,3 +485,46 @@ def test_offering_again_in_an_automatic_programme_keeps_the_coordinators_choice(
         world["eva"].id: OfferState.EXPIRED,
         world["ruud"].id: OfferState.OPEN,
     }
+
+
+@pytest.mark.parametrize("action", ["accept", "decline", "page"])
+def test_answering_an_offer_withdrawn_a_moment_ago_says_so(client, db, login_as, world, action):
+    """Not a 404: the therapist is told, in Dutch, that it was withdrawn, and sees the inbox."""
+    from referrals.services.referrals.intake import withdraw_referral
+
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    withdraw_referral(world["referral"], actor=world["gp"], reason="Verhuisd")
+    db.session.commit()
+    login_as(user=world["eva_user"])
+    if action == "accept":
+        response = client.post(f"/offers/{offer.id}/accept")
+    elif action == "decline":
+        response = client.post(f"/offers/{offer.id}/decline", data={"reason": "full"})
+    else:
+        response = client.get(f"/offers/{offer.id}")
+    assert response.status_code == 302 and response.headers["Location"] == "/offers"
+    inbox = text(client.get("/offers"))
+    assert "Dit aanbod is zojuist ingetrokken" in inbox
+    assert world["referral"].participant.last_name not in inbox
+    db.session.refresh(offer)
+    assert offer.state is OfferState.WITHDRAWN
+
+
+def test_another_therapists_withdrawn_offer_is_still_a_404(client, db, login_as, world):
+    from referrals.services.referrals.intake import withdraw_referral
+
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    withdraw_referral(world["referral"], actor=world["gp"], reason="Verhuisd")
+    db.session.commit()
+    login_as(user=world["ruud_user"])
+    assert client.post(f"/offers/{offer.id}/accept").status_code == 404
+
+
+def test_an_expired_offer_says_its_deadline_passed(client, db, login_as, world):
+    offer = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    offer.state, offer.responded_at = OfferState.EXPIRED, utcnow()
+    db.session.commit()
+    login_as(user=world["eva_user"])
+    response = client.post(f"/offers/{offer.id}/accept")
+    assert response.headers["Location"] == "/offers"
+    assert "De termijn van dit aanbod is verstreken" in text(client.get("/offers"))

@@ -35,6 +35,7 @@ from referrals.permissions.therapy import (
     can_view_offer,
     can_view_session,
     can_view_trajectory,
+    closed_offer_state,
     group_for,
     groups_visible_to,
     offer_for,
@@ -47,6 +48,7 @@ from referrals.permissions.therapy import (
 
 __all__ = [
     "Role",
+    "closed_offer_state",
     "can_follow",
     "can_reject",
     "can_triage",

@@ -51,6 +51,14 @@ def offer_for(user: User, offer_id: int) -> Offer | None:
     return db.session.scalar(offers_visible_to(user).where(Offer.id == offer_id))
 
 
+def closed_offer_state(user: User, offer_id: int) -> OfferState | None:
+    """The state of the user's own offer that is no longer shown (withdrawn, expired,
+    declined): what happened to it may be said, nothing about the person it was about."""
+    query = _only_own(sa.select(Offer.state), Offer.therapist_id, user).where(Offer.id == offer_id)
+    state = db.session.scalar(query)
+    return None if state in SHOWN_OFFER_STATES else state
+
+
 def can_view_trajectory(user: User, trajectory: Trajectory) -> bool:
     return _own(user, trajectory.therapist)
 

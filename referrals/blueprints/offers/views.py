@@ -4,29 +4,62 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from referrals.blueprints.common import apply_service_error, refuse
+from referrals.blueprints.common import apply_service_error, drop_changes, refuse
 from referrals.blueprints.offers import bp
 from referrals.blueprints.offers.forms import DeclineForm
-from referrals.models import DeclineReason, Offer, utcnow
-from referrals.permissions import Role, offer_for, roles_required
+from referrals.models import DeclineReason, Offer, OfferState, utcnow
+from referrals.permissions import Role, closed_offer_state, offer_for, roles_required
 from referrals.services import ServiceError
 from referrals.services.referrals import offers
 from referrals.services.referrals.inbox import OfferPage, area_of, offer_page, therapist_inbox
 
+GONE_MESSAGES = {
+    OfferState.WITHDRAWN: _l(
+        "This offer was withdrawn a moment ago (the referrer withdrew the referral, or the "
+        "coordinator offered it again). Nothing was accepted."
+    ),
+    OfferState.EXPIRED: _l("The deadline of this offer has passed. Nothing was accepted."),
+    OfferState.DECLINED: _l("You declined this offer earlier."),
+}
+
+
+class OfferGone(Exception):
+    """The therapist's own offer is no longer open to answer; says what happened to it."""
+
+    def __init__(self, state: OfferState):
+        super().__init__(state.value)
+        self.message = GONE_MESSAGES[state]
+
 
 def get_offer_or_404(offer_id: int) -> Offer:
-    """Only the therapist's own offers, and only while open or after they accepted it."""
+    """Only the therapist's own offers, and only while open or after they accepted it. Their
+    own offer that was withdrawn, expired or declined raises OfferGone (answered with what
+    happened and the inbox); anything else is a 404."""
     offer = offer_for(current_user, offer_id)
     if offer is None:
+        state = closed_offer_state(current_user, offer_id)
+        if state is not None:
+            raise OfferGone(state)
         abort(404)
     return offer
+
+
+@bp.errorhandler(OfferGone)
+def offer_gone(error: OfferGone):
+    drop_changes()
+    flash(error.message, "error")
+    return redirect(url_for("offers.inbox"))
 
 
 def offer_page_or_404(offer_id: int, *, detail: str | None = None) -> OfferPage:
     page = offer_page(current_user, offer_id, detail=detail)
     if page is None:
+        state = closed_offer_state(current_user, offer_id)
+        if state is not None:
+            raise OfferGone(state)
         abort(404)
     return page
 
