@@ -15,6 +15,9 @@ from functools import cache
 from flask import current_app
 
 HKDF_INFO = b"referrals: TOTP secrets at rest"
+# What a secret reads as when the configured key cannot decrypt it: falsy, so the login asks
+# for an admin reset instead of failing; a reset writes None over it (a change from "").
+UNREADABLE = ""
 
 
 @cache
@@ -43,4 +46,10 @@ def encrypt(value: str) -> str:
 
 
 def decrypt(token: str) -> str:
-    return fernet().decrypt(token.encode()).decode()
+    """Raises ValueError (cryptography's InvalidToken is one) when the key does not fit."""
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return fernet().decrypt(token.encode()).decode()
+    except InvalidToken as error:
+        raise ValueError("the stored secret does not decrypt with the configured key") from error

@@ -4,7 +4,9 @@ encrypts the secrets that were stored before and its downgrade gives them back."
 from __future__ import annotations
 
 import pyotp
+import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from flask_migrate import downgrade, upgrade
 
 from referrals.crypto import decrypt
@@ -12,7 +14,7 @@ from referrals.extensions import db
 from referrals.models import Role, User
 from tests import factories
 from tests.conftest import make_app
-from tests.helpers import log_in_through_pages
+from tests.helpers import log_in_through_pages, submit_password, text
 
 ENCRYPTING_REVISION = "7fa3f2f0ae07"
 
@@ -67,3 +69,41 @@ def test_the_migration_encrypts_existing_secrets_and_the_downgrade_restores_them
         assert db.session.execute(sa.text("SELECT totp_secret FROM users")).scalar_one() == secret
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def another_key(app):
+    """The configured encryption key changes under stored secrets (a lost or rotated key)."""
+    saved = app.config.get("DATA_ENCRYPTION_KEY")
+    app.config["DATA_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    yield
+    app.config["DATA_ENCRYPTION_KEY"] = saved
+
+
+def test_a_secret_under_another_key_asks_for_a_reset_instead_of_a_500(
+    app, db, client, login_as, another_key, caplog
+):
+    user = factories.make_user(role=Role.REFERRER)
+    secret = user.totp_secret
+    db.session.commit()
+    app.config["DATA_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    db.session.expire_all()
+    # An open session keeps working: loading the user does not fail.
+    logged_in = app.test_client()
+    login_as(user=db.session.get(User, user.id), into=logged_in)
+    assert logged_in.get("/").status_code == 200
+    # The login's code step says what to do, for every code.
+    assert submit_password(client, user.email).headers["Location"] == "/login/code"
+    response = client.post("/login/code", data={"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 200
+    assert "Vraag je beheerder" in text(response)
+    assert secret not in caplog.text
+    assert "cannot be decrypted" in caplog.text
+    # After an admin's reset the user enrols a new authenticator.
+    admin = factories.make_user(role=Role.ADMIN)
+    login_as(user=admin, into=(admin_client := app.test_client()))
+    assert admin_client.post(f"/admin/users/{user.id}/reset-second-factor").status_code == 302
+    db.session.expire_all()
+    assert raw_secret(user.id) is None
+    again = app.test_client()
+    assert submit_password(again, user.email).headers["Location"] == "/login/authenticator"

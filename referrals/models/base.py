@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -51,9 +52,15 @@ class EncryptedString(sa.types.TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        from referrals.crypto import decrypt
+        from referrals.crypto import UNREADABLE, decrypt
 
-        return decrypt(value)
+        try:
+            return decrypt(value)
+        except ValueError:  # Fernet's InvalidToken: another key (see referrals.crypto)
+            logging.getLogger(__name__).error(
+                "a stored secret cannot be decrypted with the configured key"
+            )
+            return UNREADABLE
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -58,6 +58,15 @@ def _submit_code(user: User, form: SecondFactorForm, check_code):
     """
     if not form.validate_on_submit():
         return None
+    if user.totp_confirmed_at is not None and not user.totp_secret:
+        # Stored under another encryption key: no code can be checked until an admin resets it.
+        form.code.errors.append(
+            _(
+                "Your authenticator app can no longer be checked here. Ask your administrator "
+                "to reset it; you then set it up again at your next login."
+            )
+        )
+        return None
     if check_code(user, form.code.data):
         return _finish_login(user)
     if login_sessions.is_locked(user):
