@@ -8,6 +8,11 @@ SECRET_KEY = None  # each environment decides; production refuses to start witho
 SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
 # Database errors never write their parameters (names, dates of birth, BSNs) into the logs.
 SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
+# PostgreSQL: how long a request may wait for a connection, a statement and a lock (the worker
+# commands may run longer statements). A request that runs out gets the 503 page, rolled back.
+DB_CONNECT_TIMEOUT = 5  # seconds
+DB_STATEMENT_TIMEOUT_MS = 5000
+DB_LOCK_TIMEOUT_MS = 2000
 
 # Sessions: a server-side token is checked on every request (see referrals/services/sessions.py).
 SESSION_IDLE_TIMEOUT = timedelta(minutes=30)

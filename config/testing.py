@@ -9,3 +9,7 @@ ARGON2_TIME_COST = 1
 ARGON2_MEMORY_COST = 8192
 ARGON2_PARALLELISM = 1
 SERVER_NAME = None
+# The suite's 20-thread races wait on each other's locks on a busy CI machine: roomier limits
+# (tests/test_timeouts.py sets the production values where it tests them).
+DB_STATEMENT_TIMEOUT_MS = 60000
+DB_LOCK_TIMEOUT_MS = 30000

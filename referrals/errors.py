@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from referrals import audit
@@ -36,6 +36,15 @@ def render_csrf_error(error: CSRFError):
     return render_template("errors/400.html", error=error, csrf=True), 400
 
 
+def render_unavailable(error: Exception):
+    """The database is away or a timeout ran out: a Dutch 503 that asks to try again, rolled
+    back, rendered without the database (no user in the header: loading it would need it)."""
+    db.session.rollback()
+    current_app.logger.warning("database unavailable: %s", type(error).__name__)
+    page = render_template("errors/503.html", error=error, outage=True)
+    return page, 503, {"Retry-After": "30"}
+
+
 def render_internal_error(error: Exception):
     # Whatever the request half-did is thrown away; the traceback goes to the server log only.
     db.session.rollback()
@@ -52,4 +61,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(CSRFError, render_csrf_error)
     for code in PAGES - {500}:
         app.register_error_handler(code, render_error)
+    app.register_error_handler(OperationalError, render_unavailable)
     app.register_error_handler(InternalServerError, render_internal_error)
