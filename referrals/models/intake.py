@@ -124,6 +124,8 @@ class Referral(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    # The form's own key (one per loaded form): the same form sent twice saves one referral.
+    submission_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     programme_id: Mapped[int] = mapped_column(sa.ForeignKey("programmes.id"))
     participant_id: Mapped[int] = mapped_column(sa.ForeignKey("participants.id"), index=True)
     referring_organisation_id: Mapped[int] = mapped_column(

@@ -47,5 +47,8 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set (and committed) just before the message is handed to the mail server, cleared when
+    # the sent mark is saved: still set after a crash means "may have gone out already".
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))

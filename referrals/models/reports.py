@@ -34,6 +34,18 @@ class Report(Base):
             " OR (kind = 'progress' AND programme_id IS NOT NULL)",
             name="kind_has_subject",
         ),
+        # Versions of one programme's report on one period are numbered 1, 2, 3 ... once each,
+        # however many workers render at the same time.
+        sa.Index(
+            "ux_reports_progress_version",
+            "programme_id",
+            "period_start",
+            "period_end",
+            "version",
+            unique=True,
+            sqlite_where=sa.text("kind = 'progress'"),
+            postgresql_where=sa.text("kind = 'progress'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,6 +56,7 @@ class Report(Base):
     programme_id: Mapped[int | None] = mapped_column(sa.ForeignKey("programmes.id"), index=True)
     period_start: Mapped[date | None]
     period_end: Mapped[date | None]
+    version: Mapped[int | None]
     params: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     filename: Mapped[str] = mapped_column(sa.String(120))
     sha256: Mapped[str] = mapped_column(sa.String(64))

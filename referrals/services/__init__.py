@@ -41,3 +41,19 @@ def database_answers() -> bool:
         db.session.rollback()
         return False
     return True
+
+
+def serialize_on(*names: str) -> None:
+    """Hold a lock on each name until the transaction ends, so that checks-then-inserts on
+    the same names (such as the duplicate rule for one person) run one after the other.
+
+    PostgreSQL: transaction-level advisory locks, taken in sorted order (no deadlock between
+    two callers with overlapping names). SQLite: nothing to do, every transaction already
+    starts with BEGIN IMMEDIATE and so holds the one write lock from its first statement.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):
+        db.session.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
+        )

@@ -87,6 +87,9 @@ class ReferralForm(Form):
         _l("The participant agrees that progress is shared with us")
     )
     confirm_duplicate = HiddenField(default="")
+    # One key per loaded form: the same form sent twice (a double click, a retry, two tabs
+    # restored from one page) saves one referral.
+    submission_key = HiddenField()
 
 
 class WithdrawForm(Form):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import (
     abort,
     current_app,
@@ -126,6 +128,8 @@ def new_referral(programme_id: int):
     if programme is None or not intake.can_refer_to(current_user, programme):
         abort(404)
     form = ReferralForm()
+    if not intake.valid_submission_key(form.submission_key.data):
+        form.submission_key.data = secrets.token_urlsafe(24)
     if not current_user.organisation.kind.is_care_provider:
         del form.bsn  # municipal and other referrers never see or send a BSN
     duplicates = []
@@ -143,7 +147,19 @@ def new_referral(programme_id: int):
                     participant=participant,
                     details=details,
                     confirm_duplicate=form.confirm_duplicate.data == "yes",
+                    submission_key=form.submission_key.data,
                 )
+            except intake.AlreadySubmitted as already:
+                drop_changes()
+                flash(
+                    _(
+                        "Referral %(reference)s had already been submitted with this form; "
+                        "it was not submitted twice.",
+                        reference=already.referral.reference,
+                    ),
+                    "info",
+                )
+                return redirect(url_for("intake.referral", referral_id=already.referral.id))
             except intake.DuplicateReferral as duplicate:
                 drop_changes()
                 # Details only of the referrer's own organisation's referrals; another

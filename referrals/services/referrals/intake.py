@@ -38,7 +38,7 @@ from referrals.models import (
     local_today,
     utcnow,
 )
-from referrals.services import ServiceError
+from referrals.services import ServiceError, serialize_on
 from referrals.services.notifications import enqueue
 from referrals.services.notifications.texts import notification_text
 from referrals.services.referrals.offers import close_open_offers, offer_to_best_match
@@ -61,6 +61,21 @@ class DuplicateReferral(ServiceError):
     def __init__(self, duplicates: list[Referral]):
         super().__init__(_("This person already has an open referral in this programme."))
         self.duplicates = duplicates
+
+
+class AlreadySubmitted(ServiceError):
+    """This very form was sent before and saved: `referral` is what it saved."""
+
+    def __init__(self, referral: Referral):
+        super().__init__(_("This referral had already been submitted."))
+        self.referral = referral
+
+
+_SUBMISSION_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def valid_submission_key(value: str | None) -> bool:
+    return bool(value) and bool(_SUBMISSION_KEY.match(value))
 
 
 @dataclass
@@ -233,24 +248,55 @@ def submit_referral(
     participant: ParticipantDetails,
     details: ReferralDetails,
     confirm_duplicate: bool = False,
+    submission_key: str | None = None,
 ) -> Referral:
     """Check everything, then save the participant and the referral as `submitted`.
 
-    Raises InvalidReferral (field messages), DuplicateReferral (unless confirmed) or
-    ServiceError; nothing is written before all checks pass.
+    Raises InvalidReferral (field messages), DuplicateReferral (unless confirmed),
+    AlreadySubmitted (this form's key was saved before) or ServiceError; nothing is written
+    before all checks pass. Submissions for one person in one programme run one at a time
+    (`serialize_on`), so two at once cannot both pass the duplicate check.
     """
     if not can_refer_to(referrer, programme):
         raise ServiceError(_("Your organisation cannot refer to this programme."))
     errors = check_referral(referrer, programme, participant, details)
     if errors:
         raise InvalidReferral(errors)
+    serialize_on(*_person_lock_names(programme, participant))
+    if valid_submission_key(submission_key):
+        earlier = db.session.scalar(
+            sa.select(Referral).where(Referral.submission_key == submission_key)
+        )
+        if earlier is not None:
+            if earlier.referrer_id != referrer.id:
+                raise ServiceError(_("This form cannot be sent again. Open a new form."))
+            raise AlreadySubmitted(earlier)
+    else:
+        submission_key = None
     duplicates = find_duplicates(programme, participant)
     if duplicates and not confirm_duplicate:
         raise DuplicateReferral(duplicates)
-    return _save_referral(referrer, programme, participant, details, bool(duplicates))
+    return _save_referral(
+        referrer, programme, participant, details, bool(duplicates), submission_key
+    )
 
 
-def _save_referral(referrer, programme, participant, details, duplicate_confirmed) -> Referral:
+def _person_lock_names(programme: Programme, details: ParticipantDetails) -> list[str]:
+    """One name per way the duplicate rule can recognise the person (name, birth date and
+    postcode; BSN), within the programme. No personal data leaves the transaction: the
+    names are hashed into lock numbers by the database."""
+    names = [
+        f"referral:{programme.id}:person:{details.first_name.strip().lower()}"
+        f"|{details.last_name.strip().lower()}|{details.date_of_birth}|{details.postcode}"
+    ]
+    if details.bsn:
+        names.append(f"referral:{programme.id}:bsn:{details.bsn}")
+    return names
+
+
+def _save_referral(
+    referrer, programme, participant, details, duplicate_confirmed, submission_key=None
+) -> Referral:
     now = utcnow()
     person = Participant(
         first_name=participant.first_name.strip(),
@@ -274,6 +320,7 @@ def _save_referral(referrer, programme, participant, details, duplicate_confirme
         consent_share_progress=bool(details.consent_share_progress),
         state=ReferralState.SUBMITTED,
         submitted_at=now,
+        submission_key=submission_key,
     )
     db.session.add(referral)
     db.session.flush()
