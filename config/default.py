@@ -10,9 +10,11 @@ SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
 SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
 # PostgreSQL: how long a request may wait for a connection, a statement and a lock (the worker
 # commands may run longer statements). A request that runs out gets the 503 page, rolled back.
-DB_CONNECT_TIMEOUT = 5  # seconds
-DB_STATEMENT_TIMEOUT_MS = 5000
-DB_LOCK_TIMEOUT_MS = 2000
+DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))  # seconds (2 at least)
+DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "5000"))
+DB_LOCK_TIMEOUT_MS = int(os.environ.get("DB_LOCK_TIMEOUT_MS", "2000"))
+# SQLite: how long a statement waits for another connection's write lock before it gives up.
+DB_BUSY_TIMEOUT_MS = int(os.environ.get("DB_BUSY_TIMEOUT_MS", "5000"))
 
 # Sessions: a server-side token is checked on every request (see referrals/services/sessions.py).
 SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
@@ -40,6 +42,9 @@ REFUSED_ACCESS_LIMIT = "30 per 10 minutes"
 # Several app servers share rate-limit counters through Redis; one process can use memory.
 RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
 RATELIMIT_HEADERS_ENABLED = True
+# Redis away: each process counts in memory meanwhile, instead of refusing every login with a
+# 500 (the login locks are kept in the database and hold regardless); /ready says so.
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 RATELIMIT_ENABLED = True
 
 # How many proxies in front of the app set X-Forwarded-For/-Proto (0: none, trust nothing).

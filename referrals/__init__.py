@@ -143,7 +143,7 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(db.engine, busy_timeout_ms=app.config["DB_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -154,7 +154,7 @@ def register_extensions(app: Flask) -> None:
     register_template_filters(app)
 
 
-def configure_engine(engine: sa.Engine) -> None:
+def configure_engine(engine: sa.Engine, busy_timeout_ms: int = 5000) -> None:
     """SQLite: WAL, foreign keys, a busy timeout, and real transactions (BEGIN/SAVEPOINT)."""
     if engine.dialect.name != "sqlite":
         return
@@ -165,7 +165,7 @@ def configure_engine(engine: sa.Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA busy_timeout = 5000")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
@@ -222,9 +222,14 @@ def commit_request(response):
     it answered with a page, a file or a redirect, and undone when it answered with an error.
     Views and services never commit; a service error is rolled back where it is shown."""
     if response.status_code < 400:
+        # A failing commit raises: the request's error handling then answers 503 (database
+        # away) or 500, never the page that claims the change was saved.
         db.session.commit()
     else:
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except sa.exc.SQLAlchemyError:
+            current_app.logger.warning("rollback failed: the database connection is gone")
     return response
 
 

@@ -1,54 +1,79 @@
-"""Error pages in the user's language, without stack traces or SQL."""
+"""Error pages in the user's language, without stack traces or SQL, and without the database:
+an error page must still render when the error is that the database is away. So no page here
+shows the user's name or menu (loading them would query the database again), and the one write
+an error page does (the refused-access row of a 403/404) may fail without changing the answer.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, g, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from referrals import audit
-from referrals.extensions import db
+from referrals.extensions import db, login_manager
 
 PAGES = {400, 403, 404, 405, 413, 429, 500}
+RETRY_AFTER_SECONDS = "30"
+
+
+def error_page(code: int, **context) -> str:
+    if "_login_user" not in g:
+        # Not loaded yet (or its loading is what failed): the template context would load it
+        # from the database; the error page shows no user, so it counts as anonymous.
+        g._login_user = login_manager.anonymous_user()
+    return render_template(f"errors/{code}.html", without_database=True, **context)
 
 
 def render_error(error: HTTPException):
     code = error.code if error.code in PAGES else 500
     if code in (403, 404):
         _keep_refusal(code)
-    return render_template(f"errors/{code}.html", error=error), code
+    return error_page(code, error=error), code
+
+
+def _rollback() -> None:
+    """Roll back what the request did; on a connection that is gone, that may itself fail."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        current_app.logger.warning("rollback failed: the database connection is gone")
 
 
 def _keep_refusal(code: int) -> None:
     """Drop the request's own changes (as the commit point would) and commit the refused-access
     row on its own. A database that cannot take it does not turn the 404 into a 500."""
-    db.session.rollback()
+    _rollback()
     try:
         if audit.record_refused_access(code) is not None:
             db.session.commit()
-    except SQLAlchemyError:
-        db.session.rollback()
-        current_app.logger.exception("refused access could not be recorded")
+    except SQLAlchemyError as error:
+        _rollback()
+        current_app.logger.error("refused access could not be recorded: %s", type(error).__name__)
 
 
 def render_csrf_error(error: CSRFError):
-    return render_template("errors/400.html", error=error, csrf=True), 400
+    return error_page(400, error=error, csrf=True), 400
 
 
 def render_unavailable(error: Exception):
     """The database is away or a timeout ran out: a Dutch 503 that asks to try again, rolled
     back, rendered without the database (no user in the header: loading it would need it)."""
-    db.session.rollback()
+    _rollback()
     current_app.logger.warning("database unavailable: %s", type(error).__name__)
-    page = render_template("errors/503.html", error=error, outage=True)
-    return page, 503, {"Retry-After": "30"}
+    return error_page(503, error=error), 503, {"Retry-After": RETRY_AFTER_SECONDS}
 
 
-def render_internal_error(error: Exception):
-    # Whatever the request half-did is thrown away; the traceback goes to the server log only.
-    db.session.rollback()
-    return render_template("errors/500.html", error=InternalServerError()), 500
+def render_internal_error(error: InternalServerError):
+    """Whatever the request half-did is thrown away; the traceback goes to the server log only.
+    An error raised after the view (the commit point, the session touch) arrives here too: when
+    it is the database that failed, the answer is the 503 page as for any database outage."""
+    original = getattr(error, "original_exception", None)
+    if isinstance(original, OperationalError):
+        return render_unavailable(original)
+    _rollback()
+    return error_page(500, error=InternalServerError()), 500
 
 
 def refuse_untrusted_host(error: SecurityError):

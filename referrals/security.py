@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, g, redirect, request, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from referrals.extensions import db, login_manager
 from referrals.models import User
@@ -20,6 +21,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "auth.second_factor",
         "auth.enrol",
         "main.health",
+        "main.ready",
         "main.set_language",
         "main.favicon",
     }
@@ -91,16 +93,19 @@ def touch_session(response):
     Views commit what they mean to keep; whatever is still uncommitted here was not meant
     to be saved, so it is rolled back first and never rides along with this write.
     """
-    if g.get("touch_user_session") and g.get("user_session_id"):
-        db.session.rollback()
-        login_sessions.touch_session(g.user_session_id)
-        db.session.commit()
+    if g.get("touch_user_session") and g.get("user_session_id") and response.status_code < 500:
+        try:
+            db.session.rollback()
+            login_sessions.touch_session(g.user_session_id)
+            db.session.commit()
+        except SQLAlchemyError as error:
+            # The page was made; a session clock that could not move is no reason to lose it.
+            db.session.rollback()
+            current_app.logger.warning("session activity not recorded: %s", type(error).__name__)
     return response
 
 
 def set_security_headers(response):
-    from flask import current_app
-
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -108,7 +113,9 @@ def set_security_headers(response):
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if current_user and current_user.is_authenticated:
+    # From the cookie and what this request already loaded, never from the database: this runs
+    # after the commit (a reload of the user) and on error pages while the database is away.
+    if g.get("user_session_id") or "_user_id" in session:
         headers.setdefault("Cache-Control", "no-store")
     if current_app.config["SEND_HSTS"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

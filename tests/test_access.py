@@ -47,6 +47,7 @@ ADMIN = frozenset({Role.ADMIN})
 ACCESS: dict[str, frozenset[Role] | str] = {
     "static": PUBLIC,
     "main.health": PUBLIC,
+    "main.ready": PUBLIC,
     "main.set_language": PUBLIC,
     "main.favicon": PUBLIC,
     "auth.login": PUBLIC,

@@ -33,16 +33,6 @@ def page_of(query: sa.Select, page: int, size: int) -> tuple[list, bool]:
     return list(rows[:size]), len(rows) > size
 
 
-def database_answers() -> bool:
-    """Whether the database answers a trivial query (for the health check)."""
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError:
-        db.session.rollback()
-        return False
-    return True
-
-
 def serialize_on(*names: str) -> None:
     """Hold a lock on each name until the transaction ends, so that checks-then-inserts on
     the same names (such as the duplicate rule for one person) run one after the other.

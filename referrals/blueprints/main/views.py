@@ -1,13 +1,13 @@
-"""Home page per role, language switch and health check."""
+"""Home page per role, language switch, liveness and readiness."""
 
 from __future__ import annotations
 
 from flask import current_app, jsonify, redirect, render_template, request, send_from_directory
 from flask_login import current_user
 
+from referrals import readiness
 from referrals.blueprints.main import bp
 from referrals.security import safe_next_url
-from referrals.services import database_answers
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -42,7 +42,17 @@ def favicon():
 
 @bp.get("/health")
 def health():
-    """For load balancers: the app answers and the database too. Shows no data."""
-    if not database_answers():
-        return jsonify(status="error", database="unavailable"), 503
+    """Liveness: this process answers. It does not ask the database, so that a database outage
+    never makes a load balancer or orchestrator restart healthy app servers."""
     return jsonify(status="ok")
+
+
+@bp.get("/ready")
+def ready():
+    """Readiness: the database answers within a second with its schema at the newest
+    migration, and Redis answers when it holds the rate limits. Shows no data."""
+    state = readiness.check()
+    body = jsonify(status="ok" if state.ready else "unavailable", **state.checks)
+    if state.ready:
+        return body
+    return body, 503, {"Retry-After": "5"}
