@@ -229,6 +229,50 @@ def test_a_possible_duplicate_is_flagged_before_saving_and_can_be_confirmed(
     assert second.events[0].reason == "duplicate_confirmed"
 
 
+def test_the_form_carries_a_key_of_its_own(client, db, login_as, setup):
+    login_as(user=setup.gp)
+    keys = [
+        re.search(r'name="submission_key" type="hidden" value="([^"]+)"', text(page)).group(1)
+        for page in (client.get(f"/referrals/new/{setup.programme.id}") for _ in range(2))
+    ]
+    assert len(set(keys)) == 2
+    assert all(len(key) >= 16 for key in keys)
+
+
+def test_the_same_form_sent_twice_saves_one_referral(client, db, login_as, setup):
+    login_as(user=setup.gp)
+    key = "k" * 32
+    first = post_referral(client, setup.programme, submission_key=key)
+    again = post_referral(client, setup.programme, submission_key=key)
+    referral = db.session.scalars(sa.select(Referral)).one()
+    assert referral.submission_key == key
+    assert first.headers["Location"] == again.headers["Location"] == f"/referrals/{referral.id}"
+    shown = client.get(again.headers["Location"])
+    assert f"Verwijzing {referral.reference} was met dit formulier al verstuurd" in text(shown)
+    # Even "refer anyway" with the same form does not save it twice.
+    post_referral(client, setup.programme, submission_key=key, confirm_duplicate="yes")
+    assert count(db, Referral) == 1
+
+
+def test_another_users_form_key_is_refused_not_followed(client, db, login_as, setup):
+    login_as(user=setup.gp)
+    post_referral(client, setup.programme, submission_key="k" * 32)
+    colleague = factories.make_user(role=Role.REFERRER, organisation=setup.gp_practice)
+    login_as(user=colleague)
+    answer = post_referral(client, setup.programme, submission_key="k" * 32, last_name="Anders")
+    assert answer.status_code == 200
+    assert "Dit formulier kan niet nog eens worden verstuurd" in text(answer)
+    assert count(db, Referral) == 1
+
+
+def test_a_malformed_form_key_is_replaced_and_the_referral_saved(client, db, login_as, setup):
+    login_as(user=setup.gp)
+    answer = post_referral(client, setup.programme, submission_key="<script>")
+    assert answer.status_code == 302
+    saved = db.session.scalars(sa.select(Referral)).one()
+    assert saved.submission_key not in (None, "<script>")
+
+
 def test_the_same_bsn_is_a_duplicate_even_with_another_name(client, db, login_as, setup):
     login_as(user=setup.gp)
     post_referral(client, setup.programme, bsn=VALID_BSN)
