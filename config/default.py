@@ -92,6 +92,9 @@ MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@runningther
 # Programme reports: the web request queues, `flask render-reports --loop` renders. True renders
 # in the request itself (development without a worker).
 REPORTS_INLINE = False
+# A render job's lease: a worker that died on a job leaves it to the next one after this long
+# (a few times a long render); each claim is an attempt, and the third failed one is final.
+REPORT_JOB_LEASE_SECONDS = int(os.environ.get("REPORT_JOB_LEASE_SECONDS", "120"))
 
 # Key for secrets kept encrypted in the database (TOTP secrets). Unset: derived from SECRET_KEY.
 # Keep whichever is used stable: with another key, users must enrol their authenticator again.

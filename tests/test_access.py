@@ -20,6 +20,8 @@ from referrals.models import (
     DropoutReason,
     Outcome,
     Report,
+    ReportJob,
+    ReportJobState,
     ReportKind,
     Role,
     SessionAttendance,
@@ -97,6 +99,7 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "uptake.dashboard": frozenset({Role.OFFICER, Role.COORDINATOR}),
     "uptake.export": frozenset({Role.OFFICER, Role.COORDINATOR}),
     "uptake.request_report": frozenset({Role.OFFICER, Role.COORDINATOR}),
+    "uptake.request_again": frozenset({Role.OFFICER, Role.COORDINATOR}),
     "uptake.report_pdf": frozenset({Role.OFFICER, Role.COORDINATOR}),
     "trajectories.groups_index": frozenset({Role.THERAPIST}),
     "trajectories.new_group": frozenset({Role.THERAPIST}),
@@ -207,8 +210,18 @@ class Scenario:
             pdf=_blank_pdf(),  # aggregates only; the real rendering is tested elsewhere
         )
         db.session.add(progress_report)
+        failed_job = ReportJob(
+            programme=programme,
+            period_start=local_today(),
+            period_end=local_today(),
+            requested_at=utcnow(),
+            state=ReportJobState.FAILED,
+            attempts=3,
+        )
+        db.session.add(failed_job)
         db.session.flush()
         self.ids = {
+            "job_id": failed_job.id,
             "report_id": progress_report.id,
             "closed_referral_id": closed.referral_id,
             "closed_trajectory_id": closed.id,

@@ -4,6 +4,7 @@ downloads as the same bytes; a failed render leaves no report and says what fail
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -67,7 +68,7 @@ def test_the_page_queues_the_worker_renders_and_the_download_is_the_stored_file(
     assert len(prints) == 2
 
 
-def test_a_failed_render_leaves_no_report_and_says_why(
+def test_a_failed_render_is_tried_three_times_then_failed_and_can_be_asked_again(
     app, db, client, login_as, data, monkeypatch
 ):
     def broken(*args, **kwargs):
@@ -76,25 +77,86 @@ def test_a_failed_render_leaves_no_report_and_says_why(
     monkeypatch.setattr(programme_report, "render_programme_report", broken)
     login_as(user=officer_of(data))
     client.post(f"/uptake/{data.id}/reports", data=PERIOD)
-    with app.test_request_context():
-        programme_report.run_due_jobs()
     job = db.session.scalars(sa.select(ReportJob)).one()
-    assert job.state is ReportJobState.FAILED and job.report_id is None
-    assert "renderer out of memory" in job.error
+    states = []
+    for _ in range(4):
+        with app.test_request_context():
+            programme_report.run_due_jobs()
+        db.session.refresh(job)
+        states.append((job.state, job.attempts))
+    assert states == [
+        (ReportJobState.QUEUED, 1),
+        (ReportJobState.QUEUED, 2),
+        (ReportJobState.FAILED, 3),
+        (ReportJobState.FAILED, 3),  # a failed job is not taken again
+    ]
+    assert job.report_id is None and "renderer out of memory" in job.error
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
-    assert "renderer out of memory" in text(client.get(f"/uptake/{data.id}"))
+    page = text(client.get(f"/uptake/{data.id}"))
+    state_cell = re.search(r'<td class="job-state">(.*?)</td>', page).group(1)
+    assert state_cell == "kon niet worden gemaakt (3 keer geprobeerd); de beheerder kan zien waarom"
+    assert "renderer out of memory" not in page  # what went wrong stays in the job row
+
+    monkeypatch.undo()
+    again = client.post(f"/uptake/{data.id}/reports/{job.id}/again")
+    assert again.status_code == 302
+    queued = db.session.scalars(sa.select(ReportJob).where(ReportJob.id != job.id)).one()
+    assert (queued.state, queued.period_start, queued.attempts) == (
+        ReportJobState.QUEUED,
+        job.period_start,
+        0,
+    )
+    with app.test_request_context():
+        assert programme_report.run_due_jobs() == 1
+    db.session.refresh(queued)
+    assert queued.state is ReportJobState.DONE and queued.report.version == 1
 
 
-def test_a_job_is_claimed_once_and_a_stale_one_again(app, db, data):
+def test_only_a_failed_job_of_the_programme_can_be_asked_again(
+    app, db, client, login_as, data
+):
+    login_as(user=officer_of(data))
+    client.post(f"/uptake/{data.id}/reports", data=PERIOD)
+    job = db.session.scalars(sa.select(ReportJob)).one()
+    answer = client.post(f"/uptake/{data.id}/reports/{job.id}/again")
+    assert answer.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportJob)) == 1
+
+
+def test_a_running_job_is_taken_again_only_after_its_lease(app, db, data):
+    lease = timedelta(seconds=app.config["REPORT_JOB_LEASE_SECONDS"])
     with app.test_request_context():
         user = officer_of(data)
         job = programme_report.request_report(data, *map(_date, PERIOD.values()), actor=user)
         db.session.commit()
         assert programme_report.claim(job.id) is True
         assert programme_report.claim(job.id) is False
-        job.started_at = utcnow() - timedelta(hours=1)  # the worker died while rendering
+        job.started_at = utcnow() - lease + timedelta(seconds=5)  # still within the lease
+        db.session.commit()
+        assert programme_report.claim(job.id) is False
+        job.started_at = utcnow() - lease - timedelta(seconds=1)  # the worker died rendering
         db.session.commit()
         assert programme_report.claim(job.id) is True
+        assert job.attempts == 2
+
+
+def test_a_job_whose_worker_died_three_times_is_failed(app, db, client, login_as, data):
+    lease = timedelta(seconds=app.config["REPORT_JOB_LEASE_SECONDS"])
+    login_as(user=officer_of(data))
+    with app.test_request_context():
+        user = officer_of(data)
+        job = programme_report.request_report(data, *map(_date, PERIOD.values()), actor=user)
+        db.session.commit()
+        for _ in range(3):
+            assert programme_report.claim(job.id) is True
+            job.started_at = utcnow() - lease - timedelta(seconds=1)  # and then it died
+            db.session.commit()
+        assert programme_report.run_due_jobs() == 0
+    db.session.refresh(job)
+    assert (job.state, job.attempts) == (ReportJobState.FAILED, 3)
+    assert job.error == "the render stopped 3 times without finishing"
+    page = text(client.get(f"/uptake/{data.id}"))
+    assert f'/uptake/{data.id}/reports/{job.id}/again"' in page
 
 
 def _date(value):

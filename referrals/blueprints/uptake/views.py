@@ -28,6 +28,7 @@ from referrals.blueprints.common import (
     Form,
     file_response,
     period_date_error,
+    refuse,
 )
 from referrals.blueprints.uptake import bp
 from referrals.models import (
@@ -35,6 +36,7 @@ from referrals.models import (
     local_today,
 )
 from referrals.permissions import Role, programme_for, roles_required
+from referrals.services import ServiceError
 from referrals.services.uptake import (
     downloads,
     programme_report,
@@ -103,6 +105,7 @@ def dashboard(programme_id: int):
         period=period,
         view=view,
         jobs=downloads.report_jobs(programme),
+        max_attempts=programme_report.MAX_ATTEMPTS,
     )
 
 
@@ -148,6 +151,26 @@ def request_report(programme_id: int):
             _anchor="reports",
         )
     )
+
+
+@bp.post("/uptake/<int:programme_id>/reports/<int:job_id>/again")
+@roles_required(Role.OFFICER, Role.COORDINATOR)
+def request_again(programme_id: int, job_id: int):
+    """Queue the period of a report that could not be made once more."""
+    programme = get_programme_or_404(programme_id)
+    form = Form()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        programme_report.request_again(programme, job_id, actor=current_user)
+    except ServiceError as error:
+        refuse(error)
+    else:
+        flash(
+            _("The report is being made. It appears under Reports below when it is ready."),
+            "info",
+        )
+    return redirect(url_for("uptake.dashboard", programme_id=programme.id, _anchor="reports"))
 
 
 @bp.get("/uptake/reports/<int:report_id>")
