@@ -13,6 +13,9 @@ SQLALCHEMY_ENGINE_OPTIONS: dict = {"hide_parameters": True}
 DB_CONNECT_TIMEOUT = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))  # seconds (2 at least)
 DB_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_STATEMENT_TIMEOUT_MS", "5000"))
 DB_LOCK_TIMEOUT_MS = int(os.environ.get("DB_LOCK_TIMEOUT_MS", "2000"))
+# The worker commands (send-notifications, render-reports, expire-offers): longer, for batches.
+DB_WORKER_STATEMENT_TIMEOUT_MS = int(os.environ.get("DB_WORKER_STATEMENT_TIMEOUT_MS", "300000"))
+DB_WORKER_LOCK_TIMEOUT_MS = int(os.environ.get("DB_WORKER_LOCK_TIMEOUT_MS", "30000"))
 # SQLite: how long a statement waits for another connection's write lock before it gives up.
 DB_BUSY_TIMEOUT_MS = int(os.environ.get("DB_BUSY_TIMEOUT_MS", "5000"))
 

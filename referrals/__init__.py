@@ -178,6 +178,28 @@ def configure_engine(engine: sa.Engine, busy_timeout_ms: int = 5000) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def use_worker_timeouts(app: Flask) -> None:
+    """For the worker commands (a process of their own): the longer statement and lock
+    timeouts of DB_WORKER_*, since a batch or a report's queries may take longer than a page's.
+    Connections opened from now on set them; the pool is emptied of those with the request
+    values."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        return
+    statement = int(app.config["DB_WORKER_STATEMENT_TIMEOUT_MS"])
+    lock = int(app.config["DB_WORKER_LOCK_TIMEOUT_MS"])
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {statement}")
+            cursor.execute(f"SET lock_timeout = {lock}")
+        dbapi_connection.commit()
+
+    engine.dispose()
+
+
 def register_blueprints(app: Flask) -> None:
     from referrals.blueprints.admin import bp as admin_bp
     from referrals.blueprints.audit import bp as audit_bp

@@ -65,6 +65,22 @@ if POSTGRES:
         connect_args = strict_app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]
         assert connect_args["connect_timeout"] == 5
 
+    def test_worker_commands_get_the_longer_worker_timeouts(databases):
+        from referrals import use_worker_timeouts
+
+        app = make_app(
+            databases.new("workertimeouts"),
+            DB_WORKER_STATEMENT_TIMEOUT_MS=240000,
+            DB_WORKER_LOCK_TIMEOUT_MS=20000,
+        )
+        use_worker_timeouts(app)
+        with app.app_context():
+            with _db.engine.connect() as connection:
+                shown = connection.exec_driver_sql("SHOW statement_timeout").scalar()
+                locks = connection.exec_driver_sql("SHOW lock_timeout").scalar()
+            _db.engine.dispose()
+        assert (shown, locks) == ("4min", "20s")
+
     def test_a_locked_table_answers_503_within_the_lock_timeout(strict_app):
         client = strict_app.test_client()
         data = {"email": "nobody@example.org", "password": "x" * 12}
