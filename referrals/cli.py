@@ -134,7 +134,11 @@ def create_admin_command(email: str, name: str, organisation_name: str, password
     "--interval", default=30.0, show_default=True, type=click.FloatRange(min=0), help="Seconds."
 )
 def send_notifications_command(loop: bool, interval: float) -> None:
-    """Deliver the notifications that are due; failed ones are retried later (exit code 0)."""
+    """Deliver the notifications that are due; failed ones are retried later (exit code 0).
+
+    Several may run at once: each message goes out once, and again only when a sender stopped
+    while handing it over (then with the same Message-ID).
+    """
     from referrals.services import notifications
 
     if not loop:

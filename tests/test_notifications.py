@@ -103,12 +103,16 @@ def test_a_notification_is_delivered_once_over_smtp(db, inbox):
     assert mail.message["From"] == SENDER
     assert mail.message["To"] == "coordinator@example.org"
     assert mail.message["Subject"] == "New referral to triage"
-    assert mail.message["Message-ID"].endswith("@runningtherapie.invalid>")
+    created = notification.created_at.strftime("%Y%m%d%H%M%S.%f")
+    assert mail.message["Message-ID"] == (
+        f"<notification-{notification.id}.{created}@runningtherapie.invalid>"
+    )
     assert mail.body.strip() == body
     db.session.refresh(notification)
     assert notification.sent_at is not None
     assert notification.attempts == 1
     assert notification.last_error is None
+    assert notification.sending_since is None
 
     assert deliver_due() == (0, 0)
     assert len(inbox.messages) == 1
@@ -143,6 +147,7 @@ def test_a_failed_delivery_is_retried_and_not_lost(app, db, inbox, monkeypatch):
     assert "ConnectionRefusedError" in notification.last_error
     assert notification.next_attempt_at >= before + retry_delay(1)
     assert notification.claimed_until is None
+    assert notification.sending_since is None  # a failed attempt is not "maybe sent"
     # Not due yet: nothing is tried again before its time, even with the server back.
     monkeypatch.setitem(app.config, "MAIL_PORT", smtp_port)
     assert deliver_due() == (0, 0)
@@ -166,7 +171,7 @@ def test_any_error_while_sending_counts_as_a_failure_and_the_worker_goes_on(db):
     sent_messages = []
 
     def transport(message):
-        if f".notification-{first.id}@" in message["Message-ID"]:
+        if message["Message-ID"].startswith(f"<notification-{first.id}."):
             raise RuntimeError("unexpected")
         sent_messages.append(message)
 
@@ -178,8 +183,84 @@ def test_any_error_while_sending_counts_as_a_failure_and_the_worker_goes_on(db):
     assert first.attempts == 1
     assert first.last_error == "RuntimeError: unexpected"
     assert first.claimed_until is None  # free for the next round, not stuck for minutes
+    assert first.sending_since is None
     assert second.sent_at is not None
     assert len(sent_messages) == 1
+
+
+def test_the_message_id_is_the_same_on_every_attempt_and_differs_per_notification(app, db):
+    first = new_notification(db)
+    second = new_notification(db)
+    with app.test_request_context():
+        ids = [notifications.build_message(first)["Message-ID"] for _ in range(2)]
+        other = notifications.build_message(second)["Message-ID"]
+        db.session.expire_all()  # read back from the database: the same value again
+        reloaded = notifications.build_message(db.session.get(Notification, first.id))
+
+    assert ids[0] == ids[1] == reloaded["Message-ID"]
+    assert other != ids[0]
+    created = first.created_at
+    assert ids[0] == (
+        f"<notification-{first.id}.{created:%Y%m%d%H%M%S}.{created.microsecond:06d}"
+        "@runningtherapie.invalid>"
+    )
+
+
+def test_the_sending_mark_is_committed_before_the_hand_over_and_cleared_after(db):
+    notification = new_notification(db)
+    seen = []
+
+    def transport(message):
+        open_transaction = db.session().in_transaction()  # a flush alone would leave one open
+        row = db.session.get(Notification, notification.id)
+        seen.append((open_transaction, row.sending_since, row.sent_at))
+
+    assert deliver_due(transport=transport) == (1, 0)
+
+    [(open_transaction, sending_since, sent_at)] = seen
+    assert open_transaction is False  # the mark was committed before the hand-over
+    assert sending_since is not None and sent_at is None
+    db.session.refresh(notification)
+    assert notification.sending_since is None
+    assert notification.sent_at >= sending_since
+
+
+def test_a_message_left_in_flight_by_a_crash_is_sent_again_with_the_same_id_and_a_warning(
+    app, db, inbox, caplog
+):
+    user = factories.make_user(role=Role.COORDINATOR, email="crash@example.org")
+    notification = new_notification(db, user, body="Kijk hier: http://x/9")
+    with app.test_request_context():
+        expected_id = notifications.build_message(notification)["Message-ID"]
+    # What a sender killed after the hand-over leaves, once its claim has run out.
+    notification.sending_since = utcnow() - timedelta(minutes=6)
+    notification.claimed_until = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+
+    with caplog.at_level("WARNING", logger=app.logger.name):
+        assert deliver_due() == (1, 0)
+
+    [mail] = inbox.messages
+    assert mail.message["Message-ID"] == expected_id
+    [record] = [r for r in caplog.records if "may have gone out already" in r.getMessage()]
+    assert record.levelname == "WARNING"
+    assert f"notification {notification.id} " in record.getMessage()
+    assert "crash@example.org" not in caplog.text
+    assert "Kijk hier" not in caplog.text
+    db.session.refresh(notification)
+    assert notification.sending_since is None
+    assert notification.sent_at is not None
+    assert deliver_due() == (0, 0)
+    assert len(inbox.messages) == 1
+
+
+def test_a_normal_delivery_logs_no_repeat_warning(app, db, inbox, caplog):
+    new_notification(db)
+
+    with caplog.at_level("WARNING", logger=app.logger.name):
+        assert deliver_due() == (1, 0)
+
+    assert "may have gone out already" not in caplog.text
 
 
 def test_retry_delay_grows_to_an_hour_and_stays_there():

@@ -1,13 +1,21 @@
-"""Outbox: enqueue notifications with a change; a worker delivers them by SMTP or to files."""
+"""Outbox: enqueue notifications with a change; a worker delivers them by SMTP or to files.
+
+Delivery is at least once, with the least repetition possible: a worker claims a message (a
+conditional UPDATE, so two workers never take the same one), marks it "sending" and commits,
+hands it to the mail server, then saves the sent mark. A worker that dies in between leaves the
+"sending" mark; the message is sent again once its claim has run out, with the same Message-ID
+(derived from the notification, never random), so the repeat can be recognised. At most the one
+message in flight is repeated per crash; none is lost.
+"""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,6 +26,8 @@ from referrals.models import Notification, NotificationKind, User, utcnow
 
 # Retry after 1, 2, 4 ... minutes, at most an hour apart; a message is never given up.
 MAX_RETRY_DELAY = timedelta(hours=1)
+# How long a worker holds a message: far longer than one SMTP delivery may take (30 s per
+# step), so a live worker never loses its claim; after a crash the message waits this long.
 CLAIM_TIME = timedelta(minutes=5)
 
 
@@ -51,11 +61,22 @@ def build_message(notification: Notification) -> EmailMessage:
     message["From"] = cfg["MAIL_DEFAULT_SENDER"]
     message["To"] = notification.recipient_email
     message["Subject"] = notification.subject
-    # The sender's domain, not socket.getfqdn(): no DNS look-up, no internal host name leaked.
-    domain = parseaddr(cfg["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or None
-    message["Message-ID"] = make_msgid(idstring=f"notification-{notification.id}", domain=domain)
+    message["Message-ID"] = message_id(notification)
     message.set_content(notification.body)
     return message
+
+
+def message_id(notification: Notification) -> str:
+    """The same on every attempt, so a message sent again after a crash is recognisable.
+
+    The id with the creation time to the microsecond keeps it unique across installations
+    (and across a database rebuilt from scratch) that share a sender domain.
+    """
+    # The sender's domain, not socket.getfqdn(): no DNS look-up, no internal host name leaked.
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    created = notification.created_at.astimezone(UTC).strftime("%Y%m%d%H%M%S.%f")
+    return f"<notification-{notification.id}.{created}@{domain}>"
 
 
 def send_by_smtp(message: EmailMessage) -> None:
@@ -110,7 +131,9 @@ def _claim(notification_id: int) -> bool:
 def deliver_due(transport: Callable[[EmailMessage], None] | None = None, limit: int = 100):
     """Send what is due. Commits per message, so one failure never undoes another's success.
 
-    Returns (sent, failed) counts. This is a worker, not a request: it owns its transactions.
+    Per message: claim it (commit), mark it "sending" (commit), hand it to the transport, save
+    the sent mark and clear "sending" (commit). Returns (sent, failed) counts. This is a
+    worker, not a request: it owns its transactions.
     """
     transport = transport or default_transport()
     due_ids = db.session.scalars(
@@ -127,9 +150,20 @@ def deliver_due(transport: Callable[[EmailMessage], None] | None = None, limit: 
         notification = db.session.get(Notification, notification_id)
         if notification is None:
             continue
+        if notification.sending_since is not None:
+            # A sender stopped (killed, machine down, database away) between handing it over
+            # and saving the sent mark. The id only: no address or text in the log.
+            current_app.logger.warning(
+                "notification %s was being sent since %s when its sender stopped: it may have "
+                "gone out already; sending it again with the same Message-ID",
+                notification_id,
+                notification.sending_since.isoformat(timespec="seconds"),
+            )
         try:
             message = build_message(notification)
+            # Committed before the hand-over: a crash from here on repeats only this message.
             # No transaction stays open while the mail server is slow to answer.
+            notification.sending_since = utcnow()
             db.session.commit()
             transport(message)
         except Exception as error:
@@ -140,6 +174,7 @@ def deliver_due(transport: Callable[[EmailMessage], None] | None = None, limit: 
             notification.last_error = f"{type(error).__name__}: {error}"[:500]
             notification.next_attempt_at = utcnow() + retry_delay(notification.attempts)
             notification.claimed_until = None
+            notification.sending_since = None  # the server refused it or was not reached
             failed += 1
             current_app.logger.warning(
                 "notification %s not delivered (attempt %s): %s",
@@ -151,6 +186,7 @@ def deliver_due(transport: Callable[[EmailMessage], None] | None = None, limit: 
         else:
             notification.attempts += 1
             notification.sent_at = utcnow()
+            notification.sending_since = None
             notification.last_error = None
             sent += 1
         db.session.commit()
