@@ -141,6 +141,7 @@ def send_notifications_command(loop: bool, interval: float) -> None:
     """
     from referrals.services import notifications
 
+    _worker_connections()
     if not loop:
         sent, failed = notifications.deliver_due()
         click.echo(f"sent {sent}, failed {failed}")
@@ -152,6 +153,14 @@ def send_notifications_command(loop: bool, interval: float) -> None:
 
     click.echo(f"Delivering notifications every {interval:g} s; Ctrl-C stops.")
     _run_loop(one_round, interval, "delivering notifications failed")
+
+
+def _worker_connections() -> None:
+    """A worker's queries may take longer than a page's: its connections get the
+    DB_WORKER_* statement and lock timeouts instead of the request ones."""
+    from referrals import use_worker_timeouts
+
+    use_worker_timeouts(current_app._get_current_object())
 
 
 def _run_loop(one_round, interval: float, failure: str) -> None:
@@ -197,6 +206,7 @@ def render_reports_command(loop: bool, interval: float) -> None:
     """Render the programme reports that were requested (the web request only queues them)."""
     from referrals.services.uptake.programme_report import run_due_jobs
 
+    _worker_connections()
     if not loop:
         click.echo(f"rendered {run_due_jobs()}")
         return
@@ -215,6 +225,7 @@ def expire_offers_command() -> None:
     offers that end within a day (run every few minutes)."""
     from referrals.services.referrals.offers import settle_deadlines
 
+    _worker_connections()
     returned, reminded = settle_deadlines()
     db.session.commit()
     click.echo(f"Offers past their deadline returned to the queue: {returned}.")

@@ -97,6 +97,16 @@ def make_app(database_url: str, **overrides):
     return app
 
 
+def rebind_limiter(app) -> None:
+    """The limiter is one object, and binding it to an app sets its storage: after a test
+    made an app that counts in Redis (or in a Redis that is away), bind it to `app`'s
+    in-memory storage again, so that later tests count, and reset, as before. Binding does not
+    clear the mark a Redis that went away left (counting then goes to the fallback store until
+    a request finds Redis back), so that is cleared here too."""
+    limiter.init_app(app)
+    limiter._storage_dead = False
+
+
 @pytest.fixture(scope="session")
 def app(databases):
     """One app for the run, its database brought to the newest migration."""
@@ -161,8 +171,8 @@ def db(app, request):
         else:
             connection = _db.engine.connect()
             outer = connection.begin()
-        limiter.reset()
         try:
+            limiter.reset()
             with session_on(connection):
                 yield _db
         finally:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from referrals import audit
 from referrals.models import AuditAction, AuditEvent, Role, utcnow
+from referrals.models.base import LOCAL_ZONE, local_today
 from tests import factories
 from tests.helpers import text
 
@@ -66,7 +67,10 @@ def events(app, db):
             AuditAction.UPDATE, actor=bob, object_type="referral", object_id=2, participant_id=32
         )
         old = audit.record(AuditAction.SEARCH, actor=bob, object_type="referral", detail="old")
-        old.occurred_at = utcnow() - timedelta(days=2)
+        # noon two Dutch calendar days ago: the filters take Dutch dates, at any hour in UTC
+        old.occurred_at = datetime.combine(
+            local_today() - timedelta(days=2), time(12), tzinfo=LOCAL_ZONE
+        ).astimezone(UTC)
     db.session.commit()
     return alice, bob
 
@@ -94,7 +98,7 @@ def test_admin_filters_by_participant_and_action(client, db, login_as, events):
 
 def test_admin_filters_by_period(client, db, login_as, events):
     login_as(Role.ADMIN)
-    today = utcnow().date()
+    today = local_today()
     yesterday = today - timedelta(days=1)
     recent = text(client.get(f"/admin/audit/?date_from={yesterday.isoformat()}&action=search"))
     assert ">old<" not in recent

@@ -8,11 +8,11 @@ import pytest
 from flask_migrate import downgrade, upgrade
 
 from referrals.extensions import db
-from tests.conftest import make_app
+from tests.conftest import make_app, rebind_limiter
 
 
 @pytest.fixture
-def own_app(databases):
+def own_app(app, databases):
     made = []
 
     def _make(**overrides):
@@ -24,11 +24,12 @@ def own_app(databases):
         return app
 
     yield _make
-    for app in made:
-        with app.app_context():
+    rebind_limiter(app)
+    for made_app in made:
+        with made_app.app_context():
             db.engine.dispose()
-            if "referrals.readiness_engine" in app.extensions:
-                app.extensions["referrals.readiness_engine"].dispose()
+            if "referrals.readiness_engine" in made_app.extensions:
+                made_app.extensions["referrals.readiness_engine"].dispose()
 
 
 def test_ready_when_the_database_is_at_the_newest_migration(own_app):

@@ -65,20 +65,33 @@ if POSTGRES:
         connect_args = strict_app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]
         assert connect_args["connect_timeout"] == 5
 
-    def test_worker_commands_get_the_longer_worker_timeouts(databases):
-        from referrals import use_worker_timeouts
-
+    @pytest.fixture
+    def worker_app(databases):
         app = make_app(
             databases.new("workertimeouts"),
             DB_WORKER_STATEMENT_TIMEOUT_MS=240000,
             DB_WORKER_LOCK_TIMEOUT_MS=20000,
         )
-        use_worker_timeouts(app)
         with app.app_context():
+            upgrade()
+            _db.session.remove()
+        yield app
+        with app.app_context():
+            _db.engine.dispose()
+
+    @pytest.mark.parametrize("command", ["send-notifications", "render-reports", "expire-offers"])
+    def test_worker_commands_get_the_longer_worker_timeouts(worker_app, command):
+        with worker_app.app_context():
+            with _db.engine.connect() as connection:
+                before = connection.exec_driver_sql("SHOW statement_timeout").scalar()
+            result = worker_app.test_cli_runner().invoke(args=[command])
+            assert result.exit_code == 0, result.output
             with _db.engine.connect() as connection:
                 shown = connection.exec_driver_sql("SHOW statement_timeout").scalar()
                 locks = connection.exec_driver_sql("SHOW lock_timeout").scalar()
+            _db.session.remove()
             _db.engine.dispose()
+        assert before != "4min"
         assert (shown, locks) == ("4min", "20s")
 
     def test_a_locked_table_answers_503_within_the_lock_timeout(strict_app):

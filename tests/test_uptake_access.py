@@ -5,9 +5,10 @@ query lists only their own programmes."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from referrals.extensions import db
-from referrals.models import Report, ReportKind, Role, utcnow
+from referrals.models import Report, ReportJob, ReportJobState, ReportKind, Role, utcnow
 from referrals.permissions import programmes_visible_to
 from tests import factories
 from tests.helpers import text
@@ -32,13 +33,27 @@ class Side:
             pdf=b"%PDF-1.7\n",
         )
         db.session.add(self.report)
+        self.failed_job = ReportJob(
+            programme=self.programme,
+            period_start=self.report.created_at.date(),
+            period_end=self.report.created_at.date(),
+            requested_at=utcnow(),
+            state=ReportJobState.FAILED,
+            attempts=3,
+        )
+        db.session.add(self.failed_job)
         db.session.flush()
 
     def user(self, role: Role):
         return self.coordinator if role is Role.COORDINATOR else self.officer
 
     def ids(self) -> dict:
-        return {"programme_id": self.programme.id, "report_id": self.report.id, "kind": "csv"}
+        return {
+            "programme_id": self.programme.id,
+            "report_id": self.report.id,
+            "job_id": self.failed_job.id,
+            "kind": "csv",
+        }
 
 
 @pytest.fixture
@@ -66,9 +81,13 @@ def programme_urls(app, ids: dict) -> list[tuple[str, str, str]]:
 
 def test_the_probe_covers_the_uptake_endpoints(app, sides):
     endpoints = {endpoint for endpoint, _, _ in programme_urls(app, sides[0].ids())}
-    assert {"uptake.dashboard", "uptake.export", "uptake.request_report", "uptake.report_pdf"} <= (
-        endpoints
-    )
+    assert {
+        "uptake.dashboard",
+        "uptake.export",
+        "uptake.request_report",
+        "uptake.request_again",
+        "uptake.report_pdf",
+    } <= endpoints
 
 
 @pytest.mark.parametrize("role", FIGURE_ROLES, ids=lambda r: r.value)
@@ -116,3 +135,18 @@ def test_a_coordinator_of_another_programme_of_the_same_municipality_sees_only_t
     login_as(user=other, into=client)
     assert client.get(f"/uptake/{noord.programme.id}").status_code == 404
     assert client.get(f"/uptake/reports/{noord.report.id}").status_code == 404
+
+
+def test_another_programmes_failed_job_is_not_asked_again_through_ones_own(
+    app, db, login_as, sides
+):
+    """The job is looked up within the programme in the URL, not by its id alone."""
+    noord, oost = sides
+    client = app.test_client()
+    login_as(user=noord.coordinator, into=client)
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(ReportJob))
+    response = client.post(f"/uptake/{noord.programme.id}/reports/{oost.failed_job.id}/again")
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportJob)) == before
+    assert client.post(f"/uptake/{noord.programme.id}/reports/{noord.failed_job.id}/again")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportJob)) == before + 1
