@@ -19,6 +19,10 @@ DB_WORKER_LOCK_TIMEOUT_MS = int(os.environ.get("DB_WORKER_LOCK_TIMEOUT_MS", "300
 # SQLite: how long a statement waits for another connection's write lock before it gives up.
 DB_BUSY_TIMEOUT_MS = int(os.environ.get("DB_BUSY_TIMEOUT_MS", "5000"))
 
+# Logs on stderr: one JSON object per line (json), or plain lines (text); see referrals/logs.py.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
 # Sessions: a server-side token is checked on every request (see referrals/services/sessions.py).
 SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
 SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from referrals.extensions import babel, csrf, db, limiter, login_manager, migrate
+from referrals.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_NAMES = ("development", "testing", "production")
@@ -33,6 +34,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.config.from_object(f"config.{config_name}")
     app.config["CONFIG_NAME"] = config_name
     app.config.update(overrides or {})
+    configure_logging(app)
     register_database_defaults(app)
     check_secret_key(app)
     if app.config["PROXY_COUNT"]:
@@ -181,8 +183,11 @@ def configure_engine(engine: sa.Engine, busy_timeout_ms: int = 5000) -> None:
 def use_worker_timeouts(app: Flask) -> None:
     """For the worker commands (a process of their own): the longer statement and lock
     timeouts of DB_WORKER_*, since a batch or a report's queries may take longer than a page's.
-    Connections opened from now on set them; the pool is emptied of those with the request
-    values."""
+    Each connection gets them when it is next taken from the pool (pooled ones too; the pool is
+    not emptied, as connections may be in use). Once per app."""
+    if app.extensions.get("referrals.worker_timeouts"):
+        return
+    app.extensions["referrals.worker_timeouts"] = True
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "postgresql":
@@ -190,14 +195,15 @@ def use_worker_timeouts(app: Flask) -> None:
     statement = int(app.config["DB_WORKER_STATEMENT_TIMEOUT_MS"])
     lock = int(app.config["DB_WORKER_LOCK_TIMEOUT_MS"])
 
-    @sa.event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):
+    @sa.event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection, record, _proxy):
+        if record.info.get("worker_timeouts"):
+            return
         with dbapi_connection.cursor() as cursor:
             cursor.execute(f"SET statement_timeout = {statement}")
             cursor.execute(f"SET lock_timeout = {lock}")
         dbapi_connection.commit()
-
-    engine.dispose()
+        record.info["worker_timeouts"] = True
 
 
 def register_blueprints(app: Flask) -> None:
