@@ -168,9 +168,7 @@ if POSTGRES:
         assert after.status_code == 302, after.text[:300]
         assert count_referrals(fault_app, programme_id, last_name) == 1
 
-    def test_a_frozen_database_makes_readiness_say_no_within_two_seconds(
-        fault_app, world, proxied
-    ):
+    def test_a_frozen_database_makes_readiness_say_no_within_two_seconds(fault_app, world, proxied):
         proxy, server = proxied
         anonymous = requests.Session()
         proxy.freeze()

@@ -164,9 +164,7 @@ def test_twenty_accepts_of_one_offer_succeed_once(live_app, server):
         therapist_id = world.therapist.id
     url = f"{server.url}/offers/{offer_id}/accept"
 
-    answers = all_at_once(
-        [lambda: http.post(url, allow_redirects=False) for _ in range(ATTEMPTS)]
-    )
+    answers = all_at_once([lambda: http.post(url, allow_redirects=False) for _ in range(ATTEMPTS)])
 
     assert [answer.status_code for answer in answers] == [302] * ATTEMPTS
     assert trajectories_of(live_app, therapist_id) == 1
@@ -208,9 +206,7 @@ def test_twenty_accepts_into_the_last_free_place_succeed_once(live_app, server):
 def test_two_coordinators_offering_one_referral_at_once_make_one_offer(live_app, server):
     with live_app.test_request_context():
         world = new_world(live_app)
-        second = factories.make_user(
-            role=world.coordinator.role, organisation=world.municipality
-        )
+        second = factories.make_user(role=world.coordinator.role, organisation=world.municipality)
         world.programme.coordinators.append(second)
         other_therapist = factories.make_therapist(
             user=factories.make_user(role=world.therapist_user.role),

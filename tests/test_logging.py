@@ -153,9 +153,7 @@ def test_a_proxys_request_id_is_kept_and_an_unsafe_one_replaced(client, db, logs
     assert "<script>" not in logs.getvalue()
 
 
-def test_every_record_during_a_request_carries_its_id_and_the_user(
-    client, db, logs, monkeypatch
-):
+def test_every_record_during_a_request_carries_its_id_and_the_user(client, db, logs, monkeypatch):
     user = factories.make_user(role=Role.REFERRER)
     db.session.commit()
     log_in_through_pages(client, user)

@@ -128,9 +128,7 @@ def test_liveness_answers_and_readiness_says_not_ready(away_app):
     assert took < LIMIT_SECONDS
 
 
-def test_a_commit_that_fails_answers_503_and_keeps_nothing(
-    app, client, db, login_as, monkeypatch
-):
+def test_a_commit_that_fails_answers_503_and_keeps_nothing(app, client, db, login_as, monkeypatch):
     """The view did its work, then the commit point found the database gone: the answer is
     the 503 page, not the success redirect, and the change is not there."""
     from tests import factories

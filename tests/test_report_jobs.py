@@ -112,9 +112,7 @@ def test_a_failed_render_is_tried_three_times_then_failed_and_can_be_asked_again
     assert queued.state is ReportJobState.DONE and queued.report.version == 1
 
 
-def test_only_a_failed_job_of_the_programme_can_be_asked_again(
-    app, db, client, login_as, data
-):
+def test_only_a_failed_job_of_the_programme_can_be_asked_again(app, db, client, login_as, data):
     login_as(user=officer_of(data))
     client.post(f"/uptake/{data.id}/reports", data=PERIOD)
     job = db.session.scalars(sa.select(ReportJob)).one()
