@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 
 from referrals.extensions import babel, csrf, db, limiter, login_manager, migrate
 from referrals.logs import configure_logging
+from referrals.metrics import register_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_NAMES = ("development", "testing", "production")
@@ -45,6 +46,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.url_map.converters["int"] = DatabaseIdConverter
     register_blueprints(app)
     register_security_and_errors(app)
+    register_metrics(app)
     register_cli(app)
     if app.config.get("OFFER_TIMER_SECONDS"):
         from referrals.background import start_offer_timer

@@ -22,6 +22,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "auth.enrol",
         "main.health",
         "main.ready",
+        "main.metrics",
         "main.set_language",
         "main.favicon",
     }

@@ -50,6 +50,7 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "static": PUBLIC,
     "main.health": PUBLIC,
     "main.ready": PUBLIC,
+    "main.metrics": PUBLIC,
     "main.set_language": PUBLIC,
     "main.favicon": PUBLIC,
     "auth.login": PUBLIC,

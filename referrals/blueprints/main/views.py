@@ -1,11 +1,19 @@
-"""Home page per role, language switch, liveness and readiness."""
+"""Home page per role, language switch, liveness, readiness and metrics."""
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, redirect, render_template, request, send_from_directory
+from flask import (
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+)
 from flask_login import current_user
 
-from referrals import readiness
+from referrals import metrics, readiness
 from referrals.blueprints.main import bp
 from referrals.security import safe_next_url
 
@@ -56,3 +64,12 @@ def ready():
     if state.ready:
         return body
     return body, 503, {"Retry-After": "5"}
+
+
+@bp.get("/metrics", endpoint="metrics")
+def prometheus_metrics():
+    """Prometheus metrics, for the monitoring host only (METRICS_ALLOWED_NETWORKS): to anyone
+    else the page does not exist."""
+    if not metrics.allowed(request.remote_addr):
+        abort(404)
+    return metrics.metrics_response()
