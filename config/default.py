@@ -50,11 +50,13 @@ ACCOUNT_LOCK_RULES = ((5, timedelta(minutes=15)), (10, timedelta(hours=1)))
 # Wrong codes come from someone who has the password: this many within the window, from any
 # addresses, lock the account everywhere until an admin sets a temporary password.
 ACCOUNT_CODE_LOCK = (10, timedelta(hours=1))
-LOGIN_RATE_LIMIT = "20 per minute;200 per hour"
+LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per minute;200 per hour")
 # Refused reads of participant objects are logged up to this many per user (audit.py).
 REFUSED_ACCESS_LIMIT = "30 per 10 minutes"
 # Several app servers share rate-limit counters through Redis; one process can use memory.
 RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
+# Several deployments may share one Redis: each keeps its counters under its own prefix.
+RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "referrals")
 RATELIMIT_HEADERS_ENABLED = True
 # Redis away: each process counts in memory meanwhile, instead of refusing every login with a
 # 500 (the login locks are kept in the database and hold regardless); /ready says so.

@@ -220,13 +220,27 @@ def render_reports_command(loop: bool, interval: float) -> None:
 
 
 @click.command("expire-offers")
-def expire_offers_command() -> None:
+@click.option("--loop", is_flag=True, help="Keep running; stop with Ctrl-C or SIGTERM.")
+@click.option(
+    "--interval", default=60.0, show_default=True, type=click.FloatRange(min=0), help="Seconds."
+)
+def expire_offers_command(loop: bool, interval: float) -> None:
     """Return referrals whose offer passed its deadline to the queue, and remind therapists of
-    offers that end within a day (run every few minutes)."""
+    offers that end within a day (run every few minutes, from cron or with --loop)."""
     from referrals.services.referrals.offers import settle_deadlines
 
     _worker_connections()
-    returned, reminded = settle_deadlines()
-    db.session.commit()
-    click.echo(f"Offers past their deadline returned to the queue: {returned}.")
-    click.echo(f"Therapists reminded of an offer that ends within a day: {reminded}.")
+    if not loop:
+        returned, reminded = settle_deadlines()
+        db.session.commit()
+        click.echo(f"Offers past their deadline returned to the queue: {returned}.")
+        click.echo(f"Therapists reminded of an offer that ends within a day: {reminded}.")
+        return
+
+    def one_round() -> str | None:
+        returned, reminded = settle_deadlines()
+        db.session.commit()
+        return f"returned {returned}, reminded {reminded}" if returned or reminded else None
+
+    click.echo(f"Settling offer deadlines every {interval:g} s; Ctrl-C stops.")
+    _run_loop(one_round, interval, "settling offer deadlines failed")
