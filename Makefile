@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export FLASK_APP := referrals
 
-.PHONY: install system-deps run worker test test-sqlite test-postgres bench restore-drill lint translations clean
+.PHONY: install system-deps run worker test test-sqlite test-postgres bench restore-drill cluster lint translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,15 @@ run: install
 worker: install
 	$(BIN)/flask send-notifications --loop
 
+# The production set-up scaled out on one machine: two app servers behind a round-robin proxy on
+# http://127.0.0.1:$(PORT), PostgreSQL database referrals_cluster, Redis, two of each worker.
+cluster: install
+	@scripts/system-deps run
+	$(BIN)/python scripts/cluster.py --port $(PORT)
+
 # The whole suite on SQLite, then again on PostgreSQL when one answers (or TEST_DATABASE_URL is set).
 test: system-deps install
-	$(BIN)/ruff check referrals config tests migrations bench
+	$(BIN)/ruff check referrals config tests migrations bench scripts
 	$(BIN)/lint-imports --no-cache
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
