@@ -6,7 +6,7 @@ PORT ?= 5000
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export FLASK_APP := referrals
 
-.PHONY: install system-deps run worker test test-sqlite test-postgres bench restore-drill cluster lint translations clean
+.PHONY: install system-deps run worker test test-sqlite test-postgres bench bench-load restore-drill cluster lint translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ bench: install
 	$(BIN)/python -m bench.bench_matching
 	$(BIN)/python -m bench.bench_uptake
 	$(BIN)/python -m bench.bench_postcodes
+	$(MAKE) --no-print-directory bench-load
+
+# The product under HTTP load (gunicorn, production config, Locust) next to a bare Flask app.
+bench-load: install
+	$(BIN)/python -m bench.bench_load
 
 # Backs up DATABASE_URL, restores it into a scratch copy and checks rows, alembic_version and
 # that the TOTP secrets decrypt with DATA_ENCRYPTION_KEY (see scripts/restore-drill).
