@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, SecurityErro
 
 from referrals import audit
 from referrals.extensions import db, login_manager
+from referrals.logs import current_request_id
 
 PAGES = {400, 403, 404, 405, 413, 429, 500}
 RETRY_AFTER_SECONDS = "30"
@@ -23,6 +24,8 @@ def error_page(code: int, **context) -> str:
         # Not loaded yet (or its loading is what failed): the template context would load it
         # from the database; the error page shows no user, so it counts as anonymous.
         g._login_user = login_manager.anonymous_user()
+    # The request's id, shown on the 500 and 503 pages, finds its log lines.
+    context.setdefault("request_id", current_request_id())
     return render_template(f"errors/{code}.html", without_database=True, **context)
 
 

@@ -115,7 +115,8 @@ def test_a_whole_referral_leaves_no_participant_data_in_the_logs(
 
     monkeypatch.setattr(lists, "referral_list", failing_list)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
-    assert coordinator_client.get(f"/referrals?q={BSN}").status_code == 500
+    failed = coordinator_client.get(f"/referrals?q={BSN}")
+    assert failed.status_code == 500
 
     written = logs.getvalue()
     assert [value for value in TYPED if value in written] == []
@@ -127,6 +128,9 @@ def test_a_whole_referral_leaves_no_participant_data_in_the_logs(
     (error,) = [r for r in lines if r["level"] == "ERROR"]
     assert "sqlalchemy.exc.IntegrityError: [Exception] (message left out)" in error["exc_info"]
     assert "in failing_list" in error["exc_info"]
+    # The error page names the request, so that the administrator finds these lines.
+    assert error["request_id"] == failed.headers["X-Request-ID"]
+    assert f"<code>{error['request_id']}</code>" in text(failed)
     search = request_line(logs, found.headers["X-Request-ID"])
     assert (search["route"], search["endpoint"], search["status"]) == (
         "/referrals",
