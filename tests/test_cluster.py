@@ -68,7 +68,8 @@ class Cluster:
         )
         self.output: list[str] = []
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, args=(lines,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(lines,), daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -93,6 +94,8 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        self._reader.join(timeout=10)  # it stops at the end of the output
+        self.process.stdout.close()
         return self.process.returncode
 
 
