@@ -1,30 +1,39 @@
-"""Benchmark: the product under HTTP load, served by gunicorn as in production, against a bare
-Flask "hello" app served the same way.
+"""Benchmark: the product under HTTP load as `make cluster` runs it (two gunicorn app servers
+behind a round-robin proxy, with its report, e-mail and offer workers), against a bare Flask
+"hello" app served the same way.
 
-Run with `make bench-load` (or `python -m bench.bench_load`). It builds a synthetic data set in a
-scratch PostgreSQL database (BENCH_LOAD_REFERRALS, default 20,000 referrals over
-BENCH_LOAD_PROGRAMMES=30 programmes, the largest with BENCH_LOAD_LARGEST=5,000), opens login
-sessions for BENCH_LOAD_ACCOUNTS (10) accounts of each role (referrer at a GP practice,
-coordinator, therapist, officer: half of each in the largest programme), and starts two gunicorn
-servers with 2 sync workers each: the product with REFERRALS_CONFIG=production, and
-bench/hello_app.py. Locust then drives them, in a subprocess of its own (gevent stays out of
-this process):
+Run with `make bench-load` (part of `make bench`) or `python -m bench.bench_load`. It builds the
+synthetic national data set in a scratch PostgreSQL database (BENCH_LOAD_REFERRALS, default
+200,000 referrals over BENCH_LOAD_PROGRAMMES=300 programmes, the largest with
+BENCH_LOAD_LARGEST=10,000: the figures of bench_uptake), opens login sessions for
+BENCH_LOAD_ACCOUNTS (10) accounts of each role (referrer at a GP practice, coordinator,
+therapist, officer: half of each in the largest programme), and starts scripts/cluster.py with
+REFERRALS_CONFIG=production on free ports (Redis db 1, --no-demo, GUNICORN_WORKERS=2), and two
+gunicorn servers of bench/hello_app.py (2 sync workers each) behind the same round-robin proxy.
+Locust then drives them, in a subprocess of its own (gevent stays out of this process), with
+BENCH_LOAD_USERS (50) users, each waiting 1 to 3 s between pages:
 
-1. the hello app alone, BENCH_LOAD_USERS (50) users for BENCH_LOAD_HELLO_SECONDS (20 s): the
-   baseline;
-2. the product, the same number of users for BENCH_LOAD_SECONDS (60 s), each user waiting 1 to
-   3 s between pages: referral lists and pages, the triage queue, the therapist's offers and
-   trajectory pages, the uptake dashboard and its CSV export, and new referrals from GPs (the
-   form, then its POST with the CSRF token and submission key it carried). One more user asks
-   the hello app every 0.2-0.4 s throughout, to show what the load does to the machine itself.
-   Once all users run, `flask render-reports` renders two queued programme reports (the worker,
-   a process of its own), so the load also meets a report render.
+1. the hello app alone for BENCH_LOAD_HELLO_SECONDS (20 s): the baseline;
+2. phase "normal", BENCH_LOAD_SECONDS (60 s) once all users run: referrers list and open their
+   referrals and submit new ones through the form; coordinators open the triage queue and
+   referrals, and offer submitted referrals to a therapist of the programme (the match page,
+   then its POST; each referral of a pool picked beforehand is offered once); therapists open
+   their offers and trajectory pages and log a session (the form, then its POST, once per
+   trajectory of a pool of open ones); officers open the uptake dashboard and its CSV export.
+   One more user asks the hello app every 0.2-0.4 s throughout, to show what the load does to
+   the machine itself;
+3. phase "while two reports render": at its start two officer users each ask for a report of
+   the largest programme through the dashboard's form (its last year and last two years); the
+   cluster's report workers render them, and the phase lasts until both jobs are done (or
+   failed) or BENCH_LOAD_REPORT_SECONDS (120 s) passed, the load going on throughout.
 
-It prints per page the requests, p50, p95, errors and the p50 as a multiple of hello's p50;
-the product's p50 while the reports rendered and otherwise; and the total errors. Figures only:
-it exits 0 however slow a page is, and nonzero when a server does not start or Locust fails.
-The session cookie is Secure in production, so each simulated user sends it in its own Cookie
-header (and takes over any new one the server sets), with the BASE_URL's host as Host header.
+It prints for each phase the requests per second and per page the requests, p50, p95, errors,
+the p50 as a multiple of hello's and the app's own p50 (from the JSON request log); the errors
+per phase; and how long the renders took. Figures only: it exits 0 however slow a page is, and
+nonzero when a server does not start or Locust fails. The session cookie is Secure in
+production, so each simulated user sends it in its own Cookie header (and takes over any new
+one the server sets). BASE_URL is https://127.0.0.1: cluster.py asks its app servers for /ready
+with Host 127.0.0.1, which production refuses for any other BASE_URL host.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -50,25 +60,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-REFERRALS = int(os.environ.get("BENCH_LOAD_REFERRALS", "20000"))
-PROGRAMMES = int(os.environ.get("BENCH_LOAD_PROGRAMMES", "30"))
-LARGEST = int(os.environ.get("BENCH_LOAD_LARGEST", "5000"))
+REFERRALS = int(os.environ.get("BENCH_LOAD_REFERRALS", "200000"))
+PROGRAMMES = int(os.environ.get("BENCH_LOAD_PROGRAMMES", "300"))
+LARGEST = int(os.environ.get("BENCH_LOAD_LARGEST", "10000"))
 ACCOUNTS = int(os.environ.get("BENCH_LOAD_ACCOUNTS", "10"))
 USERS = int(os.environ.get("BENCH_LOAD_USERS", "50"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 HELLO_SECONDS = float(os.environ.get("BENCH_LOAD_HELLO_SECONDS", "20"))
+REPORT_SECONDS = float(os.environ.get("BENCH_LOAD_REPORT_SECONDS", "120"))
 SPAWN_RATE = float(os.environ.get("BENCH_LOAD_SPAWN_RATE", "10"))
-WORKERS = 2
+WORKERS = 2  # gunicorn sync workers per app server, in the cluster and for hello
+POOL = 40  # referrals to offer, and trajectories to log a session for, per account
 WAIT = (1.0, 3.0)  # seconds a simulated user waits between pages
 PROBE_WAIT = (0.2, 0.4)
-RENDER_DELAY = 5.0  # seconds after the last user started
+REPORT_DAYS = (364, 729)  # the two reports: the largest programme's last year and two years
 PG_SERVER = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-HOST = "verwijzen.bench.invalid"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
+HOST = "127.0.0.1"
 BASE_URL = f"https://{HOST}"
 COOKIE_NAME = "rt_session"  # config.default.SESSION_COOKIE_NAME
 ROLES = ("referrer", "coordinator", "therapist", "officer")
+PHASES = (("normal", "normal"), ("reports", "while two reports render"))
 
 
 def free_port() -> int:
@@ -100,6 +114,7 @@ def prepare(url: str, secret: str) -> dict:
         PostcodeArea,
         Programme,
         Referral,
+        ReferralState,
         Role,
         Trajectory,
         User,
@@ -110,8 +125,10 @@ def prepare(url: str, secret: str) -> dict:
         utcnow,
     )
     from referrals.models import Therapist as TherapistRow
+    from referrals.services import ServiceError, trajectories
     from referrals.services.accounts import login_sessions
-    from referrals.services.uptake import programme_report
+    from referrals.services.referrals.matching import match_referral
+    from referrals.services.trajectories.training_sessions import taken_on_day
     from referrals.synthetic import build
 
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret})
@@ -122,7 +139,8 @@ def prepare(url: str, secret: str) -> dict:
         db.session.commit()
         print(
             f"data set: {built.referrals:,} referrals in {built.programmes} programmes, "
-            f"{built.attendances:,} attendances, built in {time.perf_counter() - started:.0f} s"
+            f"{built.attendances:,} attendances, built in {time.perf_counter() - started:.0f} s",
+            flush=True,
         )
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.exec_driver_sql("VACUUM ANALYZE")
@@ -136,14 +154,16 @@ def prepare(url: str, secret: str) -> dict:
     def sample(statement, n: int = 100) -> list[int]:
         return list(db.session.scalars(statement.order_by(sa.func.random()).limit(n)))
 
-    # The production app (same key) signs the cookies the production server reads.
+    # The production app (same key) signs the cookies the production servers read.
     production = create_app(
         "production", {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret, "BASE_URL": BASE_URL}
     )
     serializer = production.session_interface.get_signing_serializer(production)
     plan: dict[str, list[dict]] = {role: [] for role in ROLES}
+    offered: set[int] = set()  # each submitted referral in one coordinator's pool only
+    logged: set[int] = set()  # each trajectory in one therapist account's pool only
     with app.test_request_context(headers={"User-Agent": "bench-load"}):
-        now = utcnow()
+        now, today = utcnow(), local_today()
         for i in range(ACCOUNTS):
             programme_id = _spread(i, programme_ids)
             programme = db.session.get(Programme, programme_id)
@@ -173,6 +193,7 @@ def prepare(url: str, secret: str) -> dict:
                 )
             )
             therapist = therapists[(i // 2) % len(therapists)]
+            therapist_user = db.session.get(User, therapist.user_id)
             coordinator, officer = (
                 User(
                     organisation_id=programme.funder_id,
@@ -192,6 +213,47 @@ def prepare(url: str, secret: str) -> dict:
                 )
             )
             in_programme = sa.select(Referral.id).where(Referral.programme_id == programme_id)
+            # Submitted referrals to offer, each to the therapist ranked best for it.
+            offers = []
+            for referral_id in sample(
+                in_programme.where(
+                    Referral.state == ReferralState.SUBMITTED, Referral.id.not_in(offered or [0])
+                ),
+                2 * POOL,
+            ):
+                best = match_referral(db.session.get(Referral, referral_id), today).best
+                if best is not None and len(offers) < POOL:
+                    offers.append([referral_id, best.therapist.id])
+                    offered.add(referral_id)
+            # Open trajectories of the therapist with an intake and a plan (the synthetic set
+            # has no plans: the intake is recorded here) and no session today.
+            sessions = []
+            for trajectory_id in sample(
+                sa.select(Trajectory.id).where(
+                    Trajectory.therapist_id == therapist.id,
+                    Trajectory.closed_at.is_(None),
+                    Trajectory.intake_on.is_not(None),
+                    Trajectory.id.not_in(logged or [0]),
+                ),
+                POOL,
+            ):
+                trajectory = db.session.get(Trajectory, trajectory_id)
+                if trajectory.plan is None:
+                    try:
+                        trajectories.record_intake(
+                            trajectory,
+                            actor=therapist_user,
+                            intake_on=min(trajectory.intake_on, today),
+                            can_walk_min=min(trajectory.can_walk_min or 20, 60),
+                            can_run_min=min(trajectory.can_run_min or 1, 3),
+                            remarks="",
+                            template="standard",
+                        )
+                    except ServiceError:
+                        continue
+                if not taken_on_day(today, None, trajectory):
+                    sessions.append(trajectory_id)
+                    logged.add(trajectory_id)
             plan["referrer"].append(
                 dict(
                     user=gp,
@@ -204,14 +266,20 @@ def prepare(url: str, secret: str) -> dict:
                 )
             )
             plan["coordinator"].append(
-                dict(user=coordinator, programme_id=programme_id, referral_ids=sample(in_programme))
+                dict(
+                    user=coordinator,
+                    programme_id=programme_id,
+                    referral_ids=sample(in_programme),
+                    offers=offers,
+                )
             )
             plan["therapist"].append(
                 dict(
-                    user=db.session.get(User, therapist.user_id),
+                    user=therapist_user,
                     trajectory_ids=sample(
                         sa.select(Trajectory.id).where(Trajectory.therapist_id == therapist.id)
                     ),
+                    sessions=sessions,
                 )
             )
             plan["officer"].append(dict(user=officer, programme_id=programme_id))
@@ -220,96 +288,177 @@ def prepare(url: str, secret: str) -> dict:
                 user = account.pop("user")
                 token = login_sessions.start_session(user)
                 account["cookie"] = serializer.dumps({"_user_id": token, "_fresh": True})
-        # Two reports for the worker to render during the load: the largest programme's last
-        # year and last two years.
         largest = db.session.get(Programme, programme_ids[0])
-        officer = db.session.scalar(sa.select(User).where(User.email == "officer-0@bench.invalid"))
-        today = local_today()
-        for days in (364, 729):
-            start = max(largest.starts_on, today - timedelta(days=days))
-            programme_report.request_report(largest, start, today, actor=officer)
+        reports = [
+            dict(
+                programme_id=largest.id,
+                start=max(largest.starts_on, today - timedelta(days=days)).isoformat(),
+                end=today.isoformat(),
+                days=days,
+            )
+            for days in REPORT_DAYS
+        ]
         db.session.commit()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
     with production.app_context():
         db.engine.dispose()
-    return plan
+    return {"accounts": plan, "reports": reports}
 
 
 # --- the servers ---------------------------------------------------------------------------
 
 
-class Server:
-    """gunicorn with WORKERS sync workers on a free port, as the README's production command."""
+class Process:
+    """A server command in a process group of its own, its output in a log file."""
 
-    def __init__(self, label: str, app_spec: str, env: dict, log_path: Path, ready_path: str):
-        self.label = label
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    label = ""
+
+    def start(self, command: list[str], env: dict, log_path: Path) -> None:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(  # noqa: S603 - our own command line
-            [
-                str(BIN / "gunicorn"),
-                "--workers",
-                str(WORKERS),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                app_spec,
-            ],
+            command,
             cwd=ROOT,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.ready_path = ready_path
 
-    def wait_until_up(self, timeout: float = 60) -> None:
-        import requests
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.label}: gunicorn stopped with {self.process.returncode}")
-            try:
-                answer = requests.get(self.url + self.ready_path, headers={"Host": HOST}, timeout=2)
-                if answer.status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.label}: gunicorn did not answer within {timeout:.0f} s")
+    def check_running(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.label}: stopped with exit code {self.process.returncode}")
 
     def log_tail(self, lines: int = 30) -> str:
         self._log.flush()
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self._log.close()
 
 
-def smoke_test(plan: dict, product: Server) -> None:
+def wait_for_http(server: Process, url: str, timeout: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server.check_running()
+        try:
+            if requests.get(url, headers={"Host": HOST}, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.label}: {url} did not answer within {timeout:.0f} s")
+
+
+class Cluster(Process):
+    """scripts/cluster.py: two app servers behind its proxy, and two of each worker."""
+
+    label = "cluster"
+
+    def __init__(self, url: str, env: dict, log_path: Path):
+        self.port = free_port()
+        self.app_ports = [free_port(), free_port()]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "cluster.py"),
+                "--port",
+                str(self.port),
+                "--app-ports",
+                ",".join(map(str, self.app_ports)),
+                "--database-url",
+                url,
+                "--redis-url",
+                REDIS_URL,
+                "--no-demo",
+            ],
+            env,
+            log_path,
+        )
+
+    def wait_until_up(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_running()
+            if "CLUSTER READY" in self.log_path.read_text(errors="replace"):
+                return wait_for_http(self, self.url + "/health", 30)
+            time.sleep(0.3)
+        raise RuntimeError(f"cluster: not ready within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 60) -> None:
+        super().stop(timeout)  # cluster.py stops its app servers and workers on SIGTERM
+        shutil.rmtree(ROOT / "instance" / f"cluster-{self.port}", ignore_errors=True)
+
+
+class Gunicorn(Process):
+    """gunicorn with WORKERS sync workers on a free port."""
+
+    def __init__(self, label: str, app_spec: str, env: dict, log_path: Path):
+        self.label = label
+        self.port = free_port()
+        self.start(
+            [str(BIN / "gunicorn"), "--workers", str(WORKERS)]
+            + ["--bind", f"127.0.0.1:{self.port}", app_spec],
+            env,
+            log_path,
+        )
+
+    def wait_until_up(self) -> None:
+        wait_for_http(self, f"http://127.0.0.1:{self.port}/")
+
+
+class Proxy(Process):
+    """scripts/round_robin_proxy.py in a process of its own, as the cluster runs it."""
+
+    def __init__(self, label: str, backend_ports: list[int], env: dict, log_path: Path):
+        self.label = label
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.start(
+            [sys.executable, "-m", "bench.bench_load", "--proxy", str(self.port)]
+            + [str(port) for port in backend_ports],
+            env,
+            log_path,
+        )
+
+    def wait_until_up(self) -> None:
+        wait_for_http(self, self.url + "/")
+
+
+def serve_proxy(port: int, backend_ports: list[int]) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from round_robin_proxy import make_proxy
+
+    proxy = make_proxy(port, [("127.0.0.1", backend) for backend in backend_ports])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    proxy.serve_forever()
+
+
+def smoke_test(config: dict) -> None:
     """One request per page before the load (which also warms the workers); says what fails."""
     import requests
 
-    for method, path, role in pages_to_check(plan):
-        account = plan[role][0]
+    for method, path, role in pages_to_check(config["accounts"]):
+        account = config["accounts"][role][0]
         answer = requests.request(
             method,
-            product.url + path,
+            config["product_url"] + path,
             headers={"Host": HOST, "Cookie": f"{COOKIE_NAME}={account['cookie']}"},
             allow_redirects=False,
-            timeout=30,
+            timeout=60,
         )
         if answer.status_code != 200:
             print(f"warning: {path} as {role} answers {answer.status_code} before the load")
@@ -331,8 +480,14 @@ def pages_to_check(plan: dict) -> list[tuple[str, str, str]]:
         checks.append(("GET", f"/referrals/{referrer['referral_ids'][0]}", "referrer"))
     if coordinator["referral_ids"]:
         checks.append(("GET", f"/referrals/{coordinator['referral_ids'][0]}", "coordinator"))
+    if coordinator["offers"]:
+        checks.append(("GET", f"/triage/{coordinator['offers'][0][0]}/match", "coordinator"))
     if therapist["trajectory_ids"]:
         checks.append(("GET", f"/trajectories/{therapist['trajectory_ids'][0]}", "therapist"))
+    if therapist["sessions"]:
+        checks.append(
+            ("GET", f"/trajectories/{therapist['sessions'][0]}/sessions/new", "therapist")
+        )
     return checks
 
 
@@ -341,6 +496,9 @@ def pages_to_check(plan: dict) -> list[tuple[str, str, str]]:
 INPUT = re.compile(r"<input\b[^>]*>", re.IGNORECASE)
 ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 SUBMITTED = re.compile(r"^(https?://[^/]+)?/referrals/\d+$")  # the new referral's page
+OFFERED = re.compile(r"^(https?://[^/]+)?/triage$")  # back to the queue: offered
+LOGGED = re.compile(r"^(https?://[^/]+)?/trajectories/\d+#progress$")  # the session is logged
+QUEUED = re.compile(r"^(https?://[^/]+)?/uptake/\d+\?.*start=")  # the report is queued
 
 
 def hidden_fields(page: str) -> dict[str, str]:
@@ -352,24 +510,27 @@ def hidden_fields(page: str) -> dict[str, str]:
     return fields
 
 
-def user_classes(config: dict) -> dict[str, list]:
-    """The Locust users of each phase, built after Locust (and so gevent) is imported."""
+def user_classes(config: dict, state: dict) -> dict[str, list]:
+    """The Locust users of each phase, built after Locust (and so gevent) is imported.
+    `state["reports"]` holds the report requests still to make (filled when phase 3 starts)."""
     import random
 
     from locust import HttpUser, between, task
 
-    pick = random.Random().choice  # noqa: S311 - which page next, not a secret
+    rng = random.Random()  # noqa: S311 - which page next, not a secret
+    pick = rng.choice
 
     taken = {role: itertools.count() for role in config["accounts"]}
 
     class Hello(HttpUser):
         host = config["hello_url"]
         wait_time = between(*WAIT)
+        name = "hello"
 
         @task
         def hello(self):
             with self.client.get(
-                "/", name="hello", headers={"Host": HOST}, catch_response=True
+                "/", name=self.name, headers={"Host": HOST}, catch_response=True
             ) as answer:
                 if answer.status_code != 200:
                     answer.failure(f"HTTP {answer.status_code}")
@@ -377,14 +538,7 @@ def user_classes(config: dict) -> dict[str, list]:
     class HelloDuringLoad(Hello):
         fixed_count = 1
         wait_time = between(*PROBE_WAIT)
-
-        @task
-        def hello(self):
-            with self.client.get(
-                "/", name="hello (during load)", headers={"Host": HOST}, catch_response=True
-            ) as answer:
-                if answer.status_code != 200:
-                    answer.failure(f"HTTP {answer.status_code}")
+        name = "hello (during load)"
 
     class Product(HttpUser):
         abstract = True
@@ -397,9 +551,10 @@ def user_classes(config: dict) -> dict[str, list]:
             self.account = pool[next(taken[self.role]) % len(pool)]
             self.cookie = self.account["cookie"]
 
-        def request(self, method, page, path, expect=200, **kwargs):
+        def request(self, method, page, path, expect=200, location=None, **kwargs):
             """One request with the session cookie by hand (it is Secure; this is plain HTTP),
-            taking over a new cookie the server sets (CSRF token, flashed messages)."""
+            taking over a new cookie the server sets (CSRF token, flashed messages). A redirect
+            expected must go where `location` (a pattern) says."""
             request_id = uuid.uuid4().hex  # joins the sample to the server's log line
             headers = {
                 "Host": HOST,
@@ -420,6 +575,10 @@ def user_classes(config: dict) -> dict[str, list]:
                     self.cookie = answer.cookies[COOKIE_NAME]
                 if answer.status_code != expect:
                     answer.failure(f"HTTP {answer.status_code}")
+                elif location is not None:
+                    where = answer.headers.get("Location", "")
+                    if not location.search(where):
+                        answer.failure(f"redirected to {where}")
                 return answer
 
         def referral_list(self):
@@ -430,8 +589,9 @@ def user_classes(config: dict) -> dict[str, list]:
                 referral_id = pick(self.account["referral_ids"])
                 self.request("GET", "referral page", f"/referrals/{referral_id}")
 
-        def dashboard(self):
-            self.request("GET", "uptake dashboard", f"/uptake/{self.account['programme_id']}")
+        def dashboard(self, programme_id=None):
+            programme_id = programme_id or self.account["programme_id"]
+            return self.request("GET", "uptake dashboard", f"/uptake/{programme_id}")
 
         def export(self):
             self.request("GET", "CSV export", f"/uptake/{self.account['programme_id']}/export.csv")
@@ -473,10 +633,9 @@ def user_classes(config: dict) -> dict[str, list]:
                 "consent_to_refer": "y",
                 "consent_share_progress": "y",
             }
-            answer = self.request("POST", "new referral POST", path, expect=302, data=data)
-            location = answer.headers.get("Location", "")
-            if answer.status_code == 302 and not SUBMITTED.search(location):
-                answer.failure(f"redirected to {location}")
+            self.request(
+                "POST", "new referral POST", path, expect=302, location=SUBMITTED, data=data
+            )
 
     class Coordinator(Product):
         role = "coordinator"
@@ -494,13 +653,22 @@ def user_classes(config: dict) -> dict[str, list]:
         def triage(self):
             self.request("GET", "triage queue", "/triage")
 
-        @task(1)
-        def uptake(self):
-            self.dashboard()
-
-        @task(1)
-        def csv(self):
-            self.export()
+        @task(2)
+        def offer(self):
+            """The match page of a submitted referral, then the offer to the best-ranked
+            therapist (as the page's button does); each referral of the pool once."""
+            if not self.account["offers"]:
+                return
+            referral_id, therapist_id = self.account["offers"].pop()
+            path = f"/triage/{referral_id}"
+            form = self.request("GET", "match page", path + "/match")
+            if form.status_code != 200:
+                return
+            data = {
+                "csrf_token": hidden_fields(form.text).get("csrf_token", ""),
+                "therapist_id": str(therapist_id),
+            }
+            self.request("POST", "offer POST", path + "/offer", 302, OFFERED, data=data)
 
     class TherapistUser(Product):
         role = "therapist"
@@ -516,17 +684,75 @@ def user_classes(config: dict) -> dict[str, list]:
                 trajectory_id = pick(self.account["trajectory_ids"])
                 self.request("GET", "trajectory page", f"/trajectories/{trajectory_id}")
 
+        @task(1)
+        def log_session(self):
+            """The session form of an open trajectory, then its POST: present, today (a
+            session nearby confirmed); each trajectory of the pool once."""
+            if not self.account["sessions"]:
+                return
+            trajectory_id = self.account["sessions"].pop()
+            path = f"/trajectories/{trajectory_id}/sessions/new"
+            form = self.request("GET", "session form", path)
+            if form.status_code != 200:
+                return
+            hidden = hidden_fields(form.text)
+            today = time.strftime("%Y-%m-%d")
+            prefix = f"m{trajectory_id}"
+            data = {
+                "csrf_token": hidden.get("csrf_token", ""),
+                "held_on": today,
+                "confirm_near": "y",
+                "confirm_for": today,
+                f"{prefix}-attendance": "present",
+                f"{prefix}-done_run_min": "6",
+                f"{prefix}-done_total_min": "30",
+                f"{prefix}-borg": "13",
+                f"{prefix}-note": "Benchmark session.",
+            }
+            self.request("POST", "session POST", path, 302, LOGGED, data=data)
+
     class Officer(Product):
         role = "officer"
         weight = 1
 
+        def on_start(self):
+            super().on_start()
+            self.asked = False
+
         @task(3)
         def uptake(self):
-            self.dashboard()
+            if not self.ask_for_report():
+                self.dashboard()
 
         @task(1)
         def csv(self):
-            self.export()
+            if not self.ask_for_report():
+                self.export()
+
+        def ask_for_report(self) -> bool:
+            """In phase 3, once per user: the dashboard of the largest programme as an officer
+            of it, and the report form's POST for a period."""
+            if self.asked or not state["reports"]:
+                return False
+            self.asked = True
+            wanted = state["reports"].pop(0)
+            own = self.cookie
+            self.cookie = wanted["cookie"]  # an officer account of the largest programme
+            try:
+                form = self.dashboard(wanted["programme_id"])
+                if form.status_code != 200:
+                    return True
+                data = {
+                    "csrf_token": hidden_fields(form.text).get("csrf_token", ""),
+                    "start": wanted["start"],
+                    "end": wanted["end"],
+                }
+                path = f"/uptake/{wanted['programme_id']}/reports"
+                answer = self.request("POST", "report request POST", path, 302, QUEUED, data=data)
+                print(f"asked {wanted['days']} {time.time():.3f} {answer.status_code}", flush=True)
+            finally:
+                self.cookie = own
+            return True
 
     return {
         "hello": [Hello],
@@ -535,33 +761,45 @@ def user_classes(config: dict) -> dict[str, list]:
 
 
 def drive(config_path: str, results_path: str) -> None:
-    """The Locust process: each phase, its samples to `results_path`; 'ramped <phase>' lines."""
+    """The Locust process: the hello phase, then the product's phases 2 and 3 in one run of its
+    users; its samples to `results_path`, and lines `<event> <time>` on stdout: 'hello-ramped'
+    and 'ramped' when all users of a phase run, 'reports' when phase 3 starts, 'ended' at the
+    end. Phase 3 ends when the file `<results_path>.stop` appears (the parent watches the report
+    jobs)."""
     import gevent
     from locust.env import Environment
 
     config = json.loads(Path(config_path).read_text())
-    classes = user_classes(config)
+    state: dict = {"reports": []}
+    classes = user_classes(config, state)
     samples: list[list] = []
-    for phase, seconds in (("hello", config["hello_seconds"]), ("product", config["seconds"])):
+    stop_file = Path(results_path + ".stop")
+
+    def on_request(name, response_time, exception=None, start_time=None, context=None, **_):
+        error = None if exception is None else str(exception)[:200]
+        request_id = (context or {}).get("request_id")
+        samples.append([name, start_time or time.time(), response_time, error, request_id])
+
+    for phase in ("hello", "product"):
         environment = Environment(user_classes=classes[phase])
-
-        def on_request(
-            name, response_time, exception=None, start_time=None, context=None, phase=phase, **_
-        ):
-            error = None if exception is None else str(exception)[:200]
-            request_id = (context or {}).get("request_id")
-            samples.append(
-                [phase, name, start_time or time.time(), response_time, error, request_id]
-            )
-
         environment.events.request.add_listener(on_request)
         runner = environment.create_local_runner()
         started = time.monotonic()
         runner.start(config["users"], spawn_rate=config["spawn_rate"])
-        while runner.state != "running" and time.monotonic() - started < seconds:
+        while runner.state != "running" and time.monotonic() - started < 120:
             gevent.sleep(0.1)
-        print(f"ramped {phase} {time.time():.3f}", flush=True)
-        gevent.sleep(max(0.0, seconds - (time.monotonic() - started)))
+        if phase == "hello":
+            print(f"hello-ramped {time.time():.3f}", flush=True)
+            gevent.sleep(config["hello_seconds"])
+        else:
+            print(f"ramped {time.time():.3f}", flush=True)
+            gevent.sleep(config["seconds"])
+            state["reports"].extend(config["reports"])
+            print(f"reports {time.time():.3f}", flush=True)
+            deadline = time.monotonic() + config["report_seconds"]
+            while not stop_file.exists() and time.monotonic() < deadline:
+                gevent.sleep(0.2)
+            print(f"ended {time.time():.3f}", flush=True)
         runner.quit()
         runner.greenlet.join(timeout=30)
     Path(results_path).write_text(json.dumps(samples))
@@ -582,7 +820,7 @@ def server_times(log_path: Path) -> dict[str, float]:
         if '"request_id"' not in line or '"duration_ms"' not in line:
             continue
         try:
-            entry = json.loads(line)
+            entry = json.loads(line[line.index("{") :])
         except ValueError:
             continue
         if entry.get("request_id") and entry.get("duration_ms") is not None:
@@ -590,148 +828,244 @@ def server_times(log_path: Path) -> dict[str, float]:
     return times
 
 
-def report(samples: list[list], render: dict, server_ms: dict[str, float]) -> int:
+def split_phases(samples: list[list], events: dict) -> dict[str, list[list]]:
+    """The samples of each phase by their start time; ramp-up (users still starting) apart."""
+    phases: dict[str, list[list]] = {"hello": [], "ramp-up": [], "normal": [], "reports": []}
+    for sample in samples:
+        name, at = sample[0], sample[1]
+        if name == "hello":
+            phases["hello" if at >= events["hello-ramped"] else "ramp-up"].append(sample)
+        elif at < events["ramped"]:
+            phases["ramp-up"].append(sample)
+        elif at < events["reports"]:
+            phases["normal"].append(sample)
+        elif at <= events["ended"]:
+            phases["reports"].append(sample)
+    return phases
+
+
+def phase_table(
+    samples: list[list], seconds: float, hello_p50: float, server_ms: dict, baseline=False
+) -> int:
     by_name: dict[str, list[list]] = {}
     for sample in samples:
-        by_name.setdefault(sample[1], []).append(sample)
-    hello = [s[3] for s in by_name.get("hello", []) if s[4] is None]
-    hello_p50 = statistics.median(hello) if hello else float("nan")
+        by_name.setdefault(sample[0], []).append(sample)
+    counted = samples if baseline else [s for s in samples if not s[0].startswith("hello")]
     print(
-        f"\n{'page (role)':<36} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>6} "
+        f"{len(counted)} requests in {seconds:.0f} s: {len(counted) / max(seconds, 1):.1f} "
+        "requests/s" + ("" if baseline else " (the hello probe not counted)")
+    )
+    print(
+        f"{'page (role)':<36} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'errors':>6} "
         f"{'p50/hello':>9} {'app p50':>8}"
     )
     total_errors = 0
-    order = sorted(by_name, key=lambda n: (n.startswith("hello"), n))
-    for name in order:
+    for name in sorted(by_name, key=lambda n: (n.startswith("hello"), n)):
         rows = by_name[name]
-        times = [s[3] for s in rows]
-        errors = sum(1 for s in rows if s[4] is not None)
+        times = [s[2] for s in rows]
+        errors = sum(1 for s in rows if s[3] is not None)
         total_errors += errors
         p50 = statistics.median(times)
         ratio = "" if name == "hello" else f"{p50 / hello_p50:.1f}x"
-        inside = [server_ms[s[5]] for s in rows if s[5] in server_ms]
+        inside = [server_ms[s[4]] for s in rows if s[4] in server_ms]
         app_p50 = f"{statistics.median(inside):.1f}" if inside else ""
         print(
             f"{name:<36} {len(rows):>8} {p50:>8.1f} {percentile(times, 0.95):>8.1f} "
             f"{errors:>6} {ratio:>9} {app_p50:>8}"
         )
-    product = [s for s in samples if s[0] == "product" and not s[1].startswith("hello")]
-    if product:
-        first, last = min(s[2] for s in product), max(s[2] for s in product)
-        print(
-            f"\nproduct: {len(product)} requests in {last - first:.0f} s "
-            f"({len(product) / max(last - first, 1):.1f}/s) with {USERS} users, "
-            f"{WORKERS} sync workers"
-        )
-    if render.get("started"):
-        during = [
-            s[3] for s in product if render["started"] <= s[2] <= render.get("ended", math.inf)
-        ]
-        outside = [
-            s[3] for s in product if not render["started"] <= s[2] <= render.get("ended", math.inf)
-        ]
-        print(
-            f"report worker: `flask render-reports` {render.get('output', '').strip() or '?'}, "
-            f"exit {render.get('returncode')}, {render['ended'] - render['started']:.1f} s, "
-            f"from {render['started'] - render['load_started']:.0f} s into the load "
-            f"(of {SECONDS:.0f} s)"
-        )
-        if during and outside:
-            print(
-                f"product p50 while the reports rendered: {statistics.median(during):.1f} ms "
-                f"({len(during)} requests); otherwise {statistics.median(outside):.1f} ms"
-            )
-    else:
-        print("report worker: did not run")
-    print(f"errors: {total_errors} in total")
-    errors = {}
-    for s in samples:
-        if s[4] is not None:
-            errors[(s[1], s[4])] = errors.get((s[1], s[4]), 0) + 1
-    for (name, error), count in sorted(errors.items(), key=lambda e: -e[1])[:10]:
-        print(f"  {count} x {name}: {error}")
     return total_errors
 
 
-def saved_referrals(url: str) -> int:
+def report(samples: list[list], events: dict, jobs: list[dict], server_ms: dict) -> int:
+    phases = split_phases(samples, events)
+    hello = [s[2] for s in phases["hello"] if s[3] is None]
+    hello_p50 = statistics.median(hello) if hello else float("nan")
+    print(f"\n== baseline: hello alone ({USERS} users, {HELLO_SECONDS:.0f} s once all run)")
+    phase_table(phases["hello"], HELLO_SECONDS, hello_p50, server_ms, baseline=True)
+    print(f"(ramp-ups, users still starting: {len(phases['ramp-up'])} requests, not counted)")
+    bounds = {
+        "normal": (events["ramped"], events["reports"]),
+        "reports": (events["reports"], events["ended"]),
+    }
+    errors = {}
+    for phase, title in PHASES:
+        start, end = bounds[phase]
+        print(f"\n== phase '{title}' ({USERS} users, {end - start:.0f} s)")
+        errors[phase] = phase_table(phases[phase], end - start, hello_p50, server_ms)
+    print()
+    for phase, title in PHASES:
+        print(f"errors in phase '{title}': {errors[phase]}")
+    print(f"errors in the hello baseline: {sum(1 for s in phases['hello'] if s[3] is not None)}")
+    counted = {}
+    for s in samples:
+        if s[3] is not None:
+            counted[(s[0], s[3])] = counted.get((s[0], s[3]), 0) + 1
+    for (name, error), count in sorted(counted.items(), key=lambda e: -e[1])[:10]:
+        print(f"  {count} x {name}: {error}")
+    print(
+        f"report requests: {', '.join(events['asked']) or 'none made'} "
+        + "(at "
+        + ", ".join(f"{t - events['reports']:.1f} s" for t in events["asked_at"])
+        + " into phase 3)"
+    )
+    if not jobs:
+        print("report renders: no report job found")
+    for job in jobs:
+        done = job["finished_at"] is not None
+        waited = (job["started_at"] or events["ended"]) - job["requested_at"]
+        rendered = (job["finished_at"] or events["ended"]) - (job["started_at"] or math.nan)
+        print(
+            f"report {job['period_start']} to {job['period_end']}: {job['state']}"
+            + (f" ({job['error']})" if job["error"] else "")
+            + f", {waited:.1f} s queued, "
+            + (f"rendered in {rendered:.1f} s" if done else f"not done after {rendered:.1f} s")
+            + f", {(job['finished_at'] or events['ended']) - job['requested_at']:.1f} s in all"
+        )
+    return sum(errors.values())
+
+
+def report_jobs(engine) -> list[dict]:
+    import sqlalchemy as sa
+
+    with engine.connect() as c:
+        rows = c.execute(
+            sa.text(
+                "SELECT state, period_start, period_end, error,"
+                " EXTRACT(EPOCH FROM requested_at) AS requested_at,"
+                " EXTRACT(EPOCH FROM started_at) AS started_at,"
+                " EXTRACT(EPOCH FROM finished_at) AS finished_at"
+                " FROM report_jobs ORDER BY id"
+            )
+        ).mappings()
+        return [
+            {
+                k: float(v) if k.endswith("_at") and v is not None else v
+                for k, v in dict(row).items()
+            }
+            for row in rows
+        ]
+
+
+def watch_reports(url: str, stop_file: Path, jobs: list[dict], deadline: float) -> None:
+    """Phase 3 ends when both report jobs are done (or failed), or at `deadline`."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
     try:
-        with engine.connect() as c:
-            return c.scalar(
-                sa.text("SELECT COUNT(*) FROM participants WHERE last_name LIKE 'Load %'")
-            )
+        while time.time() < deadline:
+            found = report_jobs(engine)
+            jobs[:] = found
+            if len(found) >= len(REPORT_DAYS) and all(
+                j["state"] in ("done", "failed") for j in found
+            ):
+                break
+            time.sleep(0.5)
+        stop_file.touch()
     finally:
         engine.dispose()
 
 
-def posted(samples: list[list]) -> int:
-    return sum(1 for s in samples if s[1].startswith("new referral POST") and s[4] is None)
+def count_rows(url: str) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    queries = {
+        "new referrals": "SELECT COUNT(*) FROM participants WHERE last_name LIKE 'Load %'",
+        "sessions logged": "SELECT COUNT(*) FROM session_attendances"
+        " WHERE note = 'Benchmark session.'",
+        "offers made": "SELECT COUNT(*) FROM offers WHERE offered_by_id IN"
+        " (SELECT id FROM users WHERE email LIKE 'coordinator-%@bench.invalid')",
+    }
+    try:
+        with engine.connect() as c:
+            return {name: c.scalar(sa.text(query)) for name, query in queries.items()}
+    finally:
+        engine.dispose()
 
 
-def render_reports(env: dict, render: dict, delay: float) -> None:
-    time.sleep(delay)
-    render["started"] = time.time()
-    done = subprocess.run(  # noqa: S603 - our own command line
-        [str(BIN / "flask"), "render-reports"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    render["ended"] = time.time()
-    render["returncode"] = done.returncode
-    render["output"] = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    if done.returncode:
-        render["output"] += " " + done.stderr.strip()[-300:]
+def answered(samples: list[list], page: str) -> int:
+    return sum(1 for s in samples if s[0].startswith(page) and s[3] is None)
 
 
 def run(url: str, tmp: Path) -> int:
     secret = secrets.token_urlsafe(48)
-    plan = prepare(url, secret)
+    prepared = prepare(url, secret)
     env = {
         **os.environ,
         "REFERRALS_CONFIG": "production",
-        "DATABASE_URL": url,
         "SECRET_KEY": secret,
         "BASE_URL": BASE_URL,
-        "FLASK_APP": "referrals",
+        "LOG_FORMAT": "json",
+        "RATELIMIT_KEY_PREFIX": f"bench-load-{uuid.uuid4().hex[:8]}",
+        "LOGIN_RATE_LIMIT": "100000 per minute",
+        "GUNICORN_WORKERS": str(WORKERS),
+        "MAIL_BACKEND": "folder",  # the e-mail workers write .eml files: no SMTP server here
+        "MAIL_FOLDER": str(tmp / "outbox"),
         "PYTHONUNBUFFERED": "1",
     }
-    servers = []
+    servers: list[Process] = []
     try:
-        for label, spec, ready in (
-            ("product", "referrals:create_app()", "/health"),
-            ("hello", "bench.hello_app:app", "/"),
-        ):
-            servers.append(Server(label, spec, env, tmp / f"{label}.log", ready))
+        cluster = Cluster(url, env, tmp / "cluster.log")
+        servers.append(cluster)
+        hellos = [
+            Gunicorn(f"hello{n}", "bench.hello_app:app", env, tmp / f"hello{n}.log") for n in (1, 2)
+        ]
+        servers.extend(hellos)
         for server in servers:
             try:
                 server.wait_until_up()
             except RuntimeError as error:
                 print(f"error: {error}\n{server.log_tail()}", file=sys.stderr)
                 return 2
-        product, hello = servers
-        smoke_test(plan, product)
+        proxy = Proxy("hello proxy", [h.port for h in hellos], env, tmp / "proxy.log")
+        servers.append(proxy)
+        try:
+            proxy.wait_until_up()
+        except RuntimeError as error:
+            print(f"error: {error}\n{proxy.log_tail()}", file=sys.stderr)
+            return 2
+        print(
+            f"cluster on {cluster.url} (app servers {cluster.app_ports}, {WORKERS} sync workers "
+            f"each, report workers polling every 5 s); hello on {proxy.url} "
+            f"(gunicorn {[h.port for h in hellos]}, {WORKERS} sync workers each)"
+        )
+        officers = [
+            a
+            for a in prepared["accounts"]["officer"]
+            if a["programme_id"] == prepared["reports"][0]["programme_id"]
+        ]
         config = {
-            "product_url": product.url,
-            "hello_url": hello.url,
+            "product_url": cluster.url,
+            "hello_url": proxy.url,
             "users": USERS,
             "seconds": SECONDS,
             "hello_seconds": HELLO_SECONDS,
+            "report_seconds": REPORT_SECONDS,
             "spawn_rate": SPAWN_RATE,
-            "accounts": plan,
+            "accounts": prepared["accounts"],
+            "reports": [
+                {**wanted, "cookie": officers[n % len(officers)]["cookie"]}
+                for n, wanted in enumerate(prepared["reports"])
+            ],
         }
+        smoke_test(config)
         config_path, results_path = tmp / "config.json", tmp / "samples.json"
+        stop_file = Path(str(results_path) + ".stop")
         config_path.write_text(json.dumps(config))
+        pools = {
+            "offers": sum(len(a["offers"]) for a in config["accounts"]["coordinator"]),
+            "sessions": sum(len(a["sessions"]) for a in config["accounts"]["therapist"]),
+        }
         print(
-            f"load: hello alone for {HELLO_SECONDS:.0f} s, then the product for {SECONDS:.0f} s; "
-            f"{USERS} users, {WAIT[0]:g}-{WAIT[1]:g} s between pages"
+            f"load: hello alone for {HELLO_SECONDS:.0f} s, then the product for {SECONDS:.0f} s "
+            f"and until two reports are rendered (at most {REPORT_SECONDS:.0f} s); {USERS} users, "
+            f"{WAIT[0]:g}-{WAIT[1]:g} s between pages; {pools['offers']} referrals to offer, "
+            f"{pools['sessions']} trajectories to log a session for",
+            flush=True,
         )
-        render: dict = {}
-        worker = None
+        events: dict = {"asked": [], "asked_at": []}
+        jobs: list[dict] = []
+        watcher = None
         with open(tmp / "locust.log", "wb") as locust_log:
             driver = subprocess.Popen(  # noqa: S603 - our own command line
                 [sys.executable, "-m", "bench.bench_load", "--drive"]
@@ -742,28 +1076,41 @@ def run(url: str, tmp: Path) -> int:
                 text=True,
             )
             for line in driver.stdout:
-                if line.startswith("ramped product"):
-                    render["load_started"] = time.time()
-                    worker = threading.Thread(
-                        target=render_reports, args=(env, render, RENDER_DELAY)
+                event, _, rest = line.strip().partition(" ")
+                if event in ("hello-ramped", "ramped", "reports", "ended"):
+                    events[event] = float(rest)
+                if event == "reports":
+                    watcher = threading.Thread(
+                        target=watch_reports,
+                        args=(url, stop_file, jobs, time.time() + REPORT_SECONDS),
                     )
-                    worker.start()
+                    watcher.start()
+                elif event == "asked":
+                    days, at, status = rest.split()
+                    events["asked"].append(f"{days} days: HTTP {status}")
+                    events["asked_at"].append(float(at))
             driver.wait()
-        if worker is not None:
-            worker.join()
+        if watcher is not None:
+            watcher.join()
         if driver.returncode or not results_path.exists():
             log = (tmp / "locust.log").read_text(errors="replace").splitlines()[-30:]
             print(f"error: Locust ended with {driver.returncode}\n" + "\n".join(log))
             return 3
         for server in servers:
             if server.process.poll() is not None:
-                print(f"warning: {server.label} server stopped during the load")
+                print(f"warning: {server.label} stopped during the load\n{server.log_tail()}")
         samples = json.loads(results_path.read_text())
-        report(samples, render, server_times(product.log_path))
-        print(f"new referrals saved: {saved_referrals(url)} (POSTs answered: {posted(samples)})")
+        report(samples, events, jobs, server_times(cluster.log_path))
+        counts = count_rows(url)
+        print(
+            f"saved: {counts['new referrals']} new referrals (POSTs answered "
+            f"{answered(samples, 'new referral POST')}), {counts['offers made']} offers "
+            f"({answered(samples, 'offer POST')}), {counts['sessions logged']} sessions "
+            f"({answered(samples, 'session POST')})"
+        )
         return 0
     finally:
-        for server in servers:
+        for server in reversed(servers):
             server.stop()
 
 
@@ -787,5 +1134,7 @@ def main() -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--drive"]:
         drive(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["--proxy"]:
+        serve_proxy(int(sys.argv[2]), [int(port) for port in sys.argv[3:]])
     else:
         sys.exit(main())
