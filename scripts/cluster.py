@@ -25,6 +25,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -63,7 +64,10 @@ def wait_until_ready(url: str, process: subprocess.Popen, timeout: float = 60) -
         if process.poll() is not None:
             raise RuntimeError(f"{url} stopped with exit code {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+            # Production answers only BASE_URL's host (TRUSTED_HOSTS).
+            host = urlsplit(os.environ.get("BASE_URL") or "").hostname
+            check = urllib.request.Request(f"{url}/ready", headers={"Host": host} if host else {})
+            with urllib.request.urlopen(check, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:

@@ -31,7 +31,13 @@ LEASE_SECONDS = 5
 
 @pytest.fixture(scope="module")
 def report_app(databases):
-    app = make_app(databases.new("reports"), REPORT_JOB_LEASE_SECONDS=LEASE_SECONDS)
+    # On SQLite each render holds the write lock for its whole transaction, so the three wait
+    # for each other in turn: a busy timeout that outlasts two renders on a loaded machine.
+    app = make_app(
+        databases.new("reports"),
+        REPORT_JOB_LEASE_SECONDS=LEASE_SECONDS,
+        DB_BUSY_TIMEOUT_MS=60000,
+    )
     with app.app_context():
         upgrade()
         db.session.remove()
