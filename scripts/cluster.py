@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             proxy.shutdown()
             proxy.server_close()
         stop_all()
+        shutil.rmtree(state, ignore_errors=True)  # the metrics files of this run
     return 0
 
 
