@@ -42,6 +42,7 @@ class LiveServer:
         threads: int = 1,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        gunicorn_args: tuple[str, ...] = (),
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -68,6 +69,7 @@ class LiveServer:
                 "60",
                 "--graceful-timeout",
                 "5",
+                *gunicorn_args,
                 "referrals:create_app()",
             ],
             cwd=ROOT,
