@@ -11,7 +11,7 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 
 # Programme reports are rendered by a worker (`flask render-reports --loop`). In development,
 # without a worker, the request that asks for a report renders it itself.
-REPORTS_INLINE = True
+REPORTS_INLINE = os.environ.get("REPORTS_INLINE", "1") == "1"  # make cluster sets 0
 
 # Offers past their deadline are expired by the worker (`flask expire-offers`, from cron in
 # production). `make run` sets this so the development server does it itself every minute.

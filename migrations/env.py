@@ -8,7 +8,9 @@ from alembic import context
 from flask import current_app
 
 config = context.config
-if config.config_file_name and not current_app.testing:
+# The app's own handler (referrals/logs.py: JSON, without values) stays when it is there.
+app_logs = any(getattr(h, "_referrals_handler", False) for h in logging.getLogger().handlers)
+if config.config_file_name and not current_app.testing and not app_logs:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 

@@ -2,7 +2,8 @@
 development), for the web processes and the worker commands alike.
 
 Every record written while a request is handled carries its request id (the X-Request-ID the
-proxy sent, when it is a safe token, or a new one; the response names it too) and the id of the
+proxy sent, when PROXY_COUNT says there is one and it is a safe token, or a new one; the
+response names it too) and the id of the
 logged-in user. Each request ends with one `request` line: method, endpoint, route, status and
 milliseconds. What a log line never holds: the query string, form fields, request bodies,
 cookies, or a database error's parameters and message (PostgreSQL quotes the values it refused
@@ -21,7 +22,7 @@ import time
 import traceback
 
 import sqlalchemy as sa
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask.logging import default_handler
 from pythonjsonlogger.json import JsonFormatter
 
@@ -56,7 +57,8 @@ class SafeTextFormatter(logging.Formatter):
 
 def format_exception_safely(ei) -> str:
     """The traceback's frames, then each exception of the chain (outermost first) by its type
-    and message, except that a database error's message is left out."""
+    (a database error's with its SQLSTATE and SQL without values); no exception's message,
+    since any may quote a value."""
     _type, error, tb = ei
     lines = ["Traceback (most recent call last):\n", *traceback.format_tb(tb)]
     seen: set[int] = set()
@@ -77,7 +79,8 @@ def _describe(error: BaseException) -> str:
     if _is_driver_error(error):
         code = getattr(error, "sqlstate", None) or getattr(error, "sqlite_errorname", None)
         return f"{kind}: [{code}] (message left out)"
-    return f"{kind}: {error}"
+    # Any message may quote a value (int('Sanne'), a KeyError's key): types and frames only.
+    return f"{kind}: (message left out)"
 
 
 def _is_driver_error(error: BaseException) -> bool:
@@ -90,6 +93,30 @@ def _is_driver_error(error: BaseException) -> bool:
     return isinstance(error, psycopg.Error)
 
 
+def json_formatter() -> SafeJsonFormatter:
+    return SafeJsonFormatter(
+        JSON_FIELDS,
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+    )
+
+
+class WithoutQueryStrings(logging.Filter):
+    """For gunicorn's own lines: a URI's query string (a searched name) is cut off."""
+
+    QUERY = re.compile(r"\?[^\s\"']*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(
+                self.QUERY.sub("?…", arg) if isinstance(arg, str) else arg for arg in args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self.QUERY.sub("?…", record.msg)
+        return True
+
+
 def configure_logging(app: Flask) -> None:
     """One handler on the root logger, replacing the one an earlier app of this process set
     (tests make many apps); Flask's own handler is taken off so lines are not written twice."""
@@ -100,13 +127,7 @@ def configure_logging(app: Flask) -> None:
     setattr(handler, _HANDLER_MARK, True)
     handler.addFilter(RequestContextFilter())
     if kind == "json":
-        handler.setFormatter(
-            SafeJsonFormatter(
-                JSON_FIELDS,
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                datefmt="%Y-%m-%dT%H:%M:%S%z",
-            )
-        )
+        handler.setFormatter(json_formatter())
     else:
         handler.setFormatter(SafeTextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
@@ -134,7 +155,10 @@ def register_request_logging(app: Flask) -> None:
 
 def _start_request() -> None:
     g.request_started = time.perf_counter()
-    offered = request.headers.get(REQUEST_ID_HEADER, "")
+    # Only a proxy's id is taken (PROXY_COUNT > 0): a client could repeat another's id.
+    offered = (
+        request.headers.get(REQUEST_ID_HEADER, "") if current_app.config["PROXY_COUNT"] else ""
+    )
     g.request_id = offered if SAFE_REQUEST_ID.fullmatch(offered) else secrets.token_hex(16)
 
 

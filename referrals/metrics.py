@@ -88,7 +88,15 @@ class OperationsCollector:
 
 
 def register_metrics(app: Flask) -> None:
-    app.after_request(_observe)
+    """A typo in METRICS_ALLOWED_NETWORKS stops the start, not every scrape. The request is
+    counted after everything else (the commit too), with the status the client gets."""
+    app.extensions["referrals.metrics_networks"] = [
+        ipaddress.ip_network(network, strict=False)
+        for network in app.config["METRICS_ALLOWED_NETWORKS"]
+    ]
+    after = app.after_request_funcs.setdefault(None, [])
+    if _observe not in after:
+        after.insert(0, _observe)
 
 
 def _observe(response):
@@ -108,8 +116,7 @@ def allowed(remote_addr: str | None) -> bool:
     except ValueError:
         return False
     return any(
-        address in ipaddress.ip_network(network, strict=False)
-        for network in current_app.config["METRICS_ALLOWED_NETWORKS"]
+        address in network for network in current_app.extensions["referrals.metrics_networks"]
     )
 
 

@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "DATABASE_URL": args.database_url,
         "REDIS_URL": args.redis_url,
         "PROXY_COUNT": "1",
+        "REPORTS_INLINE": "0",  # the report workers render, as in production
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
         "PYTHONUNBUFFERED": "1",
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HOP_BY_HOP = {
@@ -48,6 +49,9 @@ def make_proxy(port: int, backends: list[tuple[str, int]], host: str = "127.0.0.
                 if name.lower() not in HOP_BY_HOP and not name.lower().startswith("x-forwarded-")
             }
             headers["X-Forwarded-For"] = self.client_address[0]
+            # Its own id for each request, as a load balancer makes one: a client's is dropped.
+            headers = {k: v for k, v in headers.items() if k.lower() != "x-request-id"}
+            headers["X-Request-ID"] = uuid.uuid4().hex
             headers["X-Forwarded-Proto"] = "http"
             headers["X-Forwarded-Host"] = self.headers.get("Host", f"{host}:{port}")
             for backend in next_backends():

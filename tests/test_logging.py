@@ -147,7 +147,10 @@ def test_a_whole_referral_leaves_no_participant_data_in_the_logs(
     )
 
 
-def test_a_proxys_request_id_is_kept_and_an_unsafe_one_replaced(client, db, logs):
+def test_a_proxys_request_id_is_kept_and_an_unsafe_one_replaced(app, client, db, logs, monkeypatch):
+    alone = client.get("/health", headers={"X-Request-ID": "client-chosen-0001"})
+    assert alone.headers["X-Request-ID"] != "client-chosen-0001"  # no proxy: a client's id
+    monkeypatch.setitem(app.config, "PROXY_COUNT", 1)
     kept = client.get("/health", headers={"X-Request-ID": "lb-7f3a9c2e-0001"})
     assert kept.headers["X-Request-ID"] == "lb-7f3a9c2e-0001"
     assert request_line(logs, "lb-7f3a9c2e-0001")["endpoint"] == "main.health"
@@ -209,3 +212,34 @@ def test_development_writes_plain_lines(app):
         assert re.search(r" INFO \[None\] referrals\.x: plain$", buffer.getvalue().strip())
     finally:
         configure_logging(app)  # the suite's app: JSON again
+
+
+def test_no_exception_message_reaches_the_log(app, client, db, login_as, logs, monkeypatch):
+    """Any message may quote a value: int() of a typed name, a KeyError's key."""
+
+    def failing_list(*args, **kwargs):
+        int(f"{FIRST} {LAST}")
+
+    monkeypatch.setattr(lists, "referral_list", failing_list)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    login_as(Role.COORDINATOR)
+    assert client.get("/referrals").status_code == 500
+    (error,) = [r for r in records(logs) if r["level"] == "ERROR"]
+    assert "builtins.ValueError: (message left out)" in error["exc_info"]
+    assert FIRST not in logs.getvalue() and LAST not in logs.getvalue()
+
+
+def test_gunicorns_own_lines_lose_their_query_string():
+    from referrals.logs import WithoutQueryStrings
+
+    record = logging.LogRecord(
+        "gunicorn.error",
+        logging.ERROR,
+        "x",
+        1,
+        "Error handling request %s %s",
+        ("GET", f"/referrals?q={LAST}&page=2"),
+        None,
+    )
+    WithoutQueryStrings().filter(record)
+    assert record.getMessage() == "Error handling request GET /referrals?…"

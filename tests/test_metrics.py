@@ -4,6 +4,7 @@ when the database is away. Under gunicorn with several workers, one scrape count
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from datetime import timedelta
 
@@ -124,9 +125,52 @@ def test_only_the_monitoring_networks_see_the_metrics(app, client, db, monkeypat
     assert response.status_code == 404
     assert b"referrals_" not in response.data
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
-    monkeypatch.setitem(app.config, "METRICS_ALLOWED_NETWORKS", ["10.20.0.0/16"])
+    monkeypatch.setitem(
+        app.extensions, "referrals.metrics_networks", [ipaddress.ip_network("10.20.0.0/16")]
+    )
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.20.3.4"}).status_code == 200
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+
+
+def test_a_typo_in_the_allowed_networks_stops_the_start():
+    with pytest.raises(ValueError):
+        make_app(UNREACHABLE["sqlite"], METRICS_ALLOWED_NETWORKS=["10.0.0.0/33"])
+
+
+def test_without_a_proxy_a_forwarded_address_is_ignored():
+    client = make_app(UNREACHABLE["sqlite"], PROXY_COUNT=0).test_client()
+    spoofed = client.get(
+        "/metrics",
+        headers={"X-Forwarded-For": "127.0.0.1"},
+        environ_base={"REMOTE_ADDR": "198.51.100.4"},
+    )
+    assert spoofed.status_code == 404
+
+
+def test_a_request_whose_commit_fails_is_counted_once_with_its_503(app, client, db, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    key = ("endpoint", "auth.login"), ("method", "GET")
+
+    def counts(scraped):
+        return {
+            dict(labels)["status"]: value
+            for (name, labels), value in scraped.items()
+            if name == "referrals_request_duration_seconds_count" and set(key) <= set(labels)
+        }
+
+    before = counts(scrape(client))
+
+    def failing_commit():
+        raise OperationalError("COMMIT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(_db.session, "commit", failing_commit)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production
+    assert client.get("/login").status_code == 503
+    monkeypatch.undo()
+    after = counts(scrape(client))
+    assert after.get("503", 0) == before.get("503", 0) + 1
+    assert after.get("200", 0) == before.get("200", 0)
 
 
 def test_behind_a_proxy_the_forwarded_address_decides():
@@ -136,6 +180,9 @@ def test_behind_a_proxy_the_forwarded_address_decides():
     assert outside.status_code == 404
     inside = client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"})
     assert inside.status_code == 200
+    # Only the last hop counts: a client's own header in front of the proxy's does not.
+    chained = client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1, 198.51.100.4"})
+    assert chained.status_code == 404
 
 
 @pytest.mark.parametrize("kind", sorted(UNREACHABLE))
