@@ -9,15 +9,16 @@ import io
 import json
 import logging
 import re
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
 
-from referrals.extensions import db as _db
 from referrals.models import Offer, Role
 from referrals.services.referrals import lists
 from tests import factories
 from tests.helpers import PASSWORD, log_in_through_pages, text
+from tests.test_intake import form_data
 
 FIRST, LAST = "Sanne", "Wijnandsdochter"
 BSN = "111222333"
@@ -56,23 +57,9 @@ def request_line(buffer: io.StringIO, request_id: str) -> dict:
 
 
 def referral_form(**changes) -> dict:
-    data = {
-        "first_name": FIRST,
-        "last_name": LAST,
-        "date_of_birth": BIRTH,
-        "bsn": BSN,
-        "postcode": "2201ab",
-        "phone": PHONE,
-        "email": EMAIL,
-        "reasons": ["stress", "burnout"],
-        "description": DESCRIPTION,
-        "preferred_form": "group",
-        "preferred_days": ["tue", "thu"],
-        "consent_to_refer": "y",
-        "consent_share_progress": "y",
-    }
-    data.update(changes)
-    return data
+    """The intake tests' form, with values that can be searched for in the log."""
+    typed = dict(first_name=FIRST, last_name=LAST, date_of_birth=BIRTH, bsn=BSN, phone=PHONE)
+    return form_data(**{**typed, "email": EMAIL, "description": DESCRIPTION, **changes})
 
 
 def test_a_whole_referral_leaves_no_participant_data_in_the_logs(
@@ -182,17 +169,22 @@ def test_every_record_during_a_request_carries_its_id_and_the_user(client, db, l
 
 
 def test_a_database_error_outside_a_request_is_logged_without_its_values(app, db, logs):
+    """A driver's message quoting the value (as PostgreSQL's duplicate-key DETAIL does),
+    wrapped by SQLAlchemy with the statement and its parameters, as a worker logs it."""
     logger = logging.getLogger("referrals.worker")
-    with app.app_context():
+    statement = "INSERT INTO participants (last_name) VALUES (?)"
+    try:
         try:
-            _db.session.execute(sa.text("SELECT * FROM no_such_table WHERE x = :v"), {"v": LAST})
-        except sa.exc.DatabaseError:
-            logger.exception("a round failed")
-        _db.session.rollback()
+            raise sqlite3.IntegrityError(f"Key (last_name)=({LAST}) already exists")
+        except sqlite3.Error as driver_error:
+            raise sa.exc.IntegrityError(statement, {"v": LAST}, driver_error) from driver_error
+    except sa.exc.DatabaseError:
+        logger.exception("a round failed")
     (line,) = [r for r in records(logs) if r["message"] == "a round failed"]
     assert LAST not in logs.getvalue()
     assert line["request_id"] is None and line["user_id"] is None
-    assert "(message left out) [SQL: SELECT * FROM no_such_table WHERE x = " in line["exc_info"]
+    assert f"(message left out) [SQL: {statement}]" in line["exc_info"]
+    assert "sqlite3.IntegrityError: [None] (message left out)" in line["exc_info"]
 
 
 def test_development_writes_plain_lines(app):

@@ -55,10 +55,6 @@ def current_operations() -> Operations:
         ).one()
     finally:
         session.rollback()
-    if oldest is not None and oldest.tzinfo is None:  # SQLite through a raw aggregate
-        from datetime import UTC
-
-        oldest = oldest.replace(tzinfo=UTC)
     return Operations(
         outbox_depth=depth,
         outbox_oldest_seconds=(now - oldest).total_seconds() if oldest else 0.0,
