@@ -5,7 +5,8 @@ Every record written while a request is handled carries its request id (the X-Re
 proxy sent, when PROXY_COUNT says there is one and it is a safe token, or a new one; the
 response names it too) and the id of the
 logged-in user. Each request ends with one `request` line: method, endpoint, route, status and
-milliseconds. What a log line never holds: the query string, form fields, request bodies,
+milliseconds, and how many SQL statements it sent and how many of those milliseconds were
+spent waiting for the database (`queries`, `db_ms`: the rest is Python). What a log line never holds: the query string, form fields, request bodies,
 cookies, or a database error's parameters and message (PostgreSQL quotes the values it refused
 or found twice: a participant's name, date of birth or BSN). A traceback keeps its frames, the
 type and SQLSTATE of a database error and the statement it ran, with no values. Participant
@@ -142,6 +143,20 @@ def configure_logging(app: Flask) -> None:
     register_request_logging(app)
 
 
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _statement_started(conn, cursor, statement, parameters, context, executemany) -> None:
+    if has_request_context():
+        conn.info["referrals.statement_started"] = time.perf_counter()
+
+
+@sa.event.listens_for(sa.engine.Engine, "after_cursor_execute")
+def _statement_finished(conn, cursor, statement, parameters, context, executemany) -> None:
+    started = conn.info.pop("referrals.statement_started", None)
+    if started is not None and has_request_context():
+        g.db_queries = g.get("db_queries", 0) + 1
+        g.db_seconds = g.get("db_seconds", 0.0) + time.perf_counter() - started
+
+
 def register_request_logging(app: Flask) -> None:
     # First of the before-request functions, so that the time counts everything; the
     # after-request function registered first runs last, so it sees the final status.
@@ -175,6 +190,8 @@ def _finish_request(response):
             "route": request.url_rule.rule if request.url_rule else None,
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+            "queries": g.get("db_queries", 0),
+            "db_ms": round(g.get("db_seconds", 0.0) * 1000, 1),
         },
     )
     return response

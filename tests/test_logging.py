@@ -235,3 +235,16 @@ def test_gunicorns_own_lines_lose_their_query_string():
     )
     WithoutQueryStrings().filter(record)
     assert record.getMessage() == "Error handling request GET /referrals?…"
+
+
+def test_the_request_line_counts_the_pages_statements_and_their_time(
+    client, db, login_as, logs, queries
+):
+    """`queries` is every statement the page sent (the same count as the test's own listener),
+    and `db_ms` the part of `duration_ms` spent in them: the bench splits a page's time with it."""
+    login_as(Role.COORDINATOR)
+    with queries() as log:
+        page = client.get("/referrals")
+    line = request_line(logs, page.headers["X-Request-ID"])
+    assert line["queries"] == len(log.statements) > 0
+    assert 0 < line["db_ms"] < line["duration_ms"]
