@@ -7,7 +7,15 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from referrals.models import Programme, Referral, ReferralState, Trajectory, local_today
+from referrals.models import (
+    GROUP_MAX_SIZE,
+    Programme,
+    Referral,
+    ReferralState,
+    TrainingGroup,
+    Trajectory,
+    local_today,
+)
 from referrals.services.uptake import programme_uptake
 from referrals.synthetic import build
 
@@ -32,6 +40,16 @@ def test_a_small_synthetic_set_is_valid_and_the_figures_scale_in_queries(db, que
         .join(Referral)
         .where(Referral.state.in_([ReferralState.SUBMITTED, ReferralState.OFFERED]))
     )
+
+    # Each therapist has a group of open trajectories, never over its size.
+    members = db.session.execute(
+        sa.select(
+            TrainingGroup.id, sa.func.count(Trajectory.id), sa.func.count(Trajectory.closed_at)
+        )
+        .join(Trajectory, Trajectory.group_id == TrainingGroup.id)
+        .group_by(TrainingGroup.id)
+    ).all()
+    assert members and all(0 < n <= GROUP_MAX_SIZE and closed == 0 for _, n, closed in members)
 
     end = local_today()
     start = end - timedelta(days=730)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from referrals.extensions import db
 from referrals.models import (
+    GROUP_MAX_SIZE,
     Attendance,
     DropoutReason,
     Moment,
@@ -37,9 +38,11 @@ from referrals.models import (
     RejectionReason,
     SessionAttendance,
     Therapist,
+    TrainingGroup,
     TrainingSession,
     Trajectory,
     User,
+    Weekday,
     local_today,
     programme_referrers,
     programme_therapists,
@@ -324,6 +327,7 @@ def build(
     for row in therapists:
         row["active_participants"] = active_count.get(row["id"], 0)
         row["capacity"] = max(row["capacity"], row["active_participants"])
+    groups = _groups(therapists, trajectories, session_rows, ids)
     _insert(Organisation, organisations)
     _insert(User, users)
     _insert(Programme, programme_rows)
@@ -333,6 +337,7 @@ def build(
     _insert(Participant, participants)
     _insert(Referral, referral_rows)
     _insert(Offer, offers)
+    _insert(TrainingGroup, groups)
     _insert(Trajectory, trajectories)
     _insert(TrainingSession, session_rows)
     _insert(SessionAttendance, attendance_rows)
@@ -345,6 +350,39 @@ def build(
         programme_rows[0]["id"],
         programme_rows[-1]["id"],
     )
+
+
+def _groups(
+    therapists: list[dict], trajectories: list[dict], session_rows: list[dict], ids: Ids
+) -> list[dict]:
+    """One weekly group per therapist, holding (up to its size) their open trajectories and
+    their sessions; the rest of their participants train individually."""
+    weekdays = list(Weekday)[:5]
+    groups, group_of, members = [], {}, {}
+    for row in therapists:
+        group_id = ids.take(TrainingGroup)
+        group_of[row["id"]] = group_id
+        groups.append(
+            dict(
+                id=group_id,
+                therapist_id=row["id"],
+                name=f"Groep {row['id']}",
+                weekday=weekdays[row["id"] % len(weekdays)],
+                starts_at=time(18 + row["id"] % 3, 30),
+                meeting_place="Parkingang, bij de fietsenstalling",
+                max_size=GROUP_MAX_SIZE,
+            )
+        )
+    for row in trajectories:
+        therapist_id = row["therapist_id"]
+        if row["closed_at"] is None and members.get(therapist_id, 0) < GROUP_MAX_SIZE:
+            row["group_id"] = group_of[therapist_id]
+            members[therapist_id] = members.get(therapist_id, 0) + 1
+        else:
+            row["group_id"] = None
+    for row in session_rows:
+        row["group_id"] = group_of[row["therapist_id"]]
+    return groups
 
 
 def _k10_band(score: float) -> str:
@@ -363,6 +401,7 @@ def _fix_sequences() -> None:
         Participant,
         Referral,
         Offer,
+        TrainingGroup,
         Trajectory,
         TrainingSession,
         SessionAttendance,
