@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from flask_login import current_user
 from limits import parse
@@ -38,10 +41,7 @@ def record(
     `detail` must never hold health data or a participant's identity: it is for filters,
     reasons and the like.
     """
-    if actor is CURRENT_USER:
-        actor = None
-        if has_request_context() and current_user.is_authenticated:
-            actor = current_user._get_current_object()
+    actor = _actor(actor)
     if obj is not None:
         object_type = object_type or obj.__table__.name
         object_id = object_id if object_id is not None else obj.id
@@ -59,6 +59,74 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def _actor(actor: User | None | object) -> User | None:
+    if actor is CURRENT_USER:
+        actor = None
+        if has_request_context() and current_user.is_authenticated:
+            actor = current_user._get_current_object()
+    return actor
+
+
+def record_many(
+    action: AuditAction,
+    shown: Iterable[tuple[object, int | None]],
+    *,
+    actor: User | None | object = CURRENT_USER,
+    detail: str | None = None,
+) -> int:
+    """One row per (object, participant id) pair in `shown`, all with the same action, actor,
+    time and detail, written in one INSERT with a fixed number of parameters: a list page
+    logs each participant it shows (as record() would, row for row) at the cost of one
+    statement. Objects are model instances (their table name and id are taken). Returns the
+    number of rows; the caller's commit makes them permanent, its rollback undoes them."""
+    pairs = [(obj.__table__.name, str(obj.id), participant_id) for obj, participant_id in shown]
+    if not pairs:
+        return 0
+    actor = _actor(actor)
+    table = AuditEvent.__table__
+    common = {
+        "occurred_at": utcnow(),
+        "user_id": actor.id if actor else None,
+        "user_role": actor.role.value if actor else None,
+        "organisation_id": actor.organisation_id if actor else None,
+        "action": action,
+        "ip_address": client_address(),
+        "detail": detail[:255] if detail else None,
+    }
+    if db.session.get_bind().dialect.name == "postgresql":
+        # INSERT ... SELECT over three arrays: the same statement and parameters for 1 or 500
+        # rows, so PostgreSQL plans it once per connection.
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        types, ids, participants = (list(column) for column in zip(*pairs, strict=True))
+        unnested = [
+            sa.func.unnest(sa.bindparam(name, values, type_=ARRAY(type_))).label(name)
+            for name, values, type_ in (
+                ("object_type", types, sa.String),
+                ("object_id", ids, sa.String),
+                ("participant_id", participants, sa.Integer),
+            )
+        ]
+        constants = [
+            sa.literal(value, table.c[name].type).label(name) for name, value in common.items()
+        ]
+        select = sa.select(*constants, *unnested)
+        db.session.execute(
+            sa.insert(table).from_select(
+                [*common, "object_type", "object_id", "participant_id"], select
+            )
+        )
+    else:  # SQLite is in the process: executemany is as cheap
+        db.session.execute(
+            sa.insert(table),
+            [
+                {**common, "object_type": t, "object_id": i, "participant_id": p}
+                for t, i, p in pairs
+            ],
+        )
+    return len(pairs)
 
 
 # The URL arguments that name an object holding participant data, and its table.

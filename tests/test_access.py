@@ -524,7 +524,8 @@ def test_get_requests_change_nothing_but_the_access_log(app, db, login_as, scena
 # same garbage as the forms: blanks, control characters, dates out of any range, wrong types.
 FILTER_GARBAGE = [
     dict.fromkeys(("state", "programme", "q", "action", "kind", "role", "organisation"), " "),
-    dict.fromkeys(("state", "programme", "q", "action", "kind", "role", "page"), "\t"),
+    dict.fromkeys(("state", "programme", "q", "action", "kind", "role", "page", "after"), "\t"),
+    dict.fromkeys(("after", "before"), "99999999999999999999.-1"),
     dict.fromkeys(("q", "action", "start", "end", "date_from", "date_to", "trajectory"), "\x00"),
     dict.fromkeys(("start", "date_from"), "0001-01-01")
     | dict.fromkeys(("end", "date_to"), "9999-12-31"),

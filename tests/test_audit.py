@@ -32,6 +32,53 @@ def test_record_writes_who_what_which_participant_when_and_where(app, db):
     assert abs(stored.occurred_at - utcnow()) < timedelta(seconds=5)
 
 
+@pytest.mark.parametrize("shown", [1, 3, 60])
+def test_record_many_writes_a_row_per_participant_in_one_statement(app, db, queries, shown):
+    """A list's reads: the same rows record() would write, one per participant, whatever the
+    number in one INSERT, rolled back with the request."""
+    user = factories.make_user(role=Role.COORDINATOR)
+    referrals = [factories.make_referral() for _ in range(shown)]
+    db.session.commit()
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "198.51.100.7"}):
+        with queries() as log:
+            written = audit.record_many(
+                AuditAction.READ,
+                [(r, r.participant_id) for r in referrals],
+                actor=user,
+                detail="list",
+            )
+        db.session.commit()
+    assert written == shown
+    assert len([s for s in log.statements if "INSERT INTO audit_events" in s]) == 1
+    rows = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.detail == "list").order_by(AuditEvent.id)
+    ).all()
+    assert [(e.object_type, e.object_id, e.participant_id) for e in rows] == [
+        ("referrals", str(r.id), r.participant_id) for r in referrals
+    ]
+    first = rows[0]
+    assert (first.user_id, first.user_role, first.organisation_id, first.ip_address) == (
+        user.id,
+        "coordinator",
+        user.organisation_id,
+        "198.51.100.7",
+    )
+    assert first.action is AuditAction.READ and first.occurred_at.tzinfo is not None
+    assert abs(first.occurred_at - utcnow()) < timedelta(seconds=5)
+
+
+def test_record_many_is_undone_with_the_request(app, db):
+    referral = factories.make_referral()
+    db.session.commit()
+    audit.record_many(AuditAction.READ, [(referral, referral.participant_id)], actor=None)
+    db.session.rollback()
+    assert not db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.object_type == "referrals", AuditEvent.action == AuditAction.READ)
+    )
+
+
 @pytest.mark.parametrize(
     "statement",
     ["UPDATE audit_events SET detail = 'changed'", "DELETE FROM audit_events"],

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from referrals.blueprints.common import drop_changes, file_response, page_number, refuse
+from referrals.blueprints.common import drop_changes, file_response, refuse
 from referrals.blueprints.intake import bp
 from referrals.blueprints.intake.forms import ReferralFilterForm, ReferralForm, WithdrawForm
 from referrals.extensions import db
@@ -35,7 +35,7 @@ from referrals.permissions import (
     referral_for,
     roles_required,
 )
-from referrals.services import ServiceError, states
+from referrals.services import Cursor, ServiceError, states
 from referrals.services.closing import letters
 from referrals.services.referrals import intake, lists
 from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails
@@ -56,26 +56,26 @@ def index():
     form.programme.choices = [SelectChoice("", _("All programmes"))] + [
         SelectChoice(str(p.id), p.name) for p in lists.listed_programmes(current_user)
     ]
-    page = page_number(request.args)
+    after, before = (Cursor.parse(request.args.get(name)) for name in ("after", "before"))
     if form.validate():
         listed = lists.referral_list(
             current_user,
             state=form.state.data or None,
             programme_id=int(form.programme.data) if form.programme.data else None,
             search=form.q.data,
-            page=page,
+            after=after,
+            before=None if after else before,
             size=current_app.config["REFERRALS_PAGE_SIZE"],
         )
     else:
-        listed = lists.ReferralList(referrals=[], has_next=False)
+        listed = lists.ReferralList(referrals=[])
     return render_template(
         "intake/index.html",
         form=form,
         referrals=listed.referrals,
         now=utcnow(),
-        page=page,
-        has_next=listed.has_next,
-        args={k: v for k, v in request.args.items() if k != "page"},
+        listed=listed,
+        args={k: v for k, v in request.args.items() if k not in ("after", "before", "page")},
         can_refer=bool(
             current_user.role is Role.REFERRER and lists.referable_programmes(current_user)
         ),

@@ -102,12 +102,12 @@ def therapist_inbox(user: User) -> Inbox:
 
 
 def _audit_inbox(user: User, inbox: Inbox) -> None:
-    for trajectory in inbox.closed:
-        _read(user, trajectory, trajectory.referral.participant_id, "inbox")
-    for offer in inbox.open_offers:
-        _read(user, offer, inbox.referrals[offer.id].participant_id, "inbox")
-    for referral in inbox.accepted:
-        _read(user, referral, referral.participant_id, "inbox")
+    shown = [
+        *((t, t.referral.participant_id) for t in inbox.closed),
+        *((o, inbox.referrals[o.id].participant_id) for o in inbox.open_offers),
+        *((r, r.participant_id) for r in inbox.accepted),
+    ]
+    audit.record_many(AuditAction.READ, shown, actor=user, detail="inbox")
 
 
 def _read(user: User, obj, participant_id: int, detail: str | None) -> None:

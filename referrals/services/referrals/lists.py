@@ -26,7 +26,7 @@ from referrals.models import (
     utcnow,
 )
 from referrals.permissions import can_follow, referral_for, referrals_visible_to
-from referrals.services import page_of
+from referrals.services import Cursor, keyset_page
 from referrals.services.closing import ReferrerView, referrer_view
 from referrals.services.referrals.intake import can_refer_to
 from referrals.services.referrals.matching import MatchResult, match_referral
@@ -35,10 +35,7 @@ from referrals.services.therapists import expiry_warning
 
 def audit_listed(user: User, referrals: list[Referral], action: AuditAction, what: str) -> None:
     """One access-log row per participant shown, so each person's log is complete."""
-    for referral in referrals:
-        audit.record(
-            action, actor=user, obj=referral, participant_id=referral.participant_id, detail=what
-        )
+    audit.record_many(action, [(r, r.participant_id) for r in referrals], actor=user, detail=what)
 
 
 def referable_programmes(user: User) -> list[Programme]:
@@ -63,7 +60,8 @@ def listed_programmes(user: User) -> list[Programme]:
 @dataclass
 class ReferralList:
     referrals: list[Referral]
-    has_next: bool
+    newer: Cursor | None = None
+    older: Cursor | None = None
 
 
 def referral_list(
@@ -72,10 +70,13 @@ def referral_list(
     state: str | None = None,
     programme_id: int | None = None,
     search: str | None = None,
-    page: int = 1,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
     size: int = 50,
 ) -> ReferralList:
-    """One page of the referrals `user` may see, newest first; a search is logged as one."""
+    """One page of the referrals `user` may see, newest first, after or before a cursor
+    (keyset paging: any page is read from the index as the first is); a search is logged as
+    one."""
     query = referrals_visible_to(user)
     if state:
         query = query.where(Referral.state == ReferralState(state))
@@ -88,12 +89,15 @@ def referral_list(
         query = query.where(
             sa.or_(full_name.like(like), sa.func.lower(Referral.reference).like(like))
         )
-    ordered = query.order_by(Referral.submitted_at.desc(), Referral.id.desc()).options(
+    query = query.options(
         contains_eager(Referral.participant),
         contains_eager(Referral.programme),
         selectinload(Referral.events),  # the waiting days end at acceptance
     )
-    referrals, has_next = page_of(ordered, page, size)
+    page = keyset_page(
+        query, Referral.submitted_at, Referral.id, size=size, after=after, before=before
+    )
+    referrals = page.rows
     if term:
         audit.record(
             AuditAction.SEARCH,
@@ -102,7 +106,7 @@ def referral_list(
             detail=f"{len(referrals)} found",
         )
     audit_listed(user, referrals, AuditAction.SEARCH if term else AuditAction.READ, "list")
-    return ReferralList(referrals=referrals, has_next=has_next)
+    return ReferralList(referrals=referrals, newer=page.newer, older=page.older)
 
 
 @dataclass

@@ -23,14 +23,9 @@ def record_reads(
     action: AuditAction = AuditAction.READ,
 ) -> None:
     """One access-log row per participant a page or file shows."""
-    for trajectory in trajectories:
-        audit.record(
-            action,
-            actor=user,
-            obj=obj,
-            participant_id=trajectory.referral.participant_id,
-            detail=detail,
-        )
+    audit.record_many(
+        action, [(obj, t.referral.participant_id) for t in trajectories], actor=user, detail=detail
+    )
 
 
 @dataclass
