@@ -3,12 +3,12 @@ development), for the web processes and the worker commands alike.
 
 Every record written while a request is handled carries its request id (the X-Request-ID the
 proxy sent, when PROXY_COUNT says there is one and it is a safe token, or a new one; the
-response names it too) and the id of the
-logged-in user. Each request ends with one `request` line: method, endpoint, route, status and
-milliseconds, and how many SQL statements it sent and how many of those milliseconds were
-spent waiting for the database (`queries`, `db_ms`: the rest is Python). What a log line never holds: the query string, form fields, request bodies,
-cookies, or a database error's parameters and message (PostgreSQL quotes the values it refused
-or found twice: a participant's name, date of birth or BSN). A traceback keeps its frames, the
+response names it too) and the id of the logged-in user. Each request ends with one `request`
+line: method, endpoint, route, status and milliseconds, and how many SQL statements it sent
+and how many of those milliseconds were spent in them (`queries`, `db_ms`: the rest is
+Python). What a log line never holds: the query string, form fields, request bodies, cookies,
+or a database error's parameters and message (PostgreSQL quotes the values it refused or
+found twice: a participant's name, date of birth or BSN). A traceback keeps its frames, the
 type and SQLSTATE of a database error and the statement it ran, with no values. Participant
 data is health data, and logs are kept and read more widely than the database."""
 

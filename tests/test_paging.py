@@ -95,3 +95,19 @@ def test_a_deep_page_is_read_from_a_cursor_not_an_offset(client, db, seven, quer
     # SQLite's dialect always writes "LIMIT ? OFFSET ?": then the offset given is 0.
     if "OFFSET" in statement.upper():
         assert db.engine.dialect.name == "sqlite" and parameters[-1] == 0
+
+
+def test_the_programme_filter_offers_only_programmes_holding_the_users_referrals(
+    app, client, db, login_as
+):
+    """Found by the page bench: the filter once offered every programme in the country."""
+    referrer, other = (factories.make_user(role=Role.REFERRER) for _ in range(2))
+    mine = factories.make_programme(name="Eigen programma", referrers=[referrer.organisation])
+    theirs = factories.make_programme(name="Ander programma", referrers=[other.organisation])
+    factories.make_referral(programme=mine, referrer=referrer)
+    factories.make_referral(programme=theirs, referrer=other)
+    db.session.commit()
+    login_as(user=referrer)
+    page = text(client.get("/referrals"))
+    (select,) = re.findall(r'<select[^>]*id="programme".*?</select>', page, re.S)
+    assert re.findall(r'<option value="(\d+)"', select) == [str(mine.id)]

@@ -128,6 +128,7 @@ class Referral(TimestampMixin, Base):
             "referring_organisation_id",
             "submitted_at",
             "id",
+            postgresql_include=["programme_id"],  # the list's programme filter, from the index
         ),
         sa.Index(
             "ix_referrals_programme_id_state_submitted_at",

@@ -10,6 +10,7 @@ from datetime import datetime
 import pyotp
 import sqlalchemy as sa
 from flask import current_app, request
+from sqlalchemy.orm import joinedload
 
 from referrals import audit
 from referrals.extensions import client_network, db
@@ -211,8 +212,11 @@ def find_session(token: str) -> UserSession | None:
     """The live session for `token`, or None when it ended, idled out or grew too old."""
     if not token:
         return None
+    # One query for what every page needs: the session, its user and the user's organisation.
     user_session = db.session.scalar(
-        sa.select(UserSession).where(UserSession.token_hash == _hash_token(token))
+        sa.select(UserSession)
+        .where(UserSession.token_hash == _hash_token(token))
+        .options(joinedload(UserSession.user).joinedload(User.organisation))
     )
     if user_session is None or user_session.ended_at is not None:
         return None
@@ -235,8 +239,11 @@ def touch_session(session_id: int) -> None:
 
 
 def end_session(token: str, reason: SessionEndReason) -> None:
+    # One query for what every page needs: the session, its user and the user's organisation.
     user_session = db.session.scalar(
-        sa.select(UserSession).where(UserSession.token_hash == _hash_token(token))
+        sa.select(UserSession)
+        .where(UserSession.token_hash == _hash_token(token))
+        .options(joinedload(UserSession.user).joinedload(User.organisation))
     )
     if user_session is not None and user_session.ended_at is None:
         user_session.ended_at = utcnow()

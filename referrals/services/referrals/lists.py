@@ -23,12 +23,13 @@ from referrals.models import (
     Role,
     User,
     local_today,
+    programme_referrers,
     utcnow,
 )
 from referrals.permissions import can_follow, referral_for, referrals_visible_to
+from referrals.permissions.referrals import visible_condition
 from referrals.services import Cursor, keyset_page
 from referrals.services.closing import ReferrerView, referrer_view
-from referrals.services.referrals.intake import can_refer_to
 from referrals.services.referrals.matching import MatchResult, match_referral
 from referrals.services.therapists import expiry_warning
 
@@ -39,20 +40,31 @@ def audit_listed(user: User, referrals: list[Referral], action: AuditAction, wha
 
 
 def referable_programmes(user: User) -> list[Programme]:
-    """The open programmes `user` may refer to now."""
+    """The open programmes `user` may refer to now: intake.can_refer_to as one query (the
+    join is its organisation condition, is_open_on its date condition)."""
+    if user.role is not Role.REFERRER:
+        return []
+    today = local_today()
     programmes = db.session.scalars(
-        sa.select(Programme).where(Programme.active).order_by(Programme.name)
+        sa.select(Programme)
+        .join(programme_referrers, programme_referrers.c.programme_id == Programme.id)
+        .where(programme_referrers.c.organisation_id == user.organisation_id, Programme.active)
+        .order_by(Programme.name, Programme.id)
     )
-    return [p for p in programmes if can_refer_to(user, p)]
+    return [p for p in programmes if p.is_open_on(today)]
 
 
 def listed_programmes(user: User) -> list[Programme]:
-    """The programmes that the user's visible referrals belong to, for the list's filter."""
-    # Distinct ids first: PostgreSQL cannot compare whole rows that hold JSON columns.
-    ids = referrals_visible_to(user).with_only_columns(Programme.id).distinct()
+    """The programmes that the user's visible referrals belong to, for the list's filter,
+    read from the referrals' indexes alone (no participant is joined)."""
+    holds_one = (
+        sa.select(Referral.id)
+        .where(visible_condition(user), Referral.programme_id == Programme.id)
+        .exists()
+    )
     return list(
         db.session.scalars(
-            sa.select(Programme).where(Programme.id.in_(ids)).order_by(Programme.name)
+            sa.select(Programme).where(holds_one).order_by(Programme.name, Programme.id)
         )
     )
 
