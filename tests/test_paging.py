@@ -111,3 +111,40 @@ def test_the_programme_filter_offers_only_programmes_holding_the_users_referrals
     page = text(client.get("/referrals"))
     (select,) = re.findall(r'<select[^>]*id="programme".*?</select>', page, re.S)
     assert re.findall(r'<option value="(\d+)"', select) == [str(mine.id)]
+
+
+def table_ids(page: str, caption: str) -> list[int]:
+    """The referral ids in the rows of the table whose caption holds `caption`."""
+    (table,) = [t for t in re.findall(r"<table.*?</table>", page, re.S) if caption in t]
+    return shown(table)
+
+
+def nav_links(page: str) -> list[dict[str, str]]:
+    """Each pagination bar's links, in page order."""
+    return [links(nav) for nav in re.findall(r'<nav class="pagination".*?</nav>', page, re.S)]
+
+
+def test_the_triage_queue_pages_each_list_on_its_own(app, client, db, seven):
+    """Oldest first; the waiting list's links keep the offered list's place and back."""
+    from referrals.models import Referral, ReferralState
+
+    app.config["TRIAGE_PAGE_SIZE"] = 2
+    oldest_first = list(reversed(seven))
+    offered = oldest_first[4:]  # the three newest wait for an answer
+    for referral_id in offered:
+        db.session.get(Referral, referral_id).state = ReferralState.OFFERED
+    db.session.commit()
+    waiting = oldest_first[:4]
+
+    page = text(client.get("/triage"))
+    assert "4 verwijzingen wachten" in page or "4 referrals waiting" in page
+    assert table_ids(page, "wacht") == waiting[:2]
+    waiting_bar, offered_bar = nav_links(page)
+    page = text(client.get(offered_bar["next"]))  # the offered list's second page
+    assert shown(page)[-1:] == offered[2:]
+    page = text(client.get(nav_links(page)[0]["next"]))  # then the waiting list's
+    rows = shown(page)
+    assert rows[:2] == waiting[2:4] and rows[2:] == offered[2:]
+    # Back again by the waiting list's "Older": its first page, the offered place kept.
+    page = text(client.get(nav_links(page)[0]["prev"]))
+    assert shown(page) == [*waiting[:2], *offered[2:]]

@@ -69,12 +69,13 @@ class Cursor:
 
 @dataclass
 class KeysetPage:
-    """One page of a keyset-paged list; `newer`/`older` are the cursors of the pages before
-    and after it (None at either end)."""
+    """One page of a keyset-paged list; `previous` and `following` are the cursors of the
+    pages before and after it in the list's order (None at either end): ask for
+    `before=previous` and `after=following`."""
 
     rows: list = field(default_factory=list)
-    newer: Cursor | None = None
-    older: Cursor | None = None
+    previous: Cursor | None = None
+    following: Cursor | None = None
 
 
 def keyset_page(
@@ -111,12 +112,12 @@ def keyset_page(
     page = KeysetPage(rows=rows)
     if rows:
         first, last = rows[0], rows[-1]
-        has_newer = (after is not None) if forward else more
-        has_older = more if forward else True
-        if has_newer:
-            page.newer = Cursor(_value(first, moment), first.id)
-        if has_older:
-            page.older = Cursor(_value(last, moment), last.id)
+        has_previous = (after is not None) if forward else more
+        has_following = more if forward else True
+        if has_previous:
+            page.previous = Cursor(_value(first, moment), first.id)
+        if has_following:
+            page.following = Cursor(_value(last, moment), last.id)
     return page
 
 

@@ -78,7 +78,7 @@ def inbox():
         warning=inbox.warning,
         trajectory_of=inbox.trajectory_of,
         closed=inbox.closed,
-        place_of=area_of,
+        place_of=inbox.place_of,
     )
 
 

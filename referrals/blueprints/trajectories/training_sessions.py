@@ -95,6 +95,7 @@ def new_group():
 
 def _render_group(group: TrainingGroup, form: GroupForm, add_form: AddMemberForm | None = None):
     add_form = add_form or AddMemberForm(formdata=None)
+    groups.members_of(group)
     candidates = groups.candidates_for(group.therapist)
     add_form.trajectory.choices = [
         SelectChoice(t.id, f"{t.referral.participant.full_name} ({t.referral.reference})")
@@ -109,6 +110,7 @@ def _render_group(group: TrainingGroup, form: GroupForm, add_form: AddMemberForm
         add_form=add_form,
         candidates=candidates,
         sessions=groups.sessions_of(group),
+        session_count=groups.session_count(group),
     )
 
 

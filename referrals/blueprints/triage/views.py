@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -21,17 +21,42 @@ from referrals.models import (
     utcnow,
 )
 from referrals.permissions import Role, can_reject, roles_required
-from referrals.services import ServiceError, states
+from referrals.services import Cursor, ServiceError, states
 from referrals.services.referrals import intake, lists, offers
 
 
 @bp.get("/triage")
 @roles_required(Role.COORDINATOR)
 def queue():
-    """Referrals in the coordinator's programmes that wait for triage, oldest first."""
-    queue = lists.triage_queue(current_user)
+    """Referrals in the coordinator's programmes that wait for triage, oldest first; each
+    list paged on its own (waiting_after/_before, offered_after/_before)."""
+
+    def cursors(name: str) -> tuple[Cursor | None, Cursor | None]:
+        return Cursor.parse(request.args.get(f"{name}_after")), Cursor.parse(
+            request.args.get(f"{name}_before")
+        )
+
+    queue = lists.triage_queue(
+        current_user,
+        waiting=cursors("waiting"),
+        offered=cursors("offered"),
+        size=current_app.config["TRIAGE_PAGE_SIZE"],
+    )
     return render_template(
-        "triage/queue.html", referrals=queue.waiting, offered=queue.offered, now=utcnow()
+        "triage/queue.html",
+        queue=queue,
+        referrals=queue.waiting.rows,
+        offered=queue.offered.rows,
+        now=utcnow(),
+        # Each list's links keep the other list's place.
+        kept={
+            name: {
+                f"{other}_{side}": request.args[f"{other}_{side}"]
+                for side in ("after", "before")
+                if request.args.get(f"{other}_{side}")
+            }
+            for name, other in (("waiting", "offered"), ("offered", "waiting"))
+        },
     )
 
 

@@ -31,9 +31,26 @@ CLOSED_SHOWN = 50
 
 def area_of(postcode: str) -> str:
     """The PC4 area and its place, e.g. "2201 Noordwijk": enough to decide, not an address."""
-    pc4 = geo.parse_pc4(postcode)
-    area = db.session.get(Pc4Area, pc4) if pc4 else None
-    return f"{pc4} {area.place}" if area else str(pc4 or "")
+    return areas_of([postcode]).get(postcode, "")
+
+
+def areas_of(postcodes) -> dict[str, str]:
+    """area_of for many postcodes in one query: {postcode: "2201 Noordwijk"}."""
+    pc4s = {postcode: geo.parse_pc4(postcode) for postcode in postcodes}
+    wanted = {pc4 for pc4 in pc4s.values() if pc4}
+    places = (
+        dict(
+            db.session.execute(
+                sa.select(Pc4Area.pc4, Pc4Area.place).where(Pc4Area.pc4.in_(wanted))
+            ).all()
+        )
+        if wanted
+        else {}
+    )
+    return {
+        postcode: f"{pc4} {places[pc4]}" if pc4 in places else str(pc4 or "")
+        for postcode, pc4 in pc4s.items()
+    }
 
 
 @dataclass
@@ -45,6 +62,10 @@ class Inbox:
     trajectories: dict[int, Trajectory] = field(default_factory=dict)  # by referral id
     closed: list[Trajectory] = field(default_factory=list)
     warning: str | None = None
+    areas: dict[str, str] = field(default_factory=dict)  # by postcode, of the open offers
+
+    def place_of(self, postcode: str) -> str:
+        return self.areas.get(postcode, "")
 
     def trajectory_of(self, referral: Referral) -> Trajectory | None:
         return self.trajectories.get(referral.id)
@@ -72,7 +93,9 @@ def therapist_inbox(user: User) -> Inbox:
     by_id = {
         r.id: r
         for r in db.session.scalars(
-            sa.select(Referral).where(Referral.id.in_([o.referral_id for o in open_offers]))
+            sa.select(Referral)
+            .where(Referral.id.in_([o.referral_id for o in open_offers]))
+            .options(selectinload(Referral.participant))
         )
     }
     trajectories = {
@@ -96,6 +119,7 @@ def therapist_inbox(user: User) -> Inbox:
         trajectories=trajectories,
         closed=closed,
         warning=expiry_warning(therapist, local_today()),
+        areas=areas_of({r.participant.postcode for r in by_id.values()}),
     )
     _audit_inbox(user, inbox)
     return inbox

@@ -28,7 +28,7 @@ from referrals.models import (
 )
 from referrals.permissions import can_follow, referral_for, referrals_visible_to
 from referrals.permissions.referrals import visible_condition
-from referrals.services import Cursor, keyset_page
+from referrals.services import Cursor, KeysetPage, keyset_page
 from referrals.services.closing import ReferrerView, referrer_view
 from referrals.services.referrals.matching import MatchResult, match_referral
 from referrals.services.therapists import expiry_warning
@@ -72,7 +72,7 @@ def listed_programmes(user: User) -> list[Programme]:
 @dataclass
 class ReferralList:
     referrals: list[Referral]
-    newer: Cursor | None = None
+    newer: Cursor | None = None  # the page before, toward the newest
     older: Cursor | None = None
 
 
@@ -118,7 +118,7 @@ def referral_list(
             detail=f"{len(referrals)} found",
         )
     audit_listed(user, referrals, AuditAction.SEARCH if term else AuditAction.READ, "list")
-    return ReferralList(referrals=referrals, newer=page.newer, older=page.older)
+    return ReferralList(referrals=referrals, newer=page.previous, older=page.following)
 
 
 @dataclass
@@ -146,31 +146,57 @@ def referral_page(user: User, referral_id: int, *, detail: str | None = None):
 
 @dataclass
 class TriageQueue:
-    waiting: list[Referral] = field(default_factory=list)
-    offered: list[Referral] = field(default_factory=list)
+    waiting: KeysetPage = field(default_factory=KeysetPage)
+    offered: KeysetPage = field(default_factory=KeysetPage)
+    waiting_count: int = 0
+    offered_count: int = 0
 
 
-def triage_queue(user: User) -> TriageQueue:
-    """Referrals in the coordinator's programmes that wait for triage, oldest first, and those
-    offered and waiting for an answer."""
+def triage_queue(
+    user: User,
+    *,
+    waiting: tuple[Cursor | None, Cursor | None] = (None, None),
+    offered: tuple[Cursor | None, Cursor | None] = (None, None),
+    size: int = 50,
+) -> TriageQueue:
+    """Referrals in the coordinator's programmes that wait for triage, and those offered and
+    waiting for an answer: each list oldest first, one keyset page of it (`(after, before)`
+    cursors), with the number in each list."""
     with_rows = (  # what the queue shows of each referral, loaded with the page
         contains_eager(Referral.programme),
         selectinload(Referral.referring_organisation),
         selectinload(Referral.offers).selectinload(Offer.therapist),
     )
 
-    def in_state(state: ReferralState) -> list[Referral]:
-        return db.session.scalars(
-            referrals_visible_to(user)
-            .where(Referral.state == state)
-            .order_by(Referral.submitted_at, Referral.id)
-            .options(*with_rows)
-        ).all()
+    def page_in(state: ReferralState, cursors) -> KeysetPage:
+        after, before = cursors
+        return keyset_page(
+            referrals_visible_to(user).where(Referral.state == state).options(*with_rows),
+            Referral.submitted_at,
+            Referral.id,
+            size=size,
+            after=after,
+            before=None if after else before,
+            newest_first=False,
+        )
 
-    queue = TriageQueue(
-        waiting=in_state(ReferralState.SUBMITTED), offered=in_state(ReferralState.OFFERED)
+    counts = dict(
+        db.session.execute(
+            sa.select(Referral.state, sa.func.count())
+            .where(
+                visible_condition(user),
+                Referral.state.in_([ReferralState.SUBMITTED, ReferralState.OFFERED]),
+            )
+            .group_by(Referral.state)
+        ).all()
     )
-    audit_listed(user, [*queue.waiting, *queue.offered], AuditAction.READ, "triage queue")
+    queue = TriageQueue(
+        waiting=page_in(ReferralState.SUBMITTED, waiting),
+        offered=page_in(ReferralState.OFFERED, offered),
+        waiting_count=counts.get(ReferralState.SUBMITTED, 0),
+        offered_count=counts.get(ReferralState.OFFERED, 0),
+    )
+    audit_listed(user, [*queue.waiting.rows, *queue.offered.rows], AuditAction.READ, "triage queue")
     return queue
 
 

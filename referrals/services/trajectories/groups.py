@@ -8,6 +8,7 @@ from datetime import date, time
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from referrals import audit
 from referrals.extensions import db
@@ -123,8 +124,35 @@ class GroupSessionLine:
     logged: int  # attendance rows
 
 
-def sessions_of(group: TrainingGroup) -> list[GroupSessionLine]:
-    """The group's logged sessions with their attendance counts, newest first, in one query."""
+SESSIONS_SHOWN = 26  # half a year of weekly sessions
+
+
+def members_of(group: TrainingGroup) -> list[Trajectory]:
+    """The group's members with their referral and participant, in one query (not one per
+    member), set as `group.members` for the page."""
+    members = list(
+        db.session.scalars(
+            sa.select(Trajectory)
+            .where(Trajectory.group_id == group.id)
+            .options(joinedload(Trajectory.referral).joinedload(Referral.participant))
+            .order_by(Trajectory.id)
+        )
+    )
+    set_committed_value(group, "members", members)
+    return members
+
+
+def session_count(group: TrainingGroup) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(TrainingSession)
+        .where(TrainingSession.group_id == group.id)
+    )
+
+
+def sessions_of(group: TrainingGroup, limit: int = SESSIONS_SHOWN) -> list[GroupSessionLine]:
+    """The group's latest `limit` logged sessions with their attendance counts, newest first,
+    in one query (older ones are on each member's trajectory page)."""
     present = sa.func.sum(sa.case((SessionAttendance.attendance == Attendance.PRESENT, 1), else_=0))
     rows = db.session.execute(
         sa.select(
@@ -137,6 +165,7 @@ def sessions_of(group: TrainingGroup) -> list[GroupSessionLine]:
         .where(TrainingSession.group_id == group.id)
         .group_by(TrainingSession.id, TrainingSession.held_on)
         .order_by(TrainingSession.held_on.desc(), TrainingSession.id.desc())
+        .limit(limit)
     )
     return [GroupSessionLine(*row) for row in rows]
 
