@@ -79,9 +79,20 @@ def record_many(
     """One row per (object, participant id) pair in `shown`, all with the same action, actor,
     time and detail, written in one INSERT with a fixed number of parameters: a list page
     logs each participant it shows (as record() would, row for row) at the cost of one
-    statement. Objects are model instances (their table name and id are taken). Returns the
+    statement. Objects are model instances (their table name and id are taken) or
+    (table name, id) pairs, for rows changed in bulk without loading them. Returns the
     number of rows; the caller's commit makes them permanent, its rollback undoes them."""
-    pairs = [(obj.__table__.name, str(obj.id), participant_id) for obj, participant_id in shown]
+    pairs = [
+        (
+            *(
+                (obj[0], str(obj[1]))
+                if isinstance(obj, tuple)
+                else (obj.__table__.name, str(obj.id))
+            ),
+            participant_id,
+        )
+        for obj, participant_id in shown
+    ]
     if not pairs:
         return 0
     actor = _actor(actor)

@@ -528,3 +528,110 @@ def test_an_expired_offer_says_its_deadline_passed(client, db, login_as, world):
     response = client.post(f"/offers/{offer.id}/accept")
     assert response.headers["Location"] == "/offers"
     assert "De termijn van dit aanbod is verstreken" in text(client.get("/offers"))
+
+
+def _overdue(world, n: int, *, first_name: str = "Over") -> list:
+    """`n` referrals offered to Eva or Ruud (Eva has two places) whose deadline passed."""
+    made = []
+    for i in range(n):
+        referral = factories.make_referral(
+            programme=world["programme"], referrer=world["gp"], first_name=f"{first_name}{i}"
+        )
+        therapist = world["ruud"] if i % 2 else world["eva"]
+        offer = offers.offer_referral(referral, therapist, actor=world["coordinator"])
+        offer.deadline_at = utcnow() - timedelta(minutes=1 + i)
+        made.append((referral, offer))
+    return made
+
+
+def test_the_worker_settles_overdue_offers_in_batches_as_one_by_one_would(
+    app, db, world, monkeypatch
+):
+    """Seven overdue offers in batches of three: every offer expired, every referral back in
+    the queue with its history line, audit row and the coordinators' e-mails (a second
+    coordinator too); an offer still in time and one whose referral was withdrawn meanwhile
+    are left as they are."""
+    from referrals.models import AuditAction, AuditEvent, ReferralEvent
+
+    monkeypatch.setattr(offers, "EXPIRY_BATCH", 3)
+    second = factories.make_user(role=Role.COORDINATOR)
+    world["programme"].coordinators.append(second)
+    overdue = _overdue(world, 7)
+    in_time = offers.offer_referral(world["referral"], world["eva"], actor=world["coordinator"])
+    gone, gone_offer = _overdue(world, 1, first_name="Weg")[0]
+    gone.state = ReferralState.WITHDRAWN  # as if withdrawn while its offer stayed open
+    gone.closed_at = utcnow()
+    db.session.commit()
+    before = len(kinds(db))
+
+    assert offers.return_overdue_offers() == 7
+    db.session.commit()
+
+    for referral, offer in overdue:
+        db.session.refresh(offer)
+        db.session.refresh(referral)
+        assert (offer.state, referral.state) == (OfferState.EXPIRED, ReferralState.SUBMITTED)
+        last = db.session.scalars(
+            sa.select(ReferralEvent)
+            .where(ReferralEvent.referral_id == referral.id)
+            .order_by(ReferralEvent.id.desc())
+        ).first()
+        assert (last.from_state, last.to_state, last.reason, last.actor_id) == (
+            ReferralState.OFFERED,
+            ReferralState.SUBMITTED,
+            "deadline_passed",
+            None,
+        )
+        (row,) = db.session.scalars(
+            sa.select(AuditEvent).where(
+                AuditEvent.object_type == "referrals",
+                AuditEvent.object_id == str(referral.id),
+                AuditEvent.detail == "expire: offered -> submitted",
+            )
+        ).all()
+        assert (row.action, row.user_id, row.participant_id) == (
+            AuditAction.UPDATE,
+            None,
+            referral.participant_id,
+        )
+        told = db.session.scalars(
+            sa.select(Notification.recipient_id).where(
+                Notification.kind == NotificationKind.OFFER_EXPIRED,
+                Notification.body.contains(referral.reference),
+            )
+        ).all()
+        assert sorted(told) == sorted([world["coordinator"].id, second.id])
+    assert len(kinds(db)) == before + 2 * 7
+    db.session.refresh(in_time)
+    db.session.refresh(gone_offer)
+    db.session.refresh(gone)
+    assert in_time.state is OfferState.OPEN
+    assert (gone_offer.state, gone.state) == (OfferState.EXPIRED, ReferralState.WITHDRAWN)
+    assert offers.return_overdue_offers() == 0
+
+
+def test_a_batch_of_overdue_offers_costs_the_same_statements_for_two_or_five(
+    app, db, world, queries
+):
+    def statements(n: int) -> int:
+        _overdue(world, n, first_name=f"N{n}-")
+        db.session.commit()
+        with queries() as log:
+            assert offers.return_overdue_offers() == n
+        db.session.commit()
+        return len(log.statements)
+
+    assert statements(2) == statements(5)
+
+
+def test_an_automatic_programme_offers_each_returned_referral_to_the_next_match(db, world):
+    ((referral, offer),) = _overdue(world, 1)
+    world["programme"].auto_offer = True
+    db.session.commit()
+    assert offers.return_overdue_offers() == 1
+    db.session.commit()
+    db.session.refresh(referral)
+    assert referral.state is ReferralState.OFFERED
+    states = {o.therapist_id: o.state for o in referral.offers}
+    assert states[offer.therapist_id] is OfferState.EXPIRED
+    assert OfferState.OPEN in states.values()

@@ -130,6 +130,52 @@ def apply_transition(
     return referral
 
 
+def apply_transition_many(
+    referral_ids: list[int], name: str, actor: User | None, *, reason=None
+) -> list[tuple[int, int]]:
+    """apply_transition for many referrals at once, in a fixed number of statements: one
+    conditional UPDATE moves those still in an allowed state (the others are left as they
+    are, as apply_transition would refuse them), then their history lines and audit rows
+    are written in one INSERT each. Returns (referral id, participant id) of those moved.
+    The caller expires or reloads any Referral it holds (the session is not synchronised)."""
+    if not referral_ids:
+        return []
+    allowed_from, to_state = TRANSITIONS[name]
+    (from_state,) = allowed_from  # a bulk move records one from-state per transition
+    now = utcnow()
+    moved = db.session.execute(
+        sa.update(Referral)
+        .where(Referral.id.in_(referral_ids), Referral.state == from_state)
+        .values(state=to_state, updated_at=now)
+        .returning(Referral.id, Referral.participant_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not moved:
+        return []
+    db.session.execute(
+        sa.insert(ReferralEvent.__table__),
+        [
+            dict(
+                referral_id=referral_id,
+                occurred_at=now,
+                actor_id=actor.id if actor else None,
+                from_state=from_state,
+                to_state=to_state,
+                reason=reason,
+                note=None,
+            )
+            for referral_id, _participant in moved
+        ],
+    )
+    audit.record_many(
+        AuditAction.UPDATE,
+        [(("referrals", referral_id), participant_id) for referral_id, participant_id in moved],
+        actor=actor,
+        detail=f"{name}: {from_state.value} -> {to_state.value}",
+    )
+    return [tuple(row) for row in moved]
+
+
 def allows(referral: Referral, name: str) -> bool:
     """Whether transition `name` may start from the referral's current state."""
     return referral.state in TRANSITIONS[name][0]

@@ -48,6 +48,27 @@ def enqueue(kind: NotificationKind, recipient: User, subject: str, body: str) ->
     return notification
 
 
+def enqueue_many(kind: NotificationKind, messages) -> int:
+    """enqueue for many (recipient, subject, body) at once, in one INSERT."""
+    now = utcnow()
+    rows = [
+        dict(
+            created_at=now,
+            kind=kind,
+            recipient_id=recipient.id,
+            recipient_email=recipient.email,
+            subject=subject,
+            body=body,
+            attempts=0,
+            next_attempt_at=now,
+        )
+        for recipient, subject, body in messages
+    ]
+    if rows:
+        db.session.execute(sa.insert(Notification.__table__), rows)
+    return len(rows)
+
+
 def retry_delay(attempts: int) -> timedelta:
     # The exponent is capped: 2 ** 41 minutes no longer fits in a timedelta (OverflowError),
     # which would stop the worker on a message that has failed for a day and a half.

@@ -15,6 +15,7 @@ from functools import cache
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
 
 from referrals import audit
 from referrals.extensions import db
@@ -30,13 +31,18 @@ from referrals.models import (
     Therapist,
     User,
     local_today,
+    programme_coordinators,
     utcnow,
 )
 from referrals.services import ServiceError
-from referrals.services.notifications import enqueue
+from referrals.services.notifications import enqueue, enqueue_many
 from referrals.services.notifications.texts import notification_text
 from referrals.services.referrals.matching import exclusion_reasons, match_referral
-from referrals.services.states import TransitionRefused, apply_transition
+from referrals.services.states import (
+    TransitionRefused,
+    apply_transition,
+    apply_transition_many,
+)
 from referrals.services.therapists import geo
 from referrals.services.trajectories import start_trajectory
 
@@ -206,26 +212,101 @@ def return_overdue_offers(
 ) -> int:
     """Expire open offers past their deadline and put their referrals back in the queue.
 
-    The worker runs this periodically (settle_deadlines). Pages never call it: they show a
-    passed deadline as passed; offering the referral again settles its passed offer first.
+    The worker runs this periodically (settle_deadlines), over all offers in batches of
+    EXPIRY_BATCH with a fixed number of statements per batch. Pages never call it: they show
+    a passed deadline as passed; offering the referral again settles its passed offer first
+    (with `referral`: only its own offers).
     """
     now = now or utcnow()
-    query = sa.select(Offer).where(Offer.state == OfferState.OPEN, Offer.deadline_at <= now)
     if referral is not None:
-        query = query.where(Offer.referral_id == referral.id)
+        return _return_overdue_of(referral, now, offer_next)
     returned = 0
-    for offer in db.session.scalars(query.order_by(Offer.id)).all():
+    while True:
+        batch, done = _expire_batch(now, offer_next)
+        returned += batch
+        if done:
+            return returned
+
+
+EXPIRY_BATCH = 1000
+
+
+def _return_overdue_of(referral: Referral, now: datetime, offer_next: bool) -> int:
+    returned = 0
+    overdue = sa.select(Offer).where(
+        Offer.referral_id == referral.id, Offer.state == OfferState.OPEN, Offer.deadline_at <= now
+    )
+    for offer in db.session.scalars(overdue.order_by(Offer.id)).all():
         if not _close_offer(offer, OfferState.EXPIRED):
             continue
-        overdue = db.session.get(Referral, offer.referral_id)
-        if overdue.state is not ReferralState.OFFERED:
+        if referral.state is not ReferralState.OFFERED:
             continue
-        apply_transition(overdue, "expire", None, reason="deadline_passed")
-        _notify(NotificationKind.OFFER_EXPIRED, overdue, _coordinators(overdue))
+        apply_transition(referral, "expire", None, reason="deadline_passed")
+        _notify(NotificationKind.OFFER_EXPIRED, referral, _coordinators(referral))
         if offer_next:
-            _offer_next_if_automatic(overdue)
+            _offer_next_if_automatic(referral)
         returned += 1
     return returned
+
+
+def _expire_batch(now: datetime, offer_next: bool) -> tuple[int, bool]:
+    """Expire up to EXPIRY_BATCH overdue offers: one UPDATE of the offers, one of their
+    referrals (apply_transition_many), one INSERT each for the history lines, audit rows and
+    the coordinators' e-mails, and two reads (the referrals for the texts, their programmes'
+    coordinators). Programmes that offer automatically then match each of their returned
+    referrals, which is per referral by nature. Returns (referrals returned, last batch?)."""
+    due = (
+        sa.select(Offer.id)
+        .where(Offer.state == OfferState.OPEN, Offer.deadline_at <= now)
+        .order_by(Offer.id)
+        .limit(EXPIRY_BATCH)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)  # two workers take different offers
+    expired = (
+        db.session.execute(
+            sa.update(Offer)
+            .where(Offer.id.in_(due.scalar_subquery()), Offer.state == OfferState.OPEN)
+            .values(state=OfferState.EXPIRED, responded_at=now)
+            .returning(Offer.referral_id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
+    moved = apply_transition_many(sorted(set(expired)), "expire", None, reason="deadline_passed")
+    if moved:
+        referrals = db.session.scalars(
+            sa.select(Referral)
+            .where(Referral.id.in_([referral_id for referral_id, _ in moved]))
+            .options(selectinload(Referral.programme))
+            .order_by(Referral.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        coordinators: dict[int, list[User]] = {}
+        for programme_id, user in db.session.execute(
+            sa.select(programme_coordinators.c.programme_id, User)
+            .join(User, User.id == programme_coordinators.c.user_id)
+            .where(programme_coordinators.c.programme_id.in_({r.programme_id for r in referrals}))
+            .order_by(User.id)
+        ).all():
+            coordinators.setdefault(programme_id, []).append(user)
+        messages = []
+        for returned in referrals:
+            subject, body = notification_text(NotificationKind.OFFER_EXPIRED, returned)
+            messages.extend(
+                (user, subject, body)
+                for user in coordinators.get(returned.programme_id, [])
+                if user.is_active
+            )
+        enqueue_many(NotificationKind.OFFER_EXPIRED, messages)
+        if offer_next:
+            for returned in referrals:
+                if returned.programme.auto_offer:
+                    _offer_next_if_automatic(returned)
+    # Expired rows stay in the session with their old state unless refreshed.
+    db.session.expire_all()
+    return len(moved), len(expired) < EXPIRY_BATCH
 
 
 def settle_deadlines(*, now: datetime | None = None) -> tuple[int, int]:
