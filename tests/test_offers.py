@@ -635,3 +635,25 @@ def test_an_automatic_programme_offers_each_returned_referral_to_the_next_match(
     states = {o.therapist_id: o.state for o in referral.offers}
     assert states[offer.therapist_id] is OfferState.EXPIRED
     assert OfferState.OPEN in states.values()
+
+
+def test_reminders_cost_the_same_statements_for_one_or_four_offers(db, world, queries):
+    def statements(n: int) -> int:
+        for referral, offer in _overdue(world, n, first_name=f"R{n}-"):
+            offer.deadline_at = utcnow() + timedelta(hours=3)
+        db.session.commit()
+        with queries() as log:
+            assert offers.remind_offers_near_deadline() == n
+        db.session.commit()
+        return len(log.statements)
+
+    assert statements(1) == statements(4)
+    sent = db.session.scalars(
+        sa.select(Notification.recipient_id).where(
+            Notification.kind == NotificationKind.OFFER_DEADLINE_NEAR
+        )
+    ).all()
+    assert sorted(sent) == sorted(
+        [world["eva_user"].id, world["eva_user"].id, world["ruud_user"].id]
+        + [world["eva_user"].id, world["ruud_user"].id]
+    )
