@@ -89,6 +89,14 @@ def run_migrations_online():
     applied = []
     args["on_version_apply"] = lambda **kw: applied.append(kw["step"])
     with migration_engine().connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # A migration rewrites whole tables (a national set's 1.5 million attendance rows):
+            # the web's statement timeout would cancel it half-way. Locks still time out, so
+            # an upgrade behind a long transaction stops instead of blocking the app.
+            lock = int(current_app.config.get("DB_WORKER_LOCK_TIMEOUT_MS", 30_000))
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.exec_driver_sql(f"SET lock_timeout = {lock}")
+            connection.commit()  # the settings stay; the migrations get a transaction of their own
         context.configure(connection=connection, target_metadata=target_metadata, **args)
         with context.begin_transaction():
             context.run_migrations()

@@ -101,7 +101,7 @@ def log_session(w, attendance=Attendance.PRESENT, *, days_ago=70, run=None, week
         SessionAttendance(
             session=session,
             held_on=session.held_on,
-            trajectory_id=w.trajectory.id,
+            trajectory=w.trajectory,
             attendance=attendance,
             week_number=week,
             done_run_min=run if present else None,

@@ -639,7 +639,7 @@ def test_an_automatic_programme_offers_each_returned_referral_to_the_next_match(
 
 def test_reminders_cost_the_same_statements_for_one_or_four_offers(db, world, queries):
     def statements(n: int) -> int:
-        for referral, offer in _overdue(world, n, first_name=f"R{n}-"):
+        for _referral, offer in _overdue(world, n, first_name=f"R{n}-"):
             offer.deadline_at = utcnow() + timedelta(hours=3)
         db.session.commit()
         with queries() as log:

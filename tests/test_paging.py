@@ -27,9 +27,9 @@ def links(page: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def seven(app, db, login_as):
+def seven(app, db, login_as, monkeypatch):
     """Seven referrals of one coordinator's programme; the middle three at the same moment."""
-    app.config["REFERRALS_PAGE_SIZE"] = 3
+    monkeypatch.setitem(app.config, "REFERRALS_PAGE_SIZE", 3)
     coordinator = factories.make_user(role=Role.COORDINATOR)
     referrer = factories.make_user(role=Role.REFERRER)
     programme = factories.make_programme(
@@ -124,11 +124,11 @@ def nav_links(page: str) -> list[dict[str, str]]:
     return [links(nav) for nav in re.findall(r'<nav class="pagination".*?</nav>', page, re.S)]
 
 
-def test_the_triage_queue_pages_each_list_on_its_own(app, client, db, seven):
+def test_the_triage_queue_pages_each_list_on_its_own(app, client, db, seven, monkeypatch):
     """Oldest first; the waiting list's links keep the offered list's place and back."""
     from referrals.models import Referral, ReferralState
 
-    app.config["TRIAGE_PAGE_SIZE"] = 2
+    monkeypatch.setitem(app.config, "TRIAGE_PAGE_SIZE", 2)
     oldest_first = list(reversed(seven))
     offered = oldest_first[4:]  # the three newest wait for an answer
     for referral_id in offered:

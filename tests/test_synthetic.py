@@ -37,7 +37,7 @@ def test_a_small_synthetic_set_is_valid_and_the_figures_scale_in_queries(db, que
     assert not db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Trajectory)
-        .join(Referral)
+        .join(Trajectory.referral)
         .where(Referral.state.in_([ReferralState.SUBMITTED, ReferralState.OFFERED]))
     )
 

@@ -123,6 +123,8 @@ class Referral(TimestampMixin, Base):
         # a whole programme: newest first per programme and per referring organisation, and
         # the triage queue (oldest first per state).
         sa.Index("ix_referrals_programme_id_submitted_at", "programme_id", "submitted_at", "id"),
+        # What the trajectories' copy of the programme refers to.
+        sa.UniqueConstraint("id", "programme_id", name="uq_referrals_id_programme_id"),
         sa.Index(
             "ix_referrals_referring_organisation_id_submitted_at",
             "referring_organisation_id",

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship, validates
 
 from referrals.models.accounts import User
 from referrals.models.base import Base, TimestampMixin, UTCDateTime, enum_column_type
@@ -56,6 +56,15 @@ class Moment(enum.StrEnum):
     END = "end"
 
 
+def _programme_of(parent) -> int:
+    """The parent row's programme, read without flushing the half-built child."""
+    session = object_session(parent)
+    if session is None:
+        return parent.programme_id
+    with session.no_autoflush:
+        return parent.programme_id
+
+
 class TrainingGroup(TimestampMixin, Base):
     """A therapist's walk/run group: a fixed weekly time and place, 3 to 8 participants."""
 
@@ -102,10 +111,21 @@ class Trajectory(TimestampMixin, Base):
         sa.CheckConstraint(
             "outcome <> 'dropped_out' OR dropout_reason IS NOT NULL", name="dropout_has_reason"
         ),
+        # The referral's programme, copied (a referral never changes programme) so that
+        # programme figures read the programme's trajectories from an index; the database
+        # holds the copy equal to the referral's.
+        sa.ForeignKeyConstraint(
+            ["referral_id", "programme_id"],
+            ["referrals.id", "referrals.programme_id"],
+            name="fk_trajectories_referral_programme",
+        ),
+        sa.UniqueConstraint("id", "programme_id", name="uq_trajectories_id_programme_id"),
+        sa.Index("ix_trajectories_programme_id_started_at", "programme_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id"), unique=True)
+    programme_id: Mapped[int]  # held equal to its parent row's by the composite key above
     therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     intake_on: Mapped[date | None]
@@ -127,9 +147,14 @@ class Trajectory(TimestampMixin, Base):
     )
     closing_note: Mapped[str | None] = mapped_column(sa.Text)
 
-    referral: Mapped[Referral] = relationship()
+    referral: Mapped[Referral] = relationship(foreign_keys=[referral_id])
     therapist: Mapped[Therapist] = relationship()
     group: Mapped[TrainingGroup | None] = relationship(back_populates="members")
+
+    @validates("referral")
+    def _copy_programme(self, key, referral: Referral) -> Referral:
+        self.programme_id = _programme_of(referral)
+        return referral
 
     @property
     def is_closed(self) -> bool:
@@ -181,11 +206,24 @@ class SessionAttendance(Base):
             "done_run_min IS NULL OR done_total_min IS NULL OR done_run_min <= done_total_min",
             name="run_within_total",
         ),
+        # The trajectory's programme, copied like held_on, and held equal by the database.
+        sa.ForeignKeyConstraint(
+            ["trajectory_id", "programme_id"],
+            ["trajectories.id", "trajectories.programme_id"],
+            name="fk_session_attendances_trajectory_programme",
+        ),
+        sa.Index(
+            "ix_session_attendances_programme_id_held_on",
+            "programme_id",
+            "held_on",
+            "attendance",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("training_sessions.id"))
     trajectory_id: Mapped[int] = mapped_column(sa.ForeignKey("trajectories.id"), index=True)
+    programme_id: Mapped[int]  # held equal to its parent row's by the composite key above
     # The session's day, copied here (moving a session moves its rows too) so that programme
     # figures count a period's attendance without joining every session in the country.
     held_on: Mapped[date]
@@ -199,7 +237,12 @@ class SessionAttendance(Base):
     note: Mapped[str | None] = mapped_column(sa.Text)
 
     session: Mapped[TrainingSession] = relationship(back_populates="attendances")
-    trajectory: Mapped[Trajectory] = relationship()
+    trajectory: Mapped[Trajectory] = relationship(foreign_keys=[trajectory_id])
+
+    @validates("trajectory")
+    def _copy_programme(self, key, trajectory: Trajectory) -> Trajectory:
+        self.programme_id = _programme_of(trajectory)
+        return trajectory
 
 
 class QuestionnaireResponse(TimestampMixin, Base):

@@ -233,6 +233,7 @@ def build(
                 dict(
                     id=trajectory_id,
                     referral_id=referral_id,
+                    programme_id=programme_id,
                     therapist_id=therapist_id,
                     started_at=accepted_at,
                     intake_on=min(intake_on, today),
@@ -313,6 +314,7 @@ def build(
                     dict(
                         session_id=sessions[key],
                         trajectory_id=trajectory_id,
+                        programme_id=programme_id,
                         held_on=day,
                         attendance=Attendance.PRESENT if present else status,
                         week_number=week,

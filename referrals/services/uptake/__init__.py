@@ -210,12 +210,13 @@ def _cohort(uptake: Uptake, programme: Programme, first: datetime, after: dateti
         Referral.submitted_at >= first,
         Referral.submitted_at < after,
     )
+    # Per referral, from the offers' referral index: a join of the offers to the cohort
+    # made PostgreSQL read every offer in the country.
     first_offer = (
-        sa.select(Offer.referral_id, sa.func.min(Offer.offered_at).label("offered_at"))
-        .join(Referral, Referral.id == Offer.referral_id)
-        .where(*in_cohort)
-        .group_by(Offer.referral_id)
-        .subquery()
+        sa.select(sa.func.min(Offer.offered_at))
+        .where(Offer.referral_id == Referral.id)
+        .correlate(Referral)
+        .scalar_subquery()
     )
     # One row per referral, of plain values only (no enum or time objects to build): the
     # waiting times need every value, and counting the rest in Python costs less than a
@@ -227,13 +228,12 @@ def _cohort(uptake: Uptake, programme: Programme, first: datetime, after: dateti
             Referral.reasons,
             sa.type_coerce(Trajectory.outcome, sa.String),
             sa.type_coerce(Trajectory.dropout_reason, sa.String),
-            sa.type_coerce(_days(first_offer.c.offered_at, Referral.submitted_at), sa.Float),
+            sa.type_coerce(_days(first_offer, Referral.submitted_at), sa.Float),
             sa.type_coerce(_days(Trajectory.started_at, Referral.submitted_at), sa.Float),
             sa.type_coerce(
                 _days_to_date(Trajectory.first_session_on, Referral.submitted_at), sa.Float
             ),
         )
-        .outerjoin(first_offer, first_offer.c.referral_id == Referral.id)
         .outerjoin(Trajectory, Trajectory.referral_id == Referral.id)
         .where(*in_cohort)
     ).all()
@@ -282,10 +282,8 @@ def _cohort(uptake: Uptake, programme: Programme, first: datetime, after: dateti
 def _activity(uptake: Uptake, programme: Programme, start: date, end: date, after) -> None:
     attendance = db.session.execute(
         sa.select(SessionAttendance.attendance, sa.func.count())
-        .join(Trajectory, Trajectory.id == SessionAttendance.trajectory_id)
-        .join(Referral, Referral.id == Trajectory.referral_id)
         .where(
-            Referral.programme_id == programme.id,
+            SessionAttendance.programme_id == programme.id,
             SessionAttendance.held_on >= start,
             SessionAttendance.held_on <= end,
         )
@@ -299,9 +297,8 @@ def _activity(uptake: Uptake, programme: Programme, start: date, end: date, afte
     uptake.active_participants = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Trajectory)
-        .join(Referral, Referral.id == Trajectory.referral_id)
         .where(
-            Referral.programme_id == programme.id,
+            Trajectory.programme_id == programme.id,
             Trajectory.started_at < after,
             sa.or_(Trajectory.closed_at.is_(None), Trajectory.closed_at >= after),
         )
@@ -363,6 +360,7 @@ def _outcomes(uptake: Uptake, programme: Programme, first: datetime, after: date
         .join(Trajectory, Trajectory.id == intake.trajectory_id)
         .join(Referral, Referral.id == Trajectory.referral_id)
         .where(
+            Trajectory.programme_id == programme.id,
             Referral.programme_id == programme.id,
             Referral.submitted_at >= first,
             Referral.submitted_at < after,
