@@ -148,3 +148,25 @@ def test_the_triage_queue_pages_each_list_on_its_own(app, client, db, seven, mon
     # Back again by the waiting list's "Older": its first page, the offered place kept.
     page = text(client.get(nav_links(page)[0]["prev"]))
     assert shown(page) == [*waiting[:2], *offered[2:]]
+
+
+def test_the_register_is_paged_by_name(app, client, db, login_as, monkeypatch):
+    monkeypatch.setitem(app.config, "REGISTER_PAGE_SIZE", 2)
+    names = ["Anouk Register", "Bas Register", "Cees Register", "Dirk Register", "Els Register"]
+    for n, name in enumerate(reversed(names)):
+        factories.make_therapist(name=name, brtn_number=f"99{n:05d}")
+    db.session.commit()
+    login_as(Role.ADMIN)
+
+    def listed(page: str) -> list[str]:
+        return re.findall(r'<a href="/admin/therapists/\d+/edit">([^<]+ Register)</a>', page)
+
+    pages, url = [], "/admin/therapists"
+    while url:
+        page = text(client.get(url))
+        pages.append(listed(page))
+        url = links(page).get("next")
+    assert pages == [names[0:2], names[2:4], names[4:5]]
+    (caption,) = re.findall(r"<caption>([^<]*)</caption>", page)
+    assert caption.startswith("5 ") and "3" in caption  # five in all, page three
+    assert listed(text(client.get(links(page)["prev"]))) == names[2:4]

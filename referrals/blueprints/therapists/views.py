@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from referrals.blueprints.common import apply_service_error, drop_changes, refuse
+from referrals.blueprints.common import apply_service_error, drop_changes, page_number, refuse
 from referrals.blueprints.therapists import bp
 from referrals.blueprints.therapists.forms import (
     ApplyImportForm,
@@ -101,13 +101,19 @@ def _availability(form: AvailabilityForm) -> dict:
 @bp.get("/admin/therapists")
 @roles_required(Role.ADMIN)
 def index():
-    therapists = listings.register()
+    page = page_number(request.args)
+    therapists, has_next, total = listings.register_page(
+        page, current_app.config["REGISTER_PAGE_SIZE"]
+    )
     today = local_today()
     return render_template(
         "therapists/index.html",
         therapists=therapists,
         warnings={t.id: expiry_warning(t, today) for t in therapists},
         today=today,
+        page=page,
+        has_next=has_next,
+        total=total,
     )
 
 

@@ -17,6 +17,7 @@ from referrals.models import (
     Therapist,
     User,
 )
+from referrals.services import page_of
 
 REFERRER_KINDS = frozenset(kind for kind, roles in ROLES_BY_KIND.items() if Role.REFERRER in roles)
 
@@ -66,6 +67,19 @@ def register() -> list[Therapist]:
             sa.select(Therapist).order_by(Therapist.name).options(selectinload(Therapist.user))
         )
     )
+
+
+def register_page(page: int, size: int) -> tuple[list[Therapist], bool, int]:
+    """One page of the register by name (then id), whether a next page follows, and how many
+    therapists it holds: some hundreds nationally, so numbered pages are cheap."""
+    query = (
+        sa.select(Therapist)
+        .order_by(Therapist.name, Therapist.id)
+        .options(selectinload(Therapist.user).selectinload(User.organisation))
+    )
+    rows, has_next = page_of(query, page, size)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Therapist))
+    return rows, has_next, total
 
 
 def register_imports(limit: int) -> list[RegisterImport]:
