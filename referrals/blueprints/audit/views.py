@@ -9,8 +9,8 @@ from flask_login import current_user
 from referrals.audit_labels import action_label, describe, participant_phrase
 from referrals.blueprints.admin.forms import ROLE_LABELS, AuditFilterForm
 from referrals.blueprints.audit import bp
-from referrals.blueprints.common import page_number
 from referrals.permissions import Role, roles_required
+from referrals.services import Cursor
 from referrals.services.accounts.audit_log import AuditFilter, AuditPage, audit_log_page
 
 
@@ -19,7 +19,7 @@ from referrals.services.accounts.audit_log import AuditFilter, AuditPage, audit_
 def log():
     form = AuditFilterForm(request.args)
     valid = form.validate()
-    page = page_number(request.args)
+    after, before = (Cursor.parse(request.args.get(name)) for name in ("after", "before"))
     page_size = current_app.config["AUDIT_PAGE_SIZE"]
     shown = AuditPage()
     if valid:
@@ -32,18 +32,17 @@ def log():
             reference=form.reference.data or None,
             name=form.name.data or None,
         )
-        shown = audit_log_page(current_user, filters, page=page, size=page_size)
+        shown = audit_log_page(current_user, filters, after=after, before=before, size=page_size)
         for name, message in shown.errors.items():
             form[name].errors = [*form[name].errors, message]
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    args = {k: v for k, v in request.args.items() if k not in ("page", "after", "before")}
     return render_template(
         "audit/log.html",
         form=form,
         rows=[(event, describe(event, shown.names)) for event in shown.events],
         names=shown.names,
         name_matches=shown.name_matches,
-        page=page,
-        has_next=shown.has_next,
+        shown=shown,
         args=args,
         action_label=action_label,
         participant_phrase=participant_phrase,

@@ -35,7 +35,7 @@ from referrals.models import (
     Trajectory,
     User,
 )
-from referrals.services import page_of
+from referrals.services import Cursor, keyset_page
 from referrals.services.accounts.audit_names import AuditNames, audit_names
 
 MAX_NAME_MATCHES = 10
@@ -90,7 +90,8 @@ class NameMatch:
 @dataclass
 class AuditPage:
     events: list[AuditEvent] = field(default_factory=list)
-    has_next: bool = False
+    newer: Cursor | None = None  # keyset cursors of the pages before and after this one
+    older: Cursor | None = None
     names: AuditNames = field(default_factory=AuditNames)
     # Messages for the search fields ({field name: message}), shown next to them.
     errors: dict[str, str] = field(default_factory=dict)
@@ -215,8 +216,17 @@ def _search(filters: AuditFilter) -> _Search:
     return search
 
 
-def audit_log_page(user: User, filters: AuditFilter, *, page: int, size: int) -> AuditPage:
-    """One page of the log, newest first, with the names its rows mention.
+def audit_log_page(
+    user: User,
+    filters: AuditFilter,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    size: int,
+) -> AuditPage:
+    """One page of the log, newest first, after or before a cursor (keyset paging: the log
+    only grows, and a page deep in it is read as fast as the first), with the names its rows
+    mention.
 
     Reading or searching it is logged in one row (with the participant when the search found
     one). The page names participants by reference, so, as on every page that shows
@@ -228,10 +238,21 @@ def audit_log_page(user: User, filters: AuditFilter, *, page: int, size: int) ->
     if not search.errors:
         if search.condition is not None:
             query = query.where(search.condition)
-        ordered = query.options(joinedload(AuditEvent.user)).order_by(
-            AuditEvent.occurred_at.desc(), AuditEvent.id.desc()
+        listed = keyset_page(
+            query.options(joinedload(AuditEvent.user)),
+            AuditEvent.occurred_at,
+            AuditEvent.id,
+            size=size,
+            after=after,
+            before=None if after else before,
         )
-        shown.events, shown.has_next = page_of(ordered, page, size)
+        shown.events, shown.newer, shown.older = listed.rows, listed.previous, listed.following
+    # Where in the log this page is, for the reader's own row.
+    page = (
+        "1"
+        if not (after or before)
+        else f"{'after' if after else 'before'}:{(after or before).token}"
+    )
     shown.names = audit_names(shown.events)
     participant_id = filters.participant_id
     if participant_id is None and search.participant_ids and len(search.participant_ids) == 1:
