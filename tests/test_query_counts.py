@@ -5,6 +5,7 @@ here before it is slow in production."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -134,3 +135,36 @@ def test_each_page_sends_as_many_statements_for_a_large_programme_as_for_a_small
             counts.setdefault(name, {})[size] = len(log.statements)
     grown = {name: c for name, c in counts.items() if c["large"] != c["small"]}
     assert not grown, grown
+
+
+def test_no_page_sends_the_same_read_twice(app, db, login_as, two_programmes):
+    """The same SELECT with the same values twice in one request is a row loaded twice (such
+    as the user and organisation reloaded after the commit)."""
+    twice = {}
+    for size, pages in two_programmes.items():
+        for name, (user, url) in pages.items():
+            client = app.test_client()
+            login_as(user=user, into=client)
+            sent = []
+
+            def listener(conn, cursor, statement, parameters, *args, sent=sent):
+                if statement.lstrip().upper().startswith("SELECT"):
+                    sent.append((statement, repr(parameters)))
+
+            sa.event.listen(db.engine, "before_cursor_execute", listener)
+            try:
+                assert client.get(url).status_code == 200
+            finally:
+                sa.event.remove(db.engine, "before_cursor_execute", listener)
+            repeated = [s[:90] for s, n in Counter(sent).items() if n > 1]
+            # The session query loads the user with the organisation; reading either again
+            # by its key (after the commit expired them) is the same row twice.
+            repeated += [
+                s[:90]
+                for s, values in sent
+                if ("WHERE users.id = " in s and str(user.id) in values)
+                or ("WHERE organisations.id = " in s and str(user.organisation_id) in values)
+            ]
+            if repeated:
+                twice[(size, name)] = repeated
+    assert not twice, twice
