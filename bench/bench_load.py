@@ -2,10 +2,11 @@
 behind a round-robin proxy, with its report, e-mail and offer workers), against a bare Flask
 "hello" app served the same way.
 
-Run with `make bench-load` (part of `make bench`) or `python -m bench.bench_load`. It builds the
-synthetic national data set in a scratch PostgreSQL database (BENCH_LOAD_REFERRALS, default
-200,000 referrals over BENCH_LOAD_PROGRAMMES=300 programmes, the largest with
-BENCH_LOAD_LARGEST=10,000: the figures of bench_uptake), opens login sessions for
+Run with `make bench-load` (part of `make bench`) or `python -m bench.bench_load`. It takes a
+working copy of the cached synthetic national data set (bench/datasets.py; BENCH_LOAD_REFERRALS,
+default 200,000 referrals over BENCH_LOAD_PROGRAMMES=300 programmes, the largest with
+BENCH_LOAD_LARGEST=10,000: the figures of bench_uptake; the load adds rows, so the copy is
+dropped afterwards), opens login sessions for
 BENCH_LOAD_ACCOUNTS (10) accounts of each role (referrer at a GP practice, coordinator,
 therapist, officer: half of each in the largest programme), and starts scripts/cluster.py with
 REFERRALS_CONFIG=production on free ports (Redis db 1, --no-demo, GUNICORN_WORKERS=2), and two
@@ -13,8 +14,8 @@ gunicorn servers of bench/hello_app.py (2 sync workers each) behind the same rou
 Locust then drives them, in a subprocess of its own (gevent stays out of this process), with
 BENCH_LOAD_USERS (50) users, each waiting 1 to 3 s between pages:
 
-1. the hello app alone for BENCH_LOAD_HELLO_SECONDS (20 s): the baseline;
-2. phase "normal", BENCH_LOAD_SECONDS (60 s) once all users run: referrers list and open their
+1. the hello app alone for BENCH_LOAD_HELLO_SECONDS (10 s): the baseline;
+2. phase "normal", BENCH_LOAD_SECONDS (45 s) once all users run: referrers list and open their
    referrals and submit new ones through the form; coordinators open the triage queue and
    referrals, and offer submitted referrals to a therapist of the programme (the match page,
    then its POST; each referral of a pool picked beforehand is offered once); therapists open
@@ -65,8 +66,8 @@ PROGRAMMES = int(os.environ.get("BENCH_LOAD_PROGRAMMES", "300"))
 LARGEST = int(os.environ.get("BENCH_LOAD_LARGEST", "10000"))
 ACCOUNTS = int(os.environ.get("BENCH_LOAD_ACCOUNTS", "10"))
 USERS = int(os.environ.get("BENCH_LOAD_USERS", "50"))
-SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
-HELLO_SECONDS = float(os.environ.get("BENCH_LOAD_HELLO_SECONDS", "20"))
+SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "45"))
+HELLO_SECONDS = float(os.environ.get("BENCH_LOAD_HELLO_SECONDS", "10"))
 REPORT_SECONDS = float(os.environ.get("BENCH_LOAD_REPORT_SECONDS", "120"))
 SPAWN_RATE = float(os.environ.get("BENCH_LOAD_SPAWN_RATE", "10"))
 WORKERS = 2  # gunicorn sync workers per app server, in the cluster and for hello
@@ -74,9 +75,6 @@ POOL = 40  # referrals to offer, and trajectories to log a session for, per acco
 WAIT = (1.0, 3.0)  # seconds a simulated user waits between pages
 PROBE_WAIT = (0.2, 0.4)
 REPORT_DAYS = (364, 729)  # the two reports: the largest programme's last year and two years
-PG_SERVER = os.environ.get(
-    "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 HOST = "127.0.0.1"
 BASE_URL = f"https://{HOST}"
@@ -101,17 +99,15 @@ def _spread(index: int, programme_ids: list[int]) -> int:
     return programme_ids[1 + (index // 2) % (len(programme_ids) - 1)]
 
 
-def prepare(url: str, secret: str) -> dict:
-    """Migrate, build the data set, and open the sessions; the accounts and what they visit."""
+def prepare(url: str, secret: str, largest_programme_id: int) -> dict:
+    """Open the sessions on the data set at `url`; the accounts and what they visit."""
     import sqlalchemy as sa
-    from flask_migrate import upgrade
 
     from referrals import create_app
     from referrals.extensions import db
     from referrals.models import (
         Organisation,
         OrganisationKind,
-        PostcodeArea,
         Programme,
         Referral,
         ReferralState,
@@ -129,27 +125,12 @@ def prepare(url: str, secret: str) -> dict:
     from referrals.services.accounts import login_sessions
     from referrals.services.referrals.matching import match_referral
     from referrals.services.trajectories.training_sessions import taken_on_day
-    from referrals.synthetic import build
 
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret})
     with app.app_context():
-        upgrade()
-        started = time.perf_counter()
-        built = build(referrals=REFERRALS, programmes=PROGRAMMES, largest=LARGEST)
-        db.session.commit()
-        print(
-            f"data set: {built.referrals:,} referrals in {built.programmes} programmes, "
-            f"{built.attendances:,} attendances, built in {time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.exec_driver_sql("VACUUM ANALYZE")
+        # The cached data set has a postcode area per programme (a new referral needs one).
         programme_ids = list(db.session.scalars(sa.select(Programme.id).order_by(Programme.id)))
-        assert programme_ids[0] == built.largest_programme_id
-        # Synthetic programmes cover no postcode area; a new referral needs one.
-        for programme_id in programme_ids:
-            db.session.add(PostcodeArea(programme_id=programme_id, pc4_from=1000, pc4_to=9999))
-        db.session.commit()
+        assert programme_ids[0] == largest_programme_id
 
     def sample(statement, n: int = 100) -> list[int]:
         return list(db.session.scalars(statement.order_by(sa.func.random()).limit(n)))
@@ -987,9 +968,9 @@ def answered(samples: list[list], page: str) -> int:
     return sum(1 for s in samples if s[0].startswith(page) and s[3] is None)
 
 
-def run(url: str, tmp: Path) -> int:
+def run(url: str, tmp: Path, largest_programme_id: int) -> int:
     secret = secrets.token_urlsafe(48)
-    prepared = prepare(url, secret)
+    prepared = prepare(url, secret, largest_programme_id)
     env = {
         **os.environ,
         "REFERRALS_CONFIG": "production",
@@ -1115,20 +1096,13 @@ def run(url: str, tmp: Path) -> int:
 
 
 def main() -> int:
-    import sqlalchemy as sa
+    from bench import datasets
 
-    admin = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    name = f"referrals_bench_load_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        url = admin.url.set(database=name).render_as_string(hide_password=False)
-        with tempfile.TemporaryDirectory() as tmp:
-            return run(url, Path(tmp))
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with (
+        datasets.postgres_copy(REFERRALS, PROGRAMMES, LARGEST) as dataset,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        return run(dataset.url, Path(tmp), dataset.largest_programme_id)
 
 
 if __name__ == "__main__":

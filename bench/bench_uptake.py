@@ -1,13 +1,14 @@
 """Benchmark: programme uptake figures at national scale, on SQLite and on PostgreSQL.
 
-Run with `make bench` (or `python -m bench.bench_uptake`). Builds a synthetic data set
-(BENCH_REFERRALS, default 200,000 referrals over 300 programmes, the largest with 10,000 and
-the smallest with 100) in a throw-away database of each kind, then prints for the largest and
-the smallest programme: server time of programme_uptake (median of warm runs) and its number
-of SQL queries; the officer's dashboard page (time and queries: the same count for both);
-CPU time of the coordinator's referral list page; render time and page count of the funder
-report. Targets: dashboard under 200 ms with 10,000 referrals in the programme; report under
-3 s and fewer than 15 pages for any programme size.
+Run with `make bench` (or `python -m bench.bench_uptake`). Takes a working copy of the cached
+synthetic data set (bench/datasets.py; BENCH_REFERRALS, default 200,000 referrals over
+BENCH_PROGRAMMES, default 300 programmes, the largest with BENCH_LARGEST=10,000 and the last
+with 100) for each kind of database, then prints for the largest and the smallest programme:
+server time of programme_uptake (median of warm runs) and its number of SQL queries; the
+officer's dashboard page (time and queries: the same count for both); CPU time of the
+coordinator's referral list page; render time and page count of the funder report. Targets:
+dashboard under 200 ms with 10,000 referrals in the programme; report under 3 s and fewer than
+15 pages for any programme size.
 """
 
 from __future__ import annotations
@@ -15,28 +16,21 @@ from __future__ import annotations
 import io
 import os
 import statistics
-import tempfile
 import time
-import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
+from bench import datasets
 from referrals import create_app
 from referrals.extensions import db
 from referrals.models import Programme
 from referrals.services.uptake import programme_uptake
-from referrals.synthetic import build
 
 REFERRALS = int(os.environ.get("BENCH_REFERRALS", "200000"))
 LARGEST = int(os.environ.get("BENCH_LARGEST", "10000"))
-PROGRAMMES = int(os.environ.get("BENCH_PROGRAMMES", "300"))
-RUNS = 7
-PG_SERVER = os.environ.get(
-    "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+PROGRAMMES = int(os.environ.get("BENCH_PROGRAMMES", "0")) or None  # None: datasets' default
+RUNS = int(os.environ.get("BENCH_UPTAKE_RUNS", "7"))
 
 
 class QueryCounter:
@@ -85,7 +79,7 @@ def logged_in_client(app, user):
     return client
 
 
-def measure_pages(app, label: str, built, sizes: dict) -> None:
+def measure_pages(app, label: str, dataset, sizes: dict) -> None:
     """The dashboard page as an officer, the referral list as a coordinator, the report."""
     from pypdf import PdfReader
 
@@ -96,8 +90,8 @@ def measure_pages(app, label: str, built, sizes: dict) -> None:
     end = date.today()
     start = end - timedelta(days=365)
     for name, programme_id in (
-        ("largest", built.largest_programme_id),
-        ("smallest", built.smallest_programme_id),
+        ("largest", dataset.largest_programme_id),
+        ("smallest", dataset.smallest_programme_id),
     ):
         with app.test_request_context():
             programme = db.session.get(Programme, programme_id)
@@ -144,57 +138,37 @@ def measure_pages(app, label: str, built, sizes: dict) -> None:
         print(f"[{label}] funder report of the {name} programme: {seconds:.2f} s, {pages} pages")
 
 
-def run(label: str, url: str) -> None:
-    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
+def run(label: str, dataset: datasets.Dataset) -> None:
+    app = create_app(
+        "testing", {"SQLALCHEMY_DATABASE_URI": dataset.url, "RATELIMIT_ENABLED": False}
+    )
     with app.app_context():
-        upgrade()
-        started = time.perf_counter()
-        built = build(referrals=REFERRALS, programmes=PROGRAMMES, largest=LARGEST)
-        db.session.commit()
-        built_in = time.perf_counter() - started
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                c.exec_driver_sql("VACUUM ANALYZE")
-        else:
-            db.session.execute(sa.text("ANALYZE"))
-            db.session.commit()
         sizes = dict(
             db.session.execute(
                 sa.text("SELECT programme_id, COUNT(*) FROM referrals GROUP BY programme_id")
             ).all()
         )
-    print(
-        f"[{label}] {built.referrals:,} referrals, {built.programmes} programmes, "
-        f"{built.attendances:,} attendances; built in {built_in:.0f} s"
-    )
     for name, programme_id in (
-        ("largest", built.largest_programme_id),
-        ("smallest", built.smallest_programme_id),
+        ("largest", dataset.largest_programme_id),
+        ("smallest", dataset.smallest_programme_id),
     ):
         ms, queries = measure(app, programme_id)
         print(
             f"[{label}] uptake of the {name} programme ({sizes.get(programme_id, 0):,} referrals): "
             f"{ms:.0f} ms (median of {RUNS - 1} warm runs), {queries} queries"
         )
-    measure_pages(app, label, built, sizes)
+    measure_pages(app, label, dataset, sizes)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", f"sqlite:///{Path(tmp) / 'bench.sqlite'}")
-    admin = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    name = f"referrals_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        run("PostgreSQL", admin.url.set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    wanted = dict(referrals=REFERRALS, programmes=PROGRAMMES, largest=LARGEST)
+    with datasets.sqlite_copy(**wanted) as dataset:
+        run("SQLite", dataset)
+    with datasets.postgres_copy(**wanted) as dataset:
+        run("PostgreSQL", dataset)
 
 
 if __name__ == "__main__":
