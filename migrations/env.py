@@ -98,10 +98,18 @@ def run_migrations_online():
             connection.exec_driver_sql(f"SET lock_timeout = {lock}")
             connection.commit()  # the settings stay; the migrations get a transaction of their own
         context.configure(connection=connection, target_metadata=target_metadata, **args)
-        with context.begin_transaction():
-            context.run_migrations()
-            if applied:
-                grant_app_role(connection)
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if applied:
+                    grant_app_role(connection)
+        finally:
+            if connection.dialect.name == "postgresql":
+                # The connection goes back to the app's pool: its own timeouts again.
+                connection.rollback()
+                connection.exec_driver_sql("RESET statement_timeout")
+                connection.exec_driver_sql("RESET lock_timeout")
+                connection.commit()
 
 
 if context.is_offline_mode():
