@@ -31,10 +31,8 @@ MAX_RETRY_DELAY = timedelta(hours=1)
 CLAIM_TIME = timedelta(minutes=5)
 
 
-def enqueue(kind: NotificationKind, recipient: User, subject: str, body: str) -> Notification:
-    """Add a notification to the outbox in the caller's transaction (never sent on rollback)."""
-    now = utcnow()
-    notification = Notification(
+def _outbox_row(kind: NotificationKind, recipient: User, subject: str, body: str, now) -> dict:
+    return dict(
         created_at=now,
         kind=kind,
         recipient_id=recipient.id,
@@ -44,6 +42,11 @@ def enqueue(kind: NotificationKind, recipient: User, subject: str, body: str) ->
         attempts=0,
         next_attempt_at=now,
     )
+
+
+def enqueue(kind: NotificationKind, recipient: User, subject: str, body: str) -> Notification:
+    """Add a notification to the outbox in the caller's transaction (never sent on rollback)."""
+    notification = Notification(**_outbox_row(kind, recipient, subject, body, utcnow()))
     db.session.add(notification)
     return notification
 
@@ -51,19 +54,7 @@ def enqueue(kind: NotificationKind, recipient: User, subject: str, body: str) ->
 def enqueue_many(kind: NotificationKind, messages) -> int:
     """enqueue for many (recipient, subject, body) at once, in one INSERT."""
     now = utcnow()
-    rows = [
-        dict(
-            created_at=now,
-            kind=kind,
-            recipient_id=recipient.id,
-            recipient_email=recipient.email,
-            subject=subject,
-            body=body,
-            attempts=0,
-            next_attempt_at=now,
-        )
-        for recipient, subject, body in messages
-    ]
+    rows = [_outbox_row(kind, *message, now) for message in messages]
     if rows:
         db.session.execute(sa.insert(Notification.__table__), rows)
     return len(rows)
