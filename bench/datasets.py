@@ -156,6 +156,21 @@ def _analyze(db) -> None:
             c.execute(sa.text("ANALYZE"))
 
 
+def _summarise(everything: bool) -> None:
+    """The dashboard's monthly summary, as the worker keeps it: `everything` after the build
+    (which writes with the triggers off, as the replica role), else the months a migration
+    marked."""
+    from referrals.services.uptake.figures import recount_all, refresh_marked
+
+    started = time.perf_counter()
+    programmes, months = recount_all() if everything else refresh_marked()
+    print(
+        f"  monthly summary: {months} months of {programmes} programmes counted in "
+        f"{time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+
+
 def _upgrade(url: str) -> tuple[set[str], set[str]]:
     """Apply new migrations; ANALYZE when any applied. The revisions before and after."""
     from flask_migrate import upgrade
@@ -169,6 +184,7 @@ def _upgrade(url: str) -> tuple[set[str], set[str]]:
             upgrade()
             after = _versions(db)
             if after != before:
+                _summarise(everything=False)
                 _analyze(db)
             return before, after
         finally:
@@ -228,6 +244,7 @@ def _build(url: str, params: dict) -> dict:
                 [dict(programme_id=p, pc4_from=1000, pc4_to=9999) for p in programme_ids],
             )
             db.session.commit()
+            _summarise(everything=True)
             _analyze(db)
             sizes = dict(
                 db.session.execute(

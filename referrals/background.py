@@ -2,7 +2,8 @@
 
 Requests never expire offers (a GET changes nothing); in production the worker command
 `flask expire-offers` does it from cron. So that `make run` gives a working demo without a
-second process, the development server can run the same step every OFFER_TIMER_SECONDS.
+second process, the development server can run the same step every OFFER_TIMER_SECONDS, and
+with it the worker's count of changed months for the dashboard (`flask refresh-figures`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from flask import Flask
 
 from referrals.extensions import db
 from referrals.services.referrals.offers import settle_deadlines
+from referrals.services.uptake.figures import refresh_marked
 
 
 def start_offer_timer(app: Flask, interval: float) -> threading.Thread:
-    """Run offers.settle_deadlines every `interval` seconds in a daemon thread."""
+    """Run offers.settle_deadlines and figures.refresh_marked every `interval` seconds in a
+    daemon thread."""
     stop = threading.Event()
 
     def run() -> None:
@@ -25,6 +28,7 @@ def start_offer_timer(app: Flask, interval: float) -> threading.Thread:
                 try:
                     settle_deadlines()
                     db.session.commit()
+                    refresh_marked()
                 except Exception:
                     db.session.rollback()
                     app.logger.exception("settling offer deadlines failed")

@@ -40,6 +40,7 @@ WORKERS = {
     "mail": ["send-notifications", "--loop", "--interval", "10"],
     "reports": ["render-reports", "--loop", "--interval", "5"],
     "offers": ["expire-offers", "--loop", "--interval", "60"],
+    "figures": ["refresh-figures", "--loop", "--interval", "60"],
 }
 
 

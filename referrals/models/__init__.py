@@ -12,6 +12,7 @@ from referrals.models.accounts import (
 )
 from referrals.models.audit import AuditAction, AuditEvent
 from referrals.models.base import LOCAL_ZONE, Base, local_today, utcnow
+from referrals.models.figures import FigureMark, ProgrammeFigure
 from referrals.models.intake import (
     OPEN_STATES,
     Participant,
@@ -58,6 +59,8 @@ from referrals.models.trajectories import (
 
 __all__ = [
     "LoginFailure",
+    "FigureMark",
+    "ProgrammeFigure",
     "LOCAL_ZONE",
     "local_today",
     "DeclineReason",

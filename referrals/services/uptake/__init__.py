@@ -6,15 +6,16 @@ Definitions (the report's method note repeats them):
   followed to today.
 - offered: ever offered to a therapist; accepted: a trajectory exists; started: a first session
   was attended; completed / dropped out / regular sport: how the trajectory was closed.
-- Waiting times in days, from submission to the first offer, to acceptance and to the first
-  attended session; median and 90th percentile (nearest rank).
+- Waiting times in whole days, from the Dutch date of submission to that of the first offer,
+  of acceptance and of the first attended session; median and 90th percentile (nearest rank).
 - Activity in the period: sessions held in the period, attendance rate = present / all logged
   attendances, sessions delivered = present attendances; cost = sessions delivered x tariff.
 - Budget = funded places x supervised sessions x tariff.
 - Outcomes: trajectories of the cohort with the same instrument at intake and at the end.
 
-Everything is raw counts here; services.disclosure decides what may be shown. The number of
-queries does not depend on the number of referrals.
+Everything is raw counts here; services.disclosure decides what may be shown. The counts come
+from services.uptake.figures: a monthly summary kept by the worker, so that the number of
+queries and the rows read do not depend on the number of referrals.
 """
 
 from __future__ import annotations
@@ -23,33 +24,23 @@ import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 
 from referrals.extensions import db
 from referrals.models import (
-    LOCAL_ZONE,
     Attendance,
-    Moment,
-    Offer,
     Organisation,
-    Outcome,
     Programme,
-    QuestionnaireResponse,
-    Referral,
-    SessionAttendance,
     Therapist,
-    Trajectory,
     programme_therapists,
 )
 from referrals.services.trajectories.questionnaires import get_instrument
+from referrals.services.uptake import figures
+from referrals.services.uptake.figures import RELEVANT_CHANGE, months_of
 
-# A change in score that counts as clinically relevant, per instrument (in score units).
-# WHO-5: 10 points on the 0-100 scale (Topp et al. 2015). K10 and MHC-SF have no single
-# agreed minimal important change; these are conservative working values, to be confirmed
-# with the programme's funders before results are compared across programmes.
-RELEVANT_CHANGE = {"who5": 10.0, "k10": 5.0, "mhc_sf": 0.5}
+__all__ = ["RELEVANT_CHANGE", "months_of", "programme_uptake", "percentile"]
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -136,16 +127,14 @@ FUNNEL = (
 )
 
 
-def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """The period as Dutch days, in UTC: from start 00:00 to the day after end 00:00."""
-    first = datetime.combine(start, time.min, LOCAL_ZONE).astimezone(UTC)
-    after = datetime.combine(end + timedelta(days=1), time.min, LOCAL_ZONE).astimezone(UTC)
-    return first, after
-
-
-def programme_uptake(programme: Programme, start: date, end: date) -> Uptake:
-    """All dashboard figures of one programme for the period [start, end] (Dutch days)."""
-    first, after = _utc_bounds(start, end)
+def programme_uptake(programme: Programme, start: date, end: date, *, live: bool = False) -> Uptake:
+    """All dashboard figures of one programme for the period [start, end] (Dutch days): from
+    the monthly summary (services.uptake.figures), or with `live` counted from the rows."""
+    if live:
+        tally = figures.live_tally(programme, [(start, end)])
+        active = figures.live_active(programme.id, end)
+    else:
+        tally, active = figures.summary_tally(programme, start, end)
     uptake = Uptake(
         programme_id=programme.id,
         start=start,
@@ -155,108 +144,40 @@ def programme_uptake(programme: Programme, start: date, end: date) -> Uptake:
         budget_cents=programme.funded_places
         * programme.supervised_sessions
         * programme.tariff_cents,
+        active_participants=active,
     )
-    _cohort(uptake, programme, first, after)
-    _activity(uptake, programme, start, end, after)
+    _cohort(uptake, tally)
+    _activity(uptake, tally)
     _capacity(uptake, programme)
-    _outcomes(uptake, programme, first, after)
+    _outcomes(uptake, programme, tally)
     return uptake
 
 
-def months_of(start: date, end: date) -> list[str]:
-    """Every calendar month the period touches, as "2026-10", oldest first."""
-    months, year, month = [], start.year, start.month
-    while (year, month) <= (end.year, end.month):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+def _wait(histogram: dict[str, list]) -> Wait:
+    """Median and nearest-rank 90th percentile from days -> [count, total]: the same values
+    statistics.median and percentile() give on the list of every referral's days."""
+    counts = sorted((int(days), cell[0]) for days, cell in histogram.items())
+    total = sum(count for _, count in counts)
+    if not total:
+        return Wait(0, None, None)
+
+    def nth(rank: int) -> int:  # 1-based
+        seen = 0
+        for days, count in counts:
+            seen += count
+            if seen >= rank:
+                return days
+        raise AssertionError(rank)
+
+    if total % 2:
+        median: float = nth(total // 2 + 1)
+    else:
+        median = (nth(total // 2) + nth(total // 2 + 1)) / 2
+    return Wait(total, median, nth(max(math.ceil(0.9 * total), 1)))
 
 
-def _month_buckets(first: datetime, after: datetime):
-    """A CASE giving each submission its Dutch calendar month ("2026-10"), exact on both
-    databases: the month starts are worked out here, in Amsterdam time."""
-    local = first.astimezone(LOCAL_ZONE)
-    month = date(local.year, local.month, 1)
-    whens = []
-    while True:
-        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-        following_at = datetime.combine(following, time.min, LOCAL_ZONE).astimezone(UTC)
-        whens.append((Referral.submitted_at < min(following_at, after), month.strftime("%Y-%m")))
-        if following_at >= after:
-            break
-        month = following
-    return sa.case(*whens, else_=sa.null())
-
-
-def _days(later, earlier):
-    """Days from one timestamp column to another, as a float, in SQL."""
-    if db.engine.dialect.name == "sqlite":
-        return sa.func.julianday(later) - sa.func.julianday(earlier)
-    return sa.func.extract("epoch", later - earlier) / 86400.0
-
-
-def _days_to_date(day, moment):
-    """Whole days from a timestamp's Dutch date to a date column, in SQL. SQLite has no time
-    zones: it takes UTC+1, so a submission in the first hour after midnight in summer counts
-    one day earlier there."""
-    if db.engine.dialect.name == "sqlite":
-        return sa.func.julianday(day) - sa.func.julianday(sa.func.date(moment, "+1 hour"))
-    return day - sa.cast(sa.func.timezone("Europe/Amsterdam", moment), sa.Date)
-
-
-def _cohort(uptake: Uptake, programme: Programme, first: datetime, after: datetime) -> None:
-    in_cohort = (
-        Referral.programme_id == programme.id,
-        Referral.submitted_at >= first,
-        Referral.submitted_at < after,
-    )
-    # Per referral, from the offers' referral index: a join of the offers to the cohort
-    # made PostgreSQL read every offer in the country.
-    first_offer = (
-        sa.select(sa.func.min(Offer.offered_at))
-        .where(Offer.referral_id == Referral.id)
-        .correlate(Referral)
-        .scalar_subquery()
-    )
-    # One row per referral, of plain values only (no enum or time objects to build): the
-    # waiting times need every value, and counting the rest in Python costs less than a
-    # second query over the same joins.
-    rows = db.session.execute(
-        sa.select(
-            _month_buckets(first, after),
-            Referral.referring_organisation_id,
-            Referral.reasons,
-            sa.type_coerce(Trajectory.outcome, sa.String),
-            sa.type_coerce(Trajectory.dropout_reason, sa.String),
-            sa.type_coerce(_days(first_offer, Referral.submitted_at), sa.Float),
-            sa.type_coerce(_days(Trajectory.started_at, Referral.submitted_at), sa.Float),
-            sa.type_coerce(
-                _days_to_date(Trajectory.first_session_on, Referral.submitted_at), sa.Float
-            ),
-        )
-        .outerjoin(Trajectory, Trajectory.referral_id == Referral.id)
-        .where(*in_cohort)
-    ).all()
-    months, by_organisation, reasons = Counter(), Counter(), Counter()
-    funnel, dropouts = Counter({stage: 0 for stage in FUNNEL}), Counter()
-    to_offer, to_acceptance, to_session = [], [], []
-    for month, organisation_id, referral_reasons, outcome, dropout, offer, accept, session in rows:
-        months[month] += 1
-        by_organisation[organisation_id] += 1
-        reasons.update(set(referral_reasons or []))
-        if offer is not None:
-            to_offer.append(float(offer))
-        if accept is not None:
-            to_acceptance.append(float(accept))
-        if session is not None:
-            to_session.append(float(session))
-        if outcome is not None:
-            funnel[outcome] += 1
-            if outcome == Outcome.DROPPED_OUT.value and dropout is not None:
-                dropouts[dropout] += 1
-    funnel["referred"] = len(rows)
-    funnel["offered"], funnel["accepted"] = len(to_offer), len(to_acceptance)
-    funnel["started"] = len(to_session)
+def _cohort(uptake: Uptake, tally: figures.Tally) -> None:
+    by_organisation = {int(key): cell[0] for key, cell in tally.of("organisation").items()}
     organisations, kinds = Counter(), Counter()
     for organisation_id, name, kind in db.session.execute(
         sa.select(Organisation.id, Organisation.name, Organisation.kind).where(
@@ -265,44 +186,27 @@ def _cohort(uptake: Uptake, programme: Programme, first: datetime, after: dateti
     ):
         organisations[name] += by_organisation[organisation_id]
         kinds[kind.value] += by_organisation[organisation_id]
-    uptake.received = funnel["referred"]
+    funnel = {stage: tally.count("funnel", stage) for stage in FUNNEL}
     # Every month of the period, also those without referrals: a month left out of the
     # table or the chart would look like a gap in the data rather than a zero.
-    uptake.by_month = {month: months.get(month, 0) for month in months_of(uptake.start, uptake.end)}
+    uptake.by_month = {
+        month: tally.count("month", month) for month in months_of(uptake.start, uptake.end)
+    }
+    funnel["referred"] = uptake.received = sum(uptake.by_month.values())
     uptake.by_organisation = dict(sorted(organisations.items()))
     uptake.by_organisation_kind = dict(sorted(kinds.items()))
-    uptake.by_reason = dict(sorted(reasons.items()))
-    uptake.funnel = {stage: funnel[stage] for stage in FUNNEL}
-    uptake.dropout_reasons = dict(sorted(dropouts.items()))
-    uptake.wait_to_offer = Wait.of(to_offer)
-    uptake.wait_to_acceptance = Wait.of(to_acceptance)
-    uptake.wait_to_first_session = Wait.of(to_session)
+    uptake.by_reason = {key: cell[0] for key, cell in sorted(tally.of("reason").items())}
+    uptake.funnel = funnel
+    uptake.dropout_reasons = {key: cell[0] for key, cell in sorted(tally.of("dropout").items())}
+    uptake.wait_to_offer = _wait(tally.of("wait_offer"))
+    uptake.wait_to_acceptance = _wait(tally.of("wait_acceptance"))
+    uptake.wait_to_first_session = _wait(tally.of("wait_session"))
 
 
-def _activity(uptake: Uptake, programme: Programme, start: date, end: date, after) -> None:
-    attendance = db.session.execute(
-        sa.select(SessionAttendance.attendance, sa.func.count())
-        .where(
-            SessionAttendance.programme_id == programme.id,
-            SessionAttendance.held_on >= start,
-            SessionAttendance.held_on <= end,
-        )
-        .group_by(SessionAttendance.attendance)
-    ).all()
-    counts = {a.value: 0 for a in Attendance}
-    counts.update({status.value: n for status, n in attendance})
+def _activity(uptake: Uptake, tally: figures.Tally) -> None:
+    counts = {a.value: tally.count("attendance", a.value) for a in Attendance}
     uptake.attendance = counts
     uptake.sessions_delivered = counts[Attendance.PRESENT.value]
-    # Active at the end of the period: accepted by then, not closed by then.
-    uptake.active_participants = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Trajectory)
-        .where(
-            Trajectory.programme_id == programme.id,
-            Trajectory.started_at < after,
-            sa.or_(Trajectory.closed_at.is_(None), Trajectory.closed_at >= after),
-        )
-    )
 
 
 def _capacity(uptake: Uptake, programme: Programme) -> None:
@@ -317,77 +221,31 @@ def _capacity(uptake: Uptake, programme: Programme) -> None:
     uptake.capacity_in_use, uptake.capacity = int(in_use), int(capacity)
 
 
-def _outcomes(uptake: Uptake, programme: Programme, first: datetime, after: datetime) -> None:
-    intake = sa.orm.aliased(QuestionnaireResponse)
-    end = sa.orm.aliased(QuestionnaireResponse)
-    change = end.score - intake.score
-    improved = sa.case(
-        *(
-            (
-                intake.instrument == key,
-                sa.case(
-                    (
-                        (change if get_instrument(key).higher_is_better else -change)
-                        >= RELEVANT_CHANGE.get(key, 0.0),
-                        1,
-                    ),
-                    else_=0,
-                ),
-            )
-            for key in programme.questionnaires
-            if RELEVANT_CHANGE.get(key, 0.0) > 0
-        ),
-        else_=0,
-    )
-    rows = db.session.execute(
-        sa.select(
-            intake.instrument,
-            intake.category.label("before"),
-            end.category.label("after"),
-            sa.func.count().label("n"),
-            sa.func.sum(change).label("change"),
-            sa.func.sum(improved).label("improved"),
-        )
-        .join(
-            end,
-            sa.and_(
-                end.trajectory_id == intake.trajectory_id,
-                end.instrument == intake.instrument,
-                end.moment == Moment.END,
-                end.score.is_not(None),
-            ),
-        )
-        .join(Trajectory, Trajectory.id == intake.trajectory_id)
-        .join(Referral, Referral.id == Trajectory.referral_id)
-        .where(
-            Trajectory.programme_id == programme.id,
-            Referral.programme_id == programme.id,
-            Referral.submitted_at >= first,
-            Referral.submitted_at < after,
-            intake.moment == Moment.INTAKE,
-            intake.score.is_not(None),
-        )
-        .group_by(intake.instrument, intake.category, end.category)
-    ).all()
+def _outcomes(uptake: Uptake, programme: Programme, tally: figures.Tally) -> None:
+    pairs_by_key = tally.of("outcome")
     for key in programme.questionnaires:
         instrument = get_instrument(key)
-        mine = [row for row in rows if row.instrument == key]
-        pairs = sum(row.n for row in mine)
-        before, after_ = Counter(), Counter()
-        for row in mine:
-            if row.before is not None:
-                before[row.before] += row.n
-            if row.after is not None:
-                after_[row.after] += row.n
+        before, after, pairs, change = Counter(), Counter(), 0, 0.0
+        for combination, (count, total) in pairs_by_key.items():
+            name, band_before, band_after = combination.split("|")
+            if name != key:
+                continue
+            pairs += count
+            change += total
+            if band_before:
+                before[band_before] += count
+            if band_after:
+                after[band_after] += count
+        improved = tally.count("improved", key) if RELEVANT_CHANGE.get(key, 0.0) > 0 else 0
         uptake.outcomes.append(
             InstrumentOutcome(
                 instrument=key,
                 name=instrument.name,
                 higher_is_better=instrument.higher_is_better,
                 pairs=pairs,
-                mean_change=sum(float(row.change) for row in mine) / pairs if pairs else None,
-                improved=sum(int(row.improved or 0) for row in mine),
+                mean_change=change / pairs if pairs else None,
+                improved=improved,
                 bands_before=dict(before),
-                bands_after=dict(after_),
+                bands_after=dict(after),
             )
         )
