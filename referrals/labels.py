@@ -1,6 +1,9 @@
 """How the interface names domain values, in the user's language."""
 
+from collections.abc import Mapping
+
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 
 from referrals.models import (
     Attendance,
@@ -124,19 +127,48 @@ REGULAR_SPORT_LABELS = {
 }
 
 
+class TranslatedLabels(Mapping):
+    """One of the label dicts for one template render: each label translated the first time
+    the page shows it, not again on every row (a lazy string looks its catalogue up each time
+    it is shown). Rendered as Jinja renders the lazy string (escape() takes its __html__)."""
+
+    __slots__ = ("_labels", "_translated")
+
+    def __init__(self, labels: dict):
+        self._labels = labels
+        self._translated: dict = {}
+
+    def __getitem__(self, key):
+        try:
+            return self._translated[key]
+        except KeyError:
+            label = self._translated[key] = escape(self._labels[key])
+            return label
+
+    def __iter__(self):
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
+TEMPLATE_LABELS = {
+    "state_labels": STATE_LABELS,
+    "reason_labels": REASON_LABELS,
+    "form_labels": FORM_LABELS,
+    "weekday_labels": WEEKDAY_LABELS,
+    "rejection_labels": REJECTION_LABELS,
+    "questionnaire_labels": QUESTIONNAIRE_LABELS,
+    "offer_state_labels": OFFER_STATE_LABELS,
+    "decline_labels": DECLINE_LABELS,
+    "attendance_labels": ATTENDANCE_LABELS,
+    "plan_change_labels": PLAN_CHANGE_LABELS,
+    "outcome_labels": OUTCOME_LABELS,
+    "dropout_reason_labels": DROPOUT_REASON_LABELS,
+    "regular_sport_labels": REGULAR_SPORT_LABELS,
+}
+
+
 def template_labels() -> dict:
-    return {
-        "state_labels": STATE_LABELS,
-        "reason_labels": REASON_LABELS,
-        "form_labels": FORM_LABELS,
-        "weekday_labels": WEEKDAY_LABELS,
-        "rejection_labels": REJECTION_LABELS,
-        "questionnaire_labels": QUESTIONNAIRE_LABELS,
-        "offer_state_labels": OFFER_STATE_LABELS,
-        "decline_labels": DECLINE_LABELS,
-        "attendance_labels": ATTENDANCE_LABELS,
-        "plan_change_labels": PLAN_CHANGE_LABELS,
-        "outcome_labels": OUTCOME_LABELS,
-        "dropout_reason_labels": DROPOUT_REASON_LABELS,
-        "regular_sport_labels": REGULAR_SPORT_LABELS,
-    }
+    """The label dicts every template gets, fresh for each render (translated as shown)."""
+    return {name: TranslatedLabels(labels) for name, labels in TEMPLATE_LABELS.items()}
