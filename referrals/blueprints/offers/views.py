@@ -72,13 +72,9 @@ def inbox():
         "offers/inbox.html",
         therapist=inbox.therapist,
         open_offers=inbox.open_offers,
-        referrals=inbox.referrals,
         accepted=inbox.accepted,
-        now=utcnow(),
         warning=inbox.warning,
-        trajectory_of=inbox.trajectory_of,
         closed=inbox.closed,
-        place_of=inbox.place_of,
     )
 
 

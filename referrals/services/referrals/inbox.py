@@ -5,9 +5,9 @@ per participant shown, and returns a plain object for the template."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from referrals import audit
 from referrals.extensions import db
@@ -15,6 +15,7 @@ from referrals.models import (
     AuditAction,
     Offer,
     OfferState,
+    Participant,
     Pc4Area,
     Referral,
     ReferralState,
@@ -22,6 +23,7 @@ from referrals.models import (
     Trajectory,
     User,
     local_today,
+    utcnow,
 )
 from referrals.permissions import offer_for, offers_visible_to
 from referrals.services.therapists import expiry_warning, geo, therapist_of
@@ -54,84 +56,147 @@ def areas_of(postcodes) -> dict[str, str]:
 
 
 @dataclass
+class OpenOffer:
+    """A row of the open offers: what the therapist needs to decide, no name or address."""
+
+    id: int
+    deadline_at: datetime
+    overdue: bool  # Offer.is_overdue_at: past the deadline, not yet expired by the worker
+    hours_left: int
+    reference: str
+    first_name: str
+    age: int
+    area: str
+    reasons: list[str]
+    preferred_form: str
+    preferred_days: list[str]
+
+
+@dataclass
 class Inbox:
+    """The inbox's three lists as plain rows (the columns the page shows, no model objects):
+    open offers (OpenOffer); accepted referrals (offer_id, reference, first_name, last_name,
+    state, trajectory_id or None); the latest closed trajectories (id, reference, first_name,
+    last_name, closed_at, outcome)."""
+
     therapist: Therapist | None
-    open_offers: list[Offer] = field(default_factory=list)
-    referrals: dict[int, Referral] = field(default_factory=dict)  # by offer id
-    accepted: list[Referral] = field(default_factory=list)
-    trajectories: dict[int, Trajectory] = field(default_factory=dict)  # by referral id
-    closed: list[Trajectory] = field(default_factory=list)
+    open_offers: list[OpenOffer] = field(default_factory=list)
+    accepted: list = field(default_factory=list)
+    closed: list = field(default_factory=list)
     warning: str | None = None
-    areas: dict[str, str] = field(default_factory=dict)  # by postcode, of the open offers
-
-    def place_of(self, postcode: str) -> str:
-        return self.areas.get(postcode, "")
-
-    def trajectory_of(self, referral: Referral) -> Trajectory | None:
-        return self.trajectories.get(referral.id)
 
 
 def therapist_inbox(user: User) -> Inbox:
     """Open offers (deadline first), accepted and active participants, and the latest closed
-    trajectories, with the outcome and the letter within reach."""
+    trajectories, with the outcome and the letter within reach. Only the columns shown, one
+    query per list: a therapist has scores of participants."""
     therapist = therapist_of(user)
     if therapist is None:
         return Inbox(therapist=None)
-    open_offers = db.session.scalars(
-        offers_visible_to(user).where(Offer.state == OfferState.OPEN).order_by(Offer.deadline_at)
+    offered = db.session.execute(
+        offers_visible_to(user)
+        .with_only_columns(
+            Offer.id,
+            Offer.deadline_at,
+            Offer.state,
+            Referral.reference,
+            Referral.participant_id,
+            Referral.reasons,
+            Referral.preferred_form,
+            Referral.preferred_days,
+            Participant.first_name,
+            Participant.date_of_birth,
+            Participant.postcode,
+        )
+        .join_from(Offer, Referral, Referral.id == Offer.referral_id)
+        .join(Participant, Participant.id == Referral.participant_id)
+        .where(Offer.state == OfferState.OPEN)
+        .order_by(Offer.deadline_at)
     ).all()
-    accepted = db.session.scalars(
-        sa.select(Referral)
+    # The offer accepted last (referrals of theirs have one), and the trajectory if begun.
+    accepted_offer = (
+        sa.select(sa.func.max(Offer.id))
+        .where(Offer.referral_id == Referral.id, Offer.state == OfferState.ACCEPTED)
+        .correlate(Referral)
+        .scalar_subquery()
+    )
+    accepted = db.session.execute(
+        sa.select(
+            Referral.id,
+            Referral.participant_id,
+            accepted_offer.label("offer_id"),
+            Referral.reference,
+            Participant.first_name,
+            Participant.last_name,
+            Referral.state,
+            Trajectory.id.label("trajectory_id"),
+        )
+        .join_from(Referral, Participant, Participant.id == Referral.participant_id)
+        .outerjoin(Trajectory, Trajectory.referral_id == Referral.id)
         .where(
             Referral.therapist_id == therapist.id,
             Referral.state.in_([ReferralState.ACCEPTED, ReferralState.ACTIVE]),
         )
         .order_by(Referral.updated_at.desc())
-        .options(selectinload(Referral.participant), selectinload(Referral.offers))
     ).all()
-    # One query each for the offered referrals and the trajectories, not one per row.
-    by_id = {
-        r.id: r
-        for r in db.session.scalars(
-            sa.select(Referral)
-            .where(Referral.id.in_([o.referral_id for o in open_offers]))
-            .options(selectinload(Referral.participant))
+    closed = db.session.execute(
+        sa.select(
+            Trajectory.id,
+            Referral.participant_id,
+            Referral.reference,
+            Participant.first_name,
+            Participant.last_name,
+            Trajectory.closed_at,
+            Trajectory.outcome,
         )
-    }
-    trajectories = {
-        t.referral_id: t
-        for t in db.session.scalars(
-            sa.select(Trajectory).where(Trajectory.referral_id.in_([r.id for r in accepted]))
-        )
-    }
-    closed = db.session.scalars(
-        sa.select(Trajectory)
+        .join_from(Trajectory, Referral, Referral.id == Trajectory.referral_id)
+        .join(Participant, Participant.id == Referral.participant_id)
         .where(Trajectory.therapist_id == therapist.id, Trajectory.closed_at.is_not(None))
         .order_by(Trajectory.closed_at.desc())
         .limit(CLOSED_SHOWN)
-        .options(selectinload(Trajectory.referral).selectinload(Referral.participant))
     ).all()
+    now = utcnow()
+    areas = areas_of({row.postcode for row in offered})
+    open_offers = [
+        OpenOffer(
+            id=row.id,
+            deadline_at=row.deadline_at,
+            overdue=row.state is OfferState.OPEN and now >= row.deadline_at,
+            hours_left=int((row.deadline_at - now).total_seconds() // 3600),
+            reference=row.reference,
+            first_name=row.first_name,
+            age=_age_on(row.date_of_birth, now.date()),
+            area=areas.get(row.postcode, ""),
+            reasons=row.reasons,
+            preferred_form=row.preferred_form,
+            preferred_days=row.preferred_days,
+        )
+        for row in offered
+    ]
     inbox = Inbox(
         therapist=therapist,
         open_offers=open_offers,
-        referrals={offer.id: by_id[offer.referral_id] for offer in open_offers},
         accepted=accepted,
-        trajectories=trajectories,
         closed=closed,
         warning=expiry_warning(therapist, local_today()),
-        areas=areas_of({r.participant.postcode for r in by_id.values()}),
     )
-    _audit_inbox(user, inbox)
+    audit.record_many(
+        AuditAction.READ,
+        [
+            *((("trajectories", row.id), row.participant_id) for row in closed),
+            *((("offers", row.id), row.participant_id) for row in offered),
+            *((("referrals", row.id), row.participant_id) for row in accepted),
+        ],
+        actor=user,
+        detail="inbox",
+    )
     return inbox
 
 
-def _audit_inbox(user: User, inbox: Inbox) -> None:
-    shown = [
-        *((t, t.referral.participant_id) for t in inbox.closed),
-        *((o, inbox.referrals[o.id].participant_id) for o in inbox.open_offers),
-        *((r, r.participant_id) for r in inbox.accepted),
-    ]
-    audit.record_many(AuditAction.READ, shown, actor=user, detail="inbox")
+def _age_on(date_of_birth: date, day: date) -> int:
+    """Participant.age_on, from the column alone."""
+    before_birthday = (day.month, day.day) < (date_of_birth.month, date_of_birth.day)
+    return day.year - date_of_birth.year - before_birthday
 
 
 def _read(user: User, obj, participant_id: int, detail: str | None) -> None:
