@@ -9,12 +9,15 @@ import sqlalchemy as sa
 
 from referrals.models import (
     GROUP_MAX_SIZE,
+    Offer,
     Programme,
     Referral,
     ReferralState,
+    SessionAttendance,
     TrainingGroup,
     Trajectory,
     local_today,
+    utcnow,
 )
 from referrals.services.uptake import programme_uptake
 from referrals.synthetic import build
@@ -50,6 +53,19 @@ def test_a_small_synthetic_set_is_valid_and_the_figures_scale_in_queries(db, que
         .group_by(TrainingGroup.id)
     ).all()
     assert members and all(0 < n <= GROUP_MAX_SIZE and closed == 0 for _, n, closed in members)
+
+    # Nothing lies after now: no offer, acceptance, closing or session in the future.
+    now = utcnow() + timedelta(seconds=5)
+    for column in (
+        Offer.offered_at,
+        Offer.responded_at,
+        Trajectory.started_at,
+        Trajectory.closed_at,
+        Referral.submitted_at,
+        Referral.closed_at,
+    ):
+        assert db.session.scalar(sa.select(sa.func.max(column))) <= now, column
+    assert db.session.scalar(sa.select(sa.func.max(SessionAttendance.held_on))) <= local_today()
 
     end = local_today()
     start = end - timedelta(days=730)

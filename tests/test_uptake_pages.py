@@ -166,3 +166,25 @@ def test_the_month_chart_has_a_bar_for_each_month_that_may_be_shown(db, client, 
         "2026-11": "<5",
         "Totaal": "11",
     }
+
+
+def test_the_default_period_is_the_last_twelve_calendar_months(db, client, login_as, data):
+    """Whole months (what the monthly summary answers): from the first of the month eleven
+    months before the end, or the programme's start when that is later."""
+    from datetime import date
+
+    data.starts_on = date(2024, 1, 1)
+    db.session.commit()
+    login_as(user=officer_of(data))
+    page = client.get(f"/uptake/{data.id}", query_string={"end": "2026-11-15"}).get_data(
+        as_text=True
+    )
+    start = re.search(r'<input[^>]*name="start"[^>]*>', page).group(0)
+    assert 'value="2025-12-01"' in start
+    data.starts_on = date(2026, 3, 15)
+    db.session.commit()
+    page = client.get(f"/uptake/{data.id}", query_string={"end": "2027-01-31"}).get_data(
+        as_text=True
+    )
+    start = re.search(r'<input[^>]*name="start"[^>]*>', page).group(0)
+    assert 'value="2026-03-15"' in start

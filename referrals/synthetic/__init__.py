@@ -153,8 +153,10 @@ def build(
             )
             accepted = reached_offer and state is not ReferralState.OFFERED
             therapist_id = rng.choice(programme_therapist_ids[p]) if reached_offer else None
-            offered_at = submitted + timedelta(hours=rng.uniform(2, 24 * 12))
-            accepted_at = offered_at + timedelta(hours=rng.uniform(1, 24 * 5))
+            # Nothing after now: an offer, an acceptance or a closing in the future would be
+            # data no real installation has (and the dashboard would count it).
+            offered_at = min(submitted + timedelta(hours=rng.uniform(2, 24 * 12)), now)
+            accepted_at = min(offered_at + timedelta(hours=rng.uniform(1, 24 * 5)), now)
             first_session = (accepted_at + timedelta(days=rng.randint(3, 21))).date()
             if state in (ReferralState.ACCEPTED,) or first_session > today:
                 first_session = None
@@ -181,9 +183,9 @@ def build(
                     closed_on = None
             closed_at = None
             if referral_state in (ReferralState.REJECTED, ReferralState.WITHDRAWN):
-                closed_at = submitted + timedelta(days=rng.uniform(1, 10))
+                closed_at = min(submitted + timedelta(days=rng.uniform(1, 10)), now)
             elif closed_on is not None:
-                closed_at = _at(closed_on)
+                closed_at = min(_at(closed_on), now)
             referral_rows.append(
                 dict(
                     id=referral_id,

@@ -52,10 +52,14 @@ class PeriodForm(FilterForm):
     end = DateField(_l("Up to and including"), validators=[Optional()])
 
     def period(self, programme: Programme) -> tuple[date, date] | None:
-        """The chosen period, by default the last twelve months; None when it is invalid."""
+        """The chosen period, by default the last twelve calendar months (this one up to the
+        end included, from the first of the month eleven months before: whole months, which
+        the monthly summary answers); None when it is invalid."""
         today = local_today()
         end = self.end.data or today
-        start = self.start.data or max(programme.starts_on, end - timedelta(days=364))
+        months_back = end.year * 12 + end.month - 1 - 11
+        twelve_months = date(months_back // 12, months_back % 12 + 1, 1)
+        start = self.start.data or max(programme.starts_on, twelve_months)
         if self.errors:
             return None
         if start > end:

@@ -122,8 +122,10 @@ Ranges = list[tuple[date, date]]  # [start, end] in Dutch days, not overlapping
 
 def live_tally(programme, ranges: Ranges) -> Tally:
     """The counters of the periods in `ranges`, counted from the rows in a fixed number of
-    queries (no ranges: queries that find nothing)."""
+    queries (none for no ranges)."""
     tally = Tally()
+    if not ranges:
+        return tally
     days: list[date] = []
     instants = [utc_bounds(start, end) for start, end in ranges]
     _cohort(tally, days, programme.id, instants)
@@ -394,7 +396,7 @@ def summary_tally(programme, start: date, end: date) -> tuple[Tally, int]:
     """The counters of [start, end] and the trajectories active at its end: from the summary
     where it answers the period exactly, live for the rest (the partial months at the edges
     whose data reaches outside the period, and months marked as changed since they were
-    counted). A fixed number of queries."""
+    counted). Four queries, and five more when some months are counted from the rows."""
     months = months_of(start, end)
     marked = marked_months(programme.id)
     edges = sorted({months[0], months[-1]})
@@ -457,10 +459,9 @@ def summary_tally(programme, start: date, end: date) -> tuple[Tally, int]:
         ).all()
     )
     partial = Tally()
-    instants = [
-        utc_bounds(m_first, min(m_last, end)) for m_first, m_last in map(month_bounds, stale)
-    ]
-    _trajectory_counts(partial, [], programme.id, instants)
+    if stale:
+        instants = [utc_bounds(a, min(b, end)) for a, b in map(month_bounds, stale)]
+        _trajectory_counts(partial, [], programme.id, instants)
     started = int(ended.get("started") or 0) + partial.count("started")
     closed = int(ended.get("closed") or 0) + partial.count("closed")
     return tally, started - closed
