@@ -367,3 +367,118 @@ def test_random_histories_keep_summary_and_live_equal(db, seed):
             assert_summary_equals_live(programme, periods)
     refresh(programme)
     assert_summary_equals_live(programme, [(first_day, date(2026, 12, 31))])
+
+
+@pytest.fixture(scope="module")
+def committing_app(databases):
+    """A database of its own, with real commits from several connections at once."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_app
+
+    app = make_app(databases.new("figures"))
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_change_still_open_while_the_worker_counts_keeps_its_mark(committing_app):
+    """The worker deletes the marks it saw and counts; a writer whose transaction is open
+    meanwhile (its mark not yet visible) commits after it: its mark is still there, so the
+    month is counted live until the next round, and then from the summary: never stale."""
+    import threading
+
+    from referrals.models import Programme
+
+    app = committing_app
+    with app.test_request_context():
+        world = factories.make_world(therapist=False)
+        factories.make_referral(programme=world.programme, referrer=world.gp)
+        db.session.commit()
+        programme_id, gp_id = world.programme.id, world.gp.id
+        refresh(world.programme)
+        db.session.commit()
+        db.session.remove()
+    written, counted = threading.Event(), threading.Event()
+    failures = []
+
+    def writer():
+        with app.test_request_context():
+            try:
+                from referrals.models import User
+
+                programme = db.session.get(Programme, programme_id)
+                factories.make_referral(programme=programme, referrer=db.session.get(User, gp_id))
+                db.session.flush()  # the trigger's mark, not yet committed
+                written.set()
+                counted.wait(timeout=2)  # on SQLite the worker waits for this commit instead
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert written.wait(timeout=10)
+    with app.test_request_context():
+        refresh(db.session.get(Programme, programme_id))
+        db.session.commit()
+        db.session.remove()
+    counted.set()
+    thread.join(timeout=30)
+    assert not failures
+    from referrals.models import local_today
+
+    today = local_today()
+    with app.test_request_context():
+        programme = db.session.get(Programme, programme_id)
+        assert programme_uptake(programme, today, today).received == 2
+        assert_summary_equals_live(programme, [(today.replace(day=1), today)])
+        refresh(programme)
+        db.session.commit()
+        assert marked_months(programme_id) == set()
+        assert programme_uptake(programme, today.replace(day=1), today).received == 2
+        db.session.remove()
+
+
+def test_two_workers_at_once_count_each_month_once(committing_app):
+    import threading
+
+    from referrals.models import Programme, local_today
+
+    app = committing_app
+    with app.test_request_context():
+        world = factories.make_world(therapist=False)
+        for _ in range(3):
+            factories.make_referral(programme=world.programme, referrer=world.gp)
+        db.session.commit()
+        programme_id = world.programme.id
+        db.session.remove()
+    barrier, errors = threading.Barrier(2), []
+
+    def worker():
+        barrier.wait(timeout=10)
+        with app.test_request_context():
+            try:
+                refresh(db.session.get(Programme, programme_id))
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    today = local_today()
+    with app.test_request_context():
+        programme = db.session.get(Programme, programme_id)
+        assert marked_months(programme_id) == set()
+        assert programme_uptake(programme, today.replace(day=1), today).received == 3
+        db.session.remove()

@@ -79,7 +79,9 @@ if POSTGRES:
         with app.app_context():
             _db.engine.dispose()
 
-    @pytest.mark.parametrize("command", ["send-notifications", "render-reports", "expire-offers"])
+    @pytest.mark.parametrize(
+        "command", ["send-notifications", "render-reports", "expire-offers", "refresh-figures"]
+    )
     def test_worker_commands_get_the_longer_worker_timeouts(worker_app, command):
         with worker_app.app_context():
             with _db.engine.connect() as connection:
