@@ -87,11 +87,14 @@ def keyset_page(
     after: Cursor | None = None,
     before: Cursor | None = None,
     newest_first: bool = True,
+    columns: bool = False,
 ) -> KeysetPage:
     """One page of `query` ordered by (moment, row_id), newest first (or oldest first), that
     starts after the `after` cursor or ends before the `before` one: the database reads the
     page from an index on (…, moment, id) wherever it lies, so a deep page costs what the
-    first one does (OFFSET would read and drop every row before it)."""
+    first one does (OFFSET would read and drop every row before it). The rows are the
+    query's model objects, or with `columns` its rows of columns (which name the moment's
+    and the id's columns as the model does)."""
     key = sa.tuple_(moment, row_id)
     forward = before is None  # reading away from the list's start
     cursor = after if forward else before
@@ -104,7 +107,11 @@ def keyset_page(
         query = query.where(later_in_list if forward else earlier_in_list)
     descending = newest_first == forward
     order = (moment.desc(), row_id.desc()) if descending else (moment.asc(), row_id.asc())
-    rows = list(db.session.scalars(query.order_by(*order).limit(size + 1)).unique().all())
+    query = query.order_by(*order).limit(size + 1)
+    if columns:
+        rows = list(db.session.execute(query).all())
+    else:
+        rows = list(db.session.scalars(query).unique().all())
     more = len(rows) > size
     rows = rows[:size]
     if not forward:

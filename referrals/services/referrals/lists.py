@@ -6,6 +6,7 @@ per participant shown, and returns a plain object for the template."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, selectinload
@@ -16,11 +17,13 @@ from referrals.models import (
     AuditAction,
     Offer,
     OfferState,
+    Organisation,
     Participant,
     Programme,
     Referral,
     ReferralState,
     Role,
+    Therapist,
     User,
     local_today,
     programme_referrers,
@@ -146,10 +149,32 @@ def referral_page(user: User, referral_id: int, *, detail: str | None = None):
 
 @dataclass
 class TriageQueue:
+    """The two lists as pages of plain rows (WaitingRow, OfferedRow), not model objects."""
+
     waiting: KeysetPage = field(default_factory=KeysetPage)
     offered: KeysetPage = field(default_factory=KeysetPage)
     waiting_count: int = 0
     offered_count: int = 0
+
+
+@dataclass
+class WaitingRow:
+    id: int
+    reference: str
+    submitted_at: datetime
+    programme_name: str
+    organisation_name: str
+    waiting_days: int
+    back: object | None  # the last declined or expired offer (state, decline_reason), if any
+
+
+@dataclass
+class OfferedRow:
+    id: int
+    reference: str
+    submitted_at: datetime
+    open_offer: object | None  # the last open offer (therapist_name, deadline_at), if any
+    overdue: bool  # Offer.is_overdue_at: its deadline passed, the worker has yet to expire it
 
 
 def triage_queue(
@@ -161,23 +186,32 @@ def triage_queue(
 ) -> TriageQueue:
     """Referrals in the coordinator's programmes that wait for triage, and those offered and
     waiting for an answer: each list oldest first, one keyset page of it (`(after, before)`
-    cursors), with the number in each list."""
-    with_rows = (  # what the queue shows of each referral, loaded with the page
-        contains_eager(Referral.programme),
-        selectinload(Referral.referring_organisation),
-        selectinload(Referral.offers).selectinload(Offer.therapist),
+    cursors), with the number in each list. Only the columns shown: one query per list, and
+    one for the offers of both pages."""
+    shown = (  # what the queue shows of each referral, through the tenant filter
+        Referral.id,
+        Referral.submitted_at,
+        Referral.reference,
+        Referral.participant_id,
+        Referral.closed_at,
+        Programme.name.label("programme_name"),
+        Organisation.name.label("organisation_name"),
     )
 
     def page_in(state: ReferralState, cursors) -> KeysetPage:
         after, before = cursors
         return keyset_page(
-            referrals_visible_to(user).where(Referral.state == state).options(*with_rows),
+            referrals_visible_to(user)
+            .with_only_columns(*shown)
+            .join(Organisation, Organisation.id == Referral.referring_organisation_id)
+            .where(Referral.state == state),
             Referral.submitted_at,
             Referral.id,
             size=size,
             after=after,
             before=None if after else before,
             newest_first=False,
+            columns=True,
         )
 
     counts = dict(
@@ -190,14 +224,63 @@ def triage_queue(
             .group_by(Referral.state)
         ).all()
     )
-    queue = TriageQueue(
-        waiting=page_in(ReferralState.SUBMITTED, waiting),
-        offered=page_in(ReferralState.OFFERED, offered),
+    waiting_page = page_in(ReferralState.SUBMITTED, waiting)
+    offered_page = page_in(ReferralState.OFFERED, offered)
+    # Per referral the last offer that came back (waiting) or is open (offered), by id.
+    back, open_offer = {}, {}
+    for offer in db.session.execute(
+        sa.select(
+            Offer.referral_id,
+            Offer.state,
+            Offer.decline_reason,
+            Offer.deadline_at,
+            Therapist.name.label("therapist_name"),
+        )
+        .join(Therapist, Therapist.id == Offer.therapist_id)
+        .where(
+            Offer.referral_id.in_([r.id for r in (*waiting_page.rows, *offered_page.rows)]),
+            Offer.state.in_([OfferState.DECLINED, OfferState.EXPIRED, OfferState.OPEN]),
+        )
+        .order_by(Offer.id)
+    ):
+        (open_offer if offer.state is OfferState.OPEN else back)[offer.referral_id] = offer
+    now = utcnow()
+    listed = [*waiting_page.rows, *offered_page.rows]
+    waiting_page.rows = [
+        WaitingRow(
+            id=row.id,
+            reference=row.reference,
+            submitted_at=row.submitted_at,
+            programme_name=row.programme_name,
+            organisation_name=row.organisation_name,
+            # Referral.waiting_days of a referral still waiting: no acceptance to look up.
+            waiting_days=max(((row.closed_at or now) - row.submitted_at).days, 0),
+            back=back.get(row.id),
+        )
+        for row in waiting_page.rows
+    ]
+    offered_page.rows = [
+        OfferedRow(
+            id=row.id,
+            reference=row.reference,
+            submitted_at=row.submitted_at,
+            open_offer=open_offer.get(row.id),
+            overdue=row.id in open_offer and now >= open_offer[row.id].deadline_at,
+        )
+        for row in offered_page.rows
+    ]
+    audit.record_many(
+        AuditAction.READ,
+        [(("referrals", row.id), row.participant_id) for row in listed],
+        actor=user,
+        detail="triage queue",
+    )
+    return TriageQueue(
+        waiting=waiting_page,
+        offered=offered_page,
         waiting_count=counts.get(ReferralState.SUBMITTED, 0),
         offered_count=counts.get(ReferralState.OFFERED, 0),
     )
-    audit_listed(user, [*queue.waiting.rows, *queue.offered.rows], AuditAction.READ, "triage queue")
-    return queue
 
 
 @dataclass
