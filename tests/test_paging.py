@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from referrals.models import Role, utcnow
+from referrals.models import OrganisationKind, Role, utcnow
 from tests import factories
 from tests.helpers import text
 
@@ -170,3 +170,47 @@ def test_the_register_is_paged_by_name(app, client, db, login_as, monkeypatch):
     (caption,) = re.findall(r"<caption>([^<]*)</caption>", page)
     assert caption.startswith("5 ") and "3" in caption  # five in all, page three
     assert listed(text(client.get(links(page)["prev"]))) == names[2:4]
+
+
+def test_the_admin_lists_are_paged_with_their_filters_and_counts(
+    app, client, db, login_as, monkeypatch, queries
+):
+    monkeypatch.setitem(app.config, "ADMIN_PAGE_SIZE", 2)
+    practice = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE, name="Aa Paging")
+    names = ["Ann Paging", "Ben Paging", "Cor Paging", "Dee Paging", "Eva Paging"]
+    for name in reversed(names):
+        factories.make_user(role=Role.REFERRER, organisation=practice).name = name
+    elsewhere = factories.make_organisation(kind=OrganisationKind.GP_PRACTICE, name="Zz Paging")
+    factories.make_user(role=Role.REFERRER, organisation=elsewhere).name = "Fay Paging"
+    db.session.commit()
+    login_as(Role.ADMIN)
+
+    def listed(page: str) -> list[str]:
+        return re.findall(r'<a href="/admin/users/\d+/edit">([^<]+ Paging)</a>', page)
+
+    pages, url = [], f"/admin/users?organisation={practice.id}&role=referrer"
+    while url:
+        page = text(client.get(url))
+        pages.append(listed(page))
+        url = links(page).get("next")
+        assert url is None or ("role=referrer" in url and f"organisation={practice.id}" in url)
+    assert pages == [names[0:2], names[2:4], names[4:5]]  # the other practice's filtered out
+    (caption,) = re.findall(r"<caption>([^<]*)</caption>", page)
+    assert caption.startswith("5 ") and "3" in caption
+
+    # Organisations: each with its number of accounts, counted in the query, not per row.
+    for n in range(3):
+        factories.make_organisation(kind=OrganisationKind.GP_PRACTICE, name=f"Ab Paging {n}")
+    db.session.commit()
+    with queries() as log:
+        page = text(client.get("/admin/organisations?kind=gp_practice"))
+    rows = re.findall(
+        r'<a href="/admin/organisations/\d+/edit">([^<]+)</a></td>.*?'
+        r'<a href="/admin/users\?organisation=\d+">(\d+)</a>',
+        page,
+        re.DOTALL,
+    )
+    assert rows[0] == ("Aa Paging", "5")
+    assert len(rows) == 2 and "kind=gp_practice" in links(page)["next"]
+    # The session, the page with its counts, the total: no query per organisation shown.
+    assert len([s for s in log.statements if s.lstrip().startswith("SELECT")]) == 3

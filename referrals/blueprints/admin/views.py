@@ -17,7 +17,7 @@ from referrals.blueprints.admin.forms import (
     UserEditForm,
     UserForm,
 )
-from referrals.blueprints.common import apply_service_error, refuse
+from referrals.blueprints.common import apply_service_error, page_number, refuse
 from referrals.extensions import db
 from referrals.models import Organisation, OrganisationKind, Role, User
 from referrals.permissions import roles_required
@@ -38,11 +38,18 @@ def get_user_or_404(user_id: int) -> User:
 def organisations():
     kind = request.args.get("kind", "")
     chosen = OrganisationKind(kind) if kind in {k.value for k in OrganisationKind} else None
+    page = page_number(request.args)
+    rows, has_next, total = listings.organisations_page(
+        chosen, page, current_app.config["ADMIN_PAGE_SIZE"]
+    )
     return render_template(
         "admin/organisations.html",
-        organisations=listings.organisations(chosen),
+        organisations=rows,
         kind_labels=KIND_LABELS,
-        kind=kind,
+        kind=kind if chosen else "",
+        page=page,
+        has_next=has_next,
+        total=total,
     )
 
 
@@ -112,13 +119,23 @@ def users():
     organisation_id = request.args.get("organisation", type=int)
     role = request.args.get("role", "")
     chosen = Role(role) if role in {r.value for r in Role} else None
+    page = page_number(request.args)
+    users, has_next, total = listings.users_page(
+        organisation_id=organisation_id,
+        role=chosen,
+        page=page,
+        size=current_app.config["ADMIN_PAGE_SIZE"],
+    )
     return render_template(
         "admin/users.html",
-        users=listings.users(organisation_id=organisation_id, role=chosen),
+        users=users,
         organisations=listings.all_organisations(),
         organisation_id=organisation_id,
-        role=role,
+        role=role if chosen else "",
         role_labels=ROLE_LABELS,
+        page=page,
+        has_next=has_next,
+        total=total,
     )
 
 

@@ -22,11 +22,26 @@ from referrals.services import page_of
 REFERRER_KINDS = frozenset(kind for kind, roles in ROLES_BY_KIND.items() if Role.REFERRER in roles)
 
 
-def organisations(kind: OrganisationKind | None = None) -> list[Organisation]:
-    query = sa.select(Organisation).order_by(Organisation.kind, Organisation.name)
+def organisations_page(
+    kind: OrganisationKind | None, page: int, size: int
+) -> tuple[list[tuple[Organisation, int]], bool, int]:
+    """One page of the organisations by kind and name, each with its number of accounts;
+    whether a next page follows; how many organisations match."""
+    accounts = (
+        sa.select(sa.func.count(User.id))
+        .where(User.organisation_id == Organisation.id)
+        .correlate(Organisation)
+        .scalar_subquery()
+    )
+    query = sa.select(Organisation, accounts).order_by(
+        Organisation.kind, Organisation.name, Organisation.id
+    )
+    counted = sa.select(sa.func.count()).select_from(Organisation)
     if kind is not None:
         query = query.where(Organisation.kind == kind)
-    return list(db.session.scalars(query))
+        counted = counted.where(Organisation.kind == kind)
+    rows = db.session.execute(query.offset((page - 1) * size).limit(size + 1)).all()
+    return [tuple(row) for row in rows[:size]], len(rows) > size, db.session.scalar(counted)
 
 
 def all_organisations(*, active_only: bool = False) -> list[Organisation]:
@@ -36,18 +51,26 @@ def all_organisations(*, active_only: bool = False) -> list[Organisation]:
     return list(db.session.scalars(query))
 
 
-def users(*, organisation_id: int | None = None, role: Role | None = None) -> list[User]:
+def users_page(
+    *, organisation_id: int | None, role: Role | None, page: int, size: int
+) -> tuple[list[User], bool, int]:
+    """One page of the accounts by organisation and name; whether a next page follows; how
+    many accounts match."""
     query = (
         sa.select(User)
         .join(User.organisation)
-        .order_by(Organisation.name, User.name)
+        .order_by(Organisation.name, User.name, User.id)
         .options(contains_eager(User.organisation))
     )
+    counted = sa.select(sa.func.count()).select_from(User)
     if organisation_id:
         query = query.where(User.organisation_id == organisation_id)
+        counted = counted.where(User.organisation_id == organisation_id)
     if role is not None:
         query = query.where(User.role == role)
-    return list(db.session.scalars(query))
+        counted = counted.where(User.role == role)
+    rows, has_next = page_of(query, page, size)
+    return rows, has_next, db.session.scalar(counted)
 
 
 def programmes() -> list[Programme]:
