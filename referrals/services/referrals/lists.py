@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, selectinload
 
 from referrals import audit
 from referrals.extensions import db
@@ -21,6 +20,7 @@ from referrals.models import (
     Participant,
     Programme,
     Referral,
+    ReferralEvent,
     ReferralState,
     Role,
     Therapist,
@@ -29,6 +29,7 @@ from referrals.models import (
     programme_referrers,
     utcnow,
 )
+from referrals.models.intake import ACCEPTED_STATES
 from referrals.permissions import can_follow, referral_for, referrals_visible_to
 from referrals.permissions.referrals import visible_condition
 from referrals.services import Cursor, KeysetPage, keyset_page
@@ -74,9 +75,25 @@ def listed_programmes(user: User) -> list[Programme]:
 
 @dataclass
 class ReferralList:
-    referrals: list[Referral]
+    """One page of ListedReferral rows, with the cursors to the pages either side."""
+
+    referrals: list
     newer: Cursor | None = None  # the page before, toward the newest
     older: Cursor | None = None
+
+
+@dataclass
+class ListedReferral:
+    """A row of the referral list: the columns it shows, no model objects."""
+
+    id: int
+    reference: str
+    first_name: str
+    last_name: str
+    programme_name: str
+    submitted_at: datetime
+    state: ReferralState
+    waiting_days: int
 
 
 def referral_list(
@@ -91,8 +108,31 @@ def referral_list(
 ) -> ReferralList:
     """One page of the referrals `user` may see, newest first, after or before a cursor
     (keyset paging: any page is read from the index as the first is); a search is logged as
-    one."""
-    query = referrals_visible_to(user)
+    one. Only the columns the list shows are read, and the time of the acceptance (where the
+    waiting days end) by a subquery per row shown, not the referral's whole history."""
+    accepted_at = (
+        sa.select(ReferralEvent.occurred_at)
+        .where(
+            ReferralEvent.referral_id == Referral.id,
+            ReferralEvent.to_state == ReferralState.ACCEPTED,
+        )
+        .order_by(ReferralEvent.id)
+        .limit(1)
+        .correlate(Referral)
+        .scalar_subquery()
+    )
+    query = referrals_visible_to(user).with_only_columns(
+        Referral.id,
+        Referral.submitted_at,
+        Referral.reference,
+        Referral.participant_id,
+        Participant.first_name,
+        Participant.last_name,
+        Programme.name.label("programme_name"),
+        Referral.state,
+        Referral.closed_at,
+        accepted_at.label("accepted_at"),
+    )
     if state:
         query = query.where(Referral.state == ReferralState(state))
     if programme_id:
@@ -104,24 +144,51 @@ def referral_list(
         query = query.where(
             sa.or_(full_name.like(like), sa.func.lower(Referral.reference).like(like))
         )
-    query = query.options(
-        contains_eager(Referral.participant),
-        contains_eager(Referral.programme),
-        selectinload(Referral.events),  # the waiting days end at acceptance
-    )
     page = keyset_page(
-        query, Referral.submitted_at, Referral.id, size=size, after=after, before=before
+        query,
+        Referral.submitted_at,
+        Referral.id,
+        size=size,
+        after=after,
+        before=before,
+        columns=True,
     )
-    referrals = page.rows
+    rows = page.rows
     if term:
         audit.record(
             AuditAction.SEARCH,
             actor=user,
             object_type="referrals",
-            detail=f"{len(referrals)} found",
+            detail=f"{len(rows)} found",
         )
-    audit_listed(user, referrals, AuditAction.SEARCH if term else AuditAction.READ, "list")
+    audit.record_many(
+        AuditAction.SEARCH if term else AuditAction.READ,
+        [(("referrals", row.id), row.participant_id) for row in rows],
+        actor=user,
+        detail="list",
+    )
+    now = utcnow()
+    referrals = [
+        ListedReferral(
+            id=row.id,
+            reference=row.reference,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            programme_name=row.programme_name,
+            submitted_at=row.submitted_at,
+            state=row.state,
+            waiting_days=_waiting_days(row, now),
+        )
+        for row in rows
+    ]
     return ReferralList(referrals=referrals, newer=page.previous, older=page.following)
+
+
+def _waiting_days(row, now: datetime) -> int:
+    """Referral.waiting_days from the row's columns (accepted_at: the first acceptance)."""
+    accepted = row.accepted_at if row.state in ACCEPTED_STATES else None
+    end = accepted or row.closed_at or now
+    return max((end - row.submitted_at).days, 0)
 
 
 @dataclass
