@@ -55,9 +55,12 @@ def referrals_visible_to(user: User) -> sa.Select:
     return query.where(visible_condition(user))
 
 
-def referral_for(user: User, referral_id: int) -> Referral | None:
-    """The referral, loaded through the filter: None when it does not exist for `user`."""
-    return db.session.scalar(referrals_visible_to(user).where(Referral.id == referral_id))
+def referral_for(user: User, referral_id: int, *options) -> Referral | None:
+    """The referral, loaded through the filter: None when it does not exist for `user`.
+    `options`: loader options for what the caller shows of it (the filter's joins are the
+    referral's participant and programme, for contains_eager)."""
+    query = referrals_visible_to(user).where(Referral.id == referral_id)
+    return db.session.scalar(query.options(*options) if options else query)
 
 
 def can_withdraw(user: User, referral: Referral) -> bool:

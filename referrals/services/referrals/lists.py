@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from referrals import audit
 from referrals.extensions import db
@@ -199,8 +200,19 @@ class ReferralPage:
 
 
 def referral_page(user: User, referral_id: int, *, detail: str | None = None):
-    """One referral `user` may see, read and logged; None when it does not exist for them."""
-    referral = referral_for(user, referral_id)
+    """One referral `user` may see, read and logged; None when it does not exist for them.
+    What the page shows of it comes with it (the history in one more query), not one
+    query per relation."""
+    referral = referral_for(
+        user,
+        referral_id,
+        contains_eager(Referral.participant),
+        contains_eager(Referral.programme),
+        joinedload(Referral.referrer),
+        joinedload(Referral.referring_organisation),
+        joinedload(Referral.therapist),
+        selectinload(Referral.events).joinedload(ReferralEvent.actor),
+    )
     if referral is None:
         return None
     therapy = referrer_view(referral) if can_follow(user, referral) else None
