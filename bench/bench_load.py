@@ -756,9 +756,14 @@ def drive(config_path: str, results_path: str) -> None:
     samples: list[list] = []
     stop_file = Path(results_path + ".stop")
 
-    def on_request(name, response_time, exception=None, start_time=None, context=None, **_):
+    def on_request(
+        name, response_time, exception=None, start_time=None, context=None, response=None, **_
+    ):
         error = None if exception is None else str(exception)[:200]
-        request_id = (context or {}).get("request_id")
+        # The id the app logged: the proxy in front replaces the client's with its own (as a
+        # load balancer does), and the app sends the one it used back in X-Request-ID.
+        answered = getattr(response, "headers", None) or {}
+        request_id = answered.get("X-Request-ID") or (context or {}).get("request_id")
         samples.append([name, start_time or time.time(), response_time, error, request_id])
 
     for phase in ("hello", "product"):
