@@ -340,7 +340,8 @@ def assert_nothing_closed(db, w, state=ReferralState.ACTIVE):
         ),
         ({"outcome": "regular_sport"}, "regular_sport", "Kies waar de deelnemer verder gaat"),
         ({"outcome": "dropped_out", "dropout_reason": "other"}, "advice", "Andere reden"),
-        ({"outcome": "finished"}, "outcome", "Not a valid choice"),
+        # WTForms' own message, in Dutch from its catalogue
+        ({"outcome": "finished"}, "outcome", "Ongeldige keuze."),
     ],
 )
 def test_bad_closing_input_is_explained_kept_and_nothing_is_saved(
@@ -353,10 +354,22 @@ def test_bad_closing_input_is_explained_kept_and_nothing_is_saved(
     page = text(response)
     assert response.status_code == 200
     assert field_error(page, field)
-    if message != "Not a valid choice":
-        assert message in field_error(page, field)
+    assert message in field_error(page, field)
     assert advice in element_text(page, "advice")
     assert 'name="confirm"' not in page  # the form again, not the check page
+    assert_nothing_closed(db, world)
+
+
+def test_wtforms_own_messages_follow_the_chosen_language(client, db, login_as, world):
+    """The catalogue of WTForms' messages is kept per locale: Dutch, then English, then Dutch
+    again in one process each read the right one."""
+    full_trajectory(world, db)
+    login_as(user=world.user)
+    expected = {"nl": "Ongeldige keuze.", "en": "Not a valid choice."}
+    for language in ("nl", "en", "nl"):
+        client.set_cookie("rt_lang", language)
+        page = text(client.post(close_url(world), data={"outcome": "finished"}))
+        assert field_error(page, "outcome").endswith(": " + expected[language])
     assert_nothing_closed(db, world)
 
 

@@ -6,13 +6,14 @@ import re
 from datetime import date
 
 import wtforms
-from flask import Response, flash
+from flask import Response, current_app, flash, has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, TextAreaField, widgets
 from wtforms.validators import StopValidation
 
 from referrals.extensions import db
+from referrals.i18n import wtforms_messages
 from referrals.models import local_today
 from referrals.services import ServiceError
 
@@ -61,6 +62,13 @@ class Form(FlaskForm):
     """The base of every form: a field that holds a control character is refused next to the
     field, before its own validators (or the service behind the form) see the value, so that
     nothing reaches the database with it."""
+
+    class Meta:
+        def get_translations(self, form):
+            # WTForms' messages in the request's language, from a catalogue kept per locale.
+            if not current_app.config.get("WTF_I18N_ENABLED", True) or not has_request_context():
+                return super().get_translations(form)
+            return wtforms_messages
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
