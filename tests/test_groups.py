@@ -10,16 +10,19 @@ import sqlalchemy as sa
 from flask_babel import format_date
 
 from referrals.models import (
+    Attendance,
     AuditAction,
     AuditEvent,
     Outcome,
     Role,
+    SessionAttendance,
     TrainingGroup,
     TrainingSession,
     Weekday,
     local_today,
     utcnow,
 )
+from referrals.services.trajectories.groups import SESSIONS_SHOWN
 from tests.helpers import text
 from tests.test_training_sessions import absent
 from tests.test_training_sessions import row as present_row
@@ -265,3 +268,45 @@ def test_the_group_page_lists_its_sessions_newest_first(client, db, login_as):
         and f"/sessions/{ids[1]}/edit" not in other_page
     )
     assert "Nog geen trainingen vastgelegd." in other_page
+
+
+def test_a_long_running_group_shows_its_latest_sessions_with_their_own_counts(
+    client, db, login_as
+):
+    """More sessions than the page shows: the newest SESSIONS_SHOWN, newest first, each with
+    the attendance of that session only, and the total."""
+    practice = make_practice(participants=2)
+    femke, daan = practice.trajectories
+    group = practice.group(femke, daan)
+    held = SESSIONS_SHOWN + 3
+    days = [local_today() - timedelta(days=7 * n) for n in range(held)]  # newest first
+    for n, day in enumerate(days):
+        session = TrainingSession(
+            therapist_id=group.therapist_id,
+            group_id=group.id,
+            held_on=day,
+            logged_by_id=practice.user.id,
+        )
+        db.session.add(session)
+        db.session.flush()
+        # Session n: Femke came when n is even, Daan when n is a multiple of 3.
+        for trajectory, came in ((femke, n % 2 == 0), (daan, n % 3 == 0)):
+            db.session.add(
+                SessionAttendance(
+                    session_id=session.id,
+                    trajectory_id=trajectory.id,
+                    programme_id=trajectory.programme_id,
+                    held_on=day,
+                    attendance=Attendance.PRESENT if came else Attendance.ABSENT,
+                )
+            )
+    db.session.commit()
+    login_as(user=practice.user)
+    page = text(client.get(f"/groups/{group.id}"))
+    table = page[page.index('id="sessions"') : page.index('id="members"')]
+    lines = re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</th>\s*<td>(.*?)</td>", table, re.S)
+    assert lines == [
+        (format_date(day, "long"), f"{(n % 2 == 0) + (n % 3 == 0)} van 2 aanwezig")
+        for n, day in enumerate(days[:SESSIONS_SHOWN])
+    ]
+    assert f"De laatste {SESSIONS_SHOWN} van {held} sessies" in page

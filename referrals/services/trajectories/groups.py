@@ -152,20 +152,27 @@ def session_count(group: TrainingGroup) -> int:
 
 def sessions_of(group: TrainingGroup, limit: int = SESSIONS_SHOWN) -> list[GroupSessionLine]:
     """The group's latest `limit` logged sessions with their attendance counts, newest first,
-    in one query (older ones are on each member's trajectory page)."""
+    in one query (older ones are on each member's trajectory page). The latest sessions are
+    found first (the group's (group_id, held_on) index) and only their attendance is counted,
+    so a group that has met for years costs what a new one does."""
+    latest = (
+        sa.select(TrainingSession.id, TrainingSession.held_on)
+        .where(TrainingSession.group_id == group.id)
+        .order_by(TrainingSession.held_on.desc(), TrainingSession.id.desc())
+        .limit(limit)
+        .subquery()
+    )
     present = sa.func.sum(sa.case((SessionAttendance.attendance == Attendance.PRESENT, 1), else_=0))
     rows = db.session.execute(
         sa.select(
-            TrainingSession.id,
-            TrainingSession.held_on,
+            latest.c.id,
+            latest.c.held_on,
             sa.func.coalesce(present, 0),
             sa.func.count(SessionAttendance.id),
         )
-        .outerjoin(SessionAttendance, SessionAttendance.session_id == TrainingSession.id)
-        .where(TrainingSession.group_id == group.id)
-        .group_by(TrainingSession.id, TrainingSession.held_on)
-        .order_by(TrainingSession.held_on.desc(), TrainingSession.id.desc())
-        .limit(limit)
+        .outerjoin(SessionAttendance, SessionAttendance.session_id == latest.c.id)
+        .group_by(latest.c.id, latest.c.held_on)
+        .order_by(latest.c.held_on.desc(), latest.c.id.desc())
     )
     return [GroupSessionLine(*row) for row in rows]
 
