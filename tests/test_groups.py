@@ -270,9 +270,7 @@ def test_the_group_page_lists_its_sessions_newest_first(client, db, login_as):
     assert "Nog geen trainingen vastgelegd." in other_page
 
 
-def test_a_long_running_group_shows_its_latest_sessions_with_their_own_counts(
-    client, db, login_as
-):
+def test_a_long_running_group_shows_its_latest_sessions_with_their_own_counts(client, db, login_as):
     """More sessions than the page shows: the newest SESSIONS_SHOWN, newest first, each with
     the attendance of that session only, and the total."""
     practice = make_practice(participants=2)
