@@ -94,6 +94,7 @@ AUDIT_PAGE_SIZE = 50
 REFERRALS_PAGE_SIZE = 50
 REGISTER_PAGE_SIZE = 100  # therapists per page of the register
 ADMIN_PAGE_SIZE = 100  # organisations or accounts per page of the admin lists
+INBOX_CLOSED_PAGE_SIZE = 25  # closed trajectories per page of a therapist's inbox
 TRIAGE_PAGE_SIZE = 25  # per list of the triage queue (waiting, offered): 50 rows in all
 # Links in e-mails point here; without it they use the address of the request that caused them.
 BASE_URL = os.environ.get("BASE_URL")

@@ -214,3 +214,58 @@ def test_the_admin_lists_are_paged_with_their_filters_and_counts(
     assert len(rows) == 2 and "kind=gp_practice" in links(page)["next"]
     # The session, the page with its counts, the total: no query per organisation shown.
     assert len([s for s in log.statements if s.lstrip().startswith("SELECT")]) == 3
+
+
+def test_the_inbox_pages_the_closed_trajectories_newest_first(
+    app, client, db, login_as, monkeypatch
+):
+    """Every closed trajectory once by "Older", also three closed at one moment; back by
+    "Newer"; each page's read rows name the trajectories shown on it and no others."""
+    from referrals.models import AuditAction, AuditEvent, Outcome
+    from tests.training_setup import make_practice
+
+    monkeypatch.setitem(app.config, "INBOX_CLOSED_PAGE_SIZE", 2)
+    practice = make_practice(participants=5)
+    base = utcnow() - timedelta(days=10)
+    for n, trajectory in enumerate(practice.trajectories):
+        trajectory.closed_at = base + timedelta(hours=3 if 1 <= n <= 3 else n)
+        trajectory.outcome = Outcome.COMPLETED
+    db.session.commit()
+    newest_first = [
+        t.id for t in sorted(practice.trajectories, key=lambda t: (t.closed_at, t.id), reverse=True)
+    ]
+    login_as(user=practice.user)
+
+    def closed_part(page: str) -> str:
+        return page[page.index('id="closed"') :]
+
+    def closed_ids(page: str) -> list[int]:
+        table = closed_part(page)[: closed_part(page).index("</table>")]
+        return [int(i) for i in re.findall(r'href="/trajectories/(\d+)"', table)]
+
+    def read_rows_of_last_request(since: int) -> set[int]:
+        return set(
+            int(object_id)
+            for object_id in db.session.scalars(
+                sa.select(AuditEvent.object_id).where(
+                    AuditEvent.id > since,
+                    AuditEvent.action == AuditAction.READ,
+                    AuditEvent.object_type == "trajectories",
+                )
+            )
+        )
+
+    pages, url = [], "/offers"
+    while url and len(pages) < 5:
+        since = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
+        page = text(client.get(url))
+        pages.append(closed_ids(page))
+        assert read_rows_of_last_request(since) == set(pages[-1])
+        assert "5 afgesloten trajecten" in closed_part(page)
+        url = links(closed_part(page)).get("next")
+    assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
+    back = []
+    while "prev" in links(closed_part(page)) and len(back) < 5:
+        page = text(client.get(links(closed_part(page))["prev"]))
+        back.append(closed_ids(page))
+    assert back == [newest_first[2:4], newest_first[0:2]]

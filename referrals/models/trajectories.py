@@ -121,12 +121,14 @@ class Trajectory(TimestampMixin, Base):
         ),
         sa.UniqueConstraint("id", "programme_id", name="uq_trajectories_id_programme_id"),
         sa.Index("ix_trajectories_programme_id_started_at", "programme_id", "started_at"),
+        # A therapist's trajectories, and their closed ones a page at a time, newest first.
+        sa.Index("ix_trajectories_therapist_id_closed_at", "therapist_id", "closed_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id"), unique=True)
     programme_id: Mapped[int]  # held equal to its parent row's by the composite key above
-    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id"), index=True)
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("therapists.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     intake_on: Mapped[date | None]
     can_walk_min: Mapped[int | None]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,7 +12,7 @@ from referrals.blueprints.offers import bp
 from referrals.blueprints.offers.forms import DeclineForm
 from referrals.models import DeclineReason, Offer, OfferState, utcnow
 from referrals.permissions import Role, closed_offer_state, offer_for, roles_required
-from referrals.services import ServiceError
+from referrals.services import Cursor, ServiceError
 from referrals.services.referrals import offers
 from referrals.services.referrals.inbox import OfferPage, area_of, offer_page, therapist_inbox
 
@@ -67,7 +67,16 @@ def offer_page_or_404(offer_id: int, *, detail: str | None = None) -> OfferPage:
 @bp.get("/offers")
 @roles_required(Role.THERAPIST)
 def inbox():
-    inbox = therapist_inbox(current_user)
+    """Open offers, the therapist's participants, and the closed trajectories, newest first,
+    a page at a time (closed_after / closed_before)."""
+    inbox = therapist_inbox(
+        current_user,
+        closed_cursors=(
+            Cursor.parse(request.args.get("closed_after")),
+            Cursor.parse(request.args.get("closed_before")),
+        ),
+        closed_size=current_app.config["INBOX_CLOSED_PAGE_SIZE"],
+    )
     return render_template(
         "offers/inbox.html",
         therapist=inbox.therapist,
@@ -75,6 +84,7 @@ def inbox():
         accepted=inbox.accepted,
         warning=inbox.warning,
         closed=inbox.closed,
+        closed_count=inbox.closed_count,
     )
 
 

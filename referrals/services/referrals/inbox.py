@@ -26,9 +26,8 @@ from referrals.models import (
     utcnow,
 )
 from referrals.permissions import offer_for, offers_visible_to
+from referrals.services import Cursor, KeysetPage, keyset_page
 from referrals.services.therapists import expiry_warning, geo, therapist_of
-
-CLOSED_SHOWN = 50
 
 
 def area_of(postcode: str) -> str:
@@ -76,20 +75,28 @@ class OpenOffer:
 class Inbox:
     """The inbox's three lists as plain rows (the columns the page shows, no model objects):
     open offers (OpenOffer); accepted referrals (offer_id, reference, first_name, last_name,
-    state, trajectory_id or None); the latest closed trajectories (id, reference, first_name,
-    last_name, closed_at, outcome)."""
+    state, trajectory_id or None), as many as the therapist's places (at most 200); one
+    keyset page of the closed trajectories, newest first (id, reference, first_name,
+    last_name, closed_at, outcome), and how many there are."""
 
     therapist: Therapist | None
     open_offers: list[OpenOffer] = field(default_factory=list)
     accepted: list = field(default_factory=list)
-    closed: list = field(default_factory=list)
+    closed: KeysetPage = field(default_factory=KeysetPage)
+    closed_count: int = 0
     warning: str | None = None
 
 
-def therapist_inbox(user: User) -> Inbox:
-    """Open offers (deadline first), accepted and active participants, and the latest closed
-    trajectories, with the outcome and the letter within reach. Only the columns shown, one
-    query per list: a therapist has scores of participants."""
+def therapist_inbox(
+    user: User,
+    *,
+    closed_cursors: tuple[Cursor | None, Cursor | None] = (None, None),
+    closed_size: int = 25,
+) -> Inbox:
+    """Open offers (deadline first), accepted and active participants, and one page of the
+    closed trajectories (newest first, after or before a cursor: `(after, before)`), with
+    the outcome and the letter within reach. Only the columns shown, one query per list: a
+    therapist has scores of participants, and over the years hundreds of closed ones."""
     therapist = therapist_of(user)
     if therapist is None:
         return Inbox(therapist=None)
@@ -139,7 +146,8 @@ def therapist_inbox(user: User) -> Inbox:
         )
         .order_by(Referral.updated_at.desc())
     ).all()
-    closed = db.session.execute(
+    closed_after, closed_before = closed_cursors
+    closed = keyset_page(
         sa.select(
             Trajectory.id,
             Referral.participant_id,
@@ -151,10 +159,19 @@ def therapist_inbox(user: User) -> Inbox:
         )
         .join_from(Trajectory, Referral, Referral.id == Trajectory.referral_id)
         .join(Participant, Participant.id == Referral.participant_id)
+        .where(Trajectory.therapist_id == therapist.id, Trajectory.closed_at.is_not(None)),
+        Trajectory.closed_at,
+        Trajectory.id,
+        size=closed_size,
+        after=closed_after,
+        before=None if closed_after else closed_before,
+        columns=True,
+    )
+    closed_count = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Trajectory)
         .where(Trajectory.therapist_id == therapist.id, Trajectory.closed_at.is_not(None))
-        .order_by(Trajectory.closed_at.desc())
-        .limit(CLOSED_SHOWN)
-    ).all()
+    )
     now = utcnow()
     areas = areas_of({row.postcode for row in offered})
     open_offers = [
@@ -178,12 +195,13 @@ def therapist_inbox(user: User) -> Inbox:
         open_offers=open_offers,
         accepted=accepted,
         closed=closed,
+        closed_count=closed_count,
         warning=expiry_warning(therapist, local_today()),
     )
     audit.record_many(
         AuditAction.READ,
         [
-            *((("trajectories", row.id), row.participant_id) for row in closed),
+            *((("trajectories", row.id), row.participant_id) for row in closed.rows),
             *((("offers", row.id), row.participant_id) for row in offered),
             *((("referrals", row.id), row.participant_id) for row in accepted),
         ],
