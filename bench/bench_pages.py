@@ -7,13 +7,15 @@ cached data set (bench/datasets.py: the largest programme has 10,000 referrals a
 100 at both sizes), opens login sessions for a coordinator and an officer of each of those two
 programmes, a referrer (GP user) and a therapist of the largest one, and starts the product
 as production runs it: `gunicorn -c config/gunicorn.py "referrals:create_app()"` with
-REFERRALS_CONFIG=production, GUNICORN_WORKERS=2 sync workers, rate limits in Redis db 1 and
-JSON logs. bench/hello_app.py runs with the same gunicorn settings: its `/table` (50 rows x 6
+REFERRALS_CONFIG=production, GUNICORN_WORKERS=2 sync workers (BENCH_PAGES_WORKERS), rate
+limits in Redis db 1 and JSON logs. bench/hello_app.py runs with the same gunicorn settings: its `/table` (50 rows x 6
 columns rendered by Jinja) is the baseline, its `/` ("hello") shows what the client and the
 machine can do.
 
 Each page is first asked once as its role and must answer 200 (else its status is printed and
-the page is skipped); the session cookie is Secure, so it goes in a Cookie header by hand
+the page is skipped). Besides the daily pages it measures the password form of a logged-in
+coordinator as a reference (no participant data: what a logged-in page costs before its own
+work) and leaves it out of the targets. The session cookie is Secure, so it goes in a Cookie header by hand
 (a new one the server sets is taken over, as a browser would). The deep page of the referral
 list is found by following its "next" link (rel="next", or "Ouder"/"Volgende"/"Older" in the
 pagination) BENCH_PAGES_DEPTH (50) times. Then BENCH_PAGES_ROUNDS (3) rounds: in each, /table
@@ -65,7 +67,7 @@ CONNECTIONS = int(os.environ.get("BENCH_PAGES_CONNECTIONS", "8"))
 DEPTH = int(os.environ.get("BENCH_PAGES_DEPTH", "50"))
 WARMUP = float(os.environ.get("BENCH_PAGES_WARMUP", "0.5"))
 TIMEOUT = float(os.environ.get("BENCH_PAGES_TIMEOUT", "30"))  # seconds per request, client side
-WORKERS = 2
+WORKERS = int(os.environ.get("BENCH_PAGES_WORKERS", "2"))  # gunicorn sync workers, both apps
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 HOST = "127.0.0.1"
 BASE_URL = f"https://{HOST}"
@@ -353,6 +355,9 @@ def product_pages(prepared: dict, port: int) -> list[Page]:
     c, i = prepared["cookies"], prepared["ids"]
     pages = [
         Page("login", "login (anonymous)", "/login"),
+        # Not a daily page: what any logged-in page costs before its own work (the session,
+        # the layout, a form, the commit), for reading the others' figures against.
+        Page("floor", "password form (reference)", "/account/password", c["coordinator small"]),
         Page("referrals", "referrals, coordinator", "/referrals", c["coordinator large"], "large"),
         Page("referrals", "referrals, coordinator", "/referrals", c["coordinator small"], "small"),
         Page("referrals deep", f"referrals ~page {DEPTH + 1}, coord.", "", c["coordinator large"]),
@@ -386,7 +391,7 @@ def product_pages(prepared: dict, port: int) -> list[Page]:
         page.port = port
         if page.programme:
             page.label += f" {page.programme}"
-        elif page.key != "login":
+        elif page.key not in ("login", "floor"):
             page.label += " large"
     return pages
 
@@ -827,7 +832,7 @@ def compare(results: dict[int, list[Page]]) -> None:
     for size in sizes:
         flagged = 0
         for (key, _), s in summaries[size].items():
-            if key in ("table", "hello"):
+            if key in ("table", "hello", "floor"):
                 continue
             reasons = []
             if not s.ratio >= MIN_TABLE_RATIO:
