@@ -8,9 +8,9 @@ cached data set (bench/datasets.py: the largest programme has 10,000 referrals a
 programmes, a referrer (GP user) and a therapist of the largest one, and starts the product
 as production runs it: `gunicorn -c config/gunicorn.py "referrals:create_app()"` with
 REFERRALS_CONFIG=production, GUNICORN_WORKERS=2 sync workers (BENCH_PAGES_WORKERS), rate
-limits in Redis db 1 and JSON logs. bench/hello_app.py runs with the same gunicorn settings: its `/table` (50 rows x 6
-columns rendered by Jinja) is the baseline, its `/` ("hello") shows what the client and the
-machine can do.
+limits in Redis db 1 and JSON logs. bench/hello_app.py runs with the same gunicorn settings:
+its `/table` (50 rows x 6 columns rendered by Jinja) is the baseline, its `/` ("hello") shows
+what the client and the machine can do.
 
 Each page is first asked once as its role and must answer 200 (else its status is printed and
 the page is skipped). Besides the daily pages it measures the password form of a logged-in
