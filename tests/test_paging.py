@@ -269,3 +269,37 @@ def test_the_inbox_pages_the_closed_trajectories_newest_first(
         page = text(client.get(links(closed_part(page))["prev"]))
         back.append(closed_ids(page))
     assert back == [newest_first[2:4], newest_first[0:2]]
+
+
+def test_the_programme_list_is_paged_with_each_programmes_referrers_counted_in_its_query(
+    app, client, db, login_as, monkeypatch, queries
+):
+    monkeypatch.setitem(app.config, "ADMIN_PAGE_SIZE", 2)
+    practices = [factories.make_organisation(kind=OrganisationKind.GP_PRACTICE) for _ in range(3)]
+    names = ["Aa Programma", "Bb Programma", "Cc Programma"]
+    for n, name in enumerate(names):
+        factories.make_programme(name=name, referrers=practices[: n + 1])
+    db.session.commit()
+    login_as(Role.ADMIN)
+
+    def listed(page: str) -> list[tuple[str, str]]:
+        return re.findall(
+            r'<a href="/admin/programmes/\d+/edit">([^<]+ Programma)</a></td>\s*<td>[^<]*</td>'
+            r"\s*<td>[^<]*</td>\s*<td>(\d+)</td>",
+            page,
+        )
+
+    pages, url = [], "/admin/programmes"
+    while url and len(pages) < 5:
+        with queries() as log:
+            page = text(client.get(url))
+        # The session, the page with its counts, the total: no query per programme shown.
+        assert len([s for s in log.statements if s.lstrip().startswith("SELECT")]) == 3
+        pages.append(listed(page))
+        url = links(page).get("next")
+    assert [row for rows in pages for row in rows] == [
+        (name, str(n + 1)) for n, name in enumerate(names)
+    ]
+    assert [len(rows) for rows in pages] == [2, 1]
+    (caption,) = re.findall(r"<caption>([^<]*)</caption>", page)
+    assert caption.startswith("3 ") and "2" in caption

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from wtforms import SelectChoice
 
-from referrals.blueprints.common import apply_service_error
+from referrals.blueprints.common import apply_service_error, page_number
 from referrals.blueprints.programmes import bp
 from referrals.blueprints.programmes.forms import ProgrammeForm
 from referrals.extensions import db
@@ -116,7 +116,11 @@ def _details(form: ProgrammeForm) -> ProgrammeDetails:
 @bp.get("")
 @roles_required(Role.ADMIN)
 def index():
-    return render_template("programmes/index.html", programmes=listings.programmes())
+    page = page_number(request.args)
+    rows, has_next, total = listings.programmes_page(page, current_app.config["ADMIN_PAGE_SIZE"])
+    return render_template(
+        "programmes/index.html", programmes=rows, page=page, has_next=has_next, total=total
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

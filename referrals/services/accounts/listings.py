@@ -16,6 +16,7 @@ from referrals.models import (
     Role,
     Therapist,
     User,
+    programme_referrers,
 )
 from referrals.services import page_of
 
@@ -73,14 +74,27 @@ def users_page(
     return rows, has_next, db.session.scalar(counted)
 
 
-def programmes() -> list[Programme]:
-    return list(
-        db.session.scalars(
-            sa.select(Programme)
-            .order_by(Programme.name)
-            .options(selectinload(Programme.funder), selectinload(Programme.referrer_organisations))
-        )
+def programmes_page(page: int, size: int) -> tuple[list[tuple[Programme, int]], bool, int]:
+    """One page of the programmes by name, each with its funder loaded and its number of
+    referring organisations counted in the same query; whether a next page follows; how many
+    programmes there are."""
+    referrers = (
+        sa.select(sa.func.count())
+        .select_from(programme_referrers)
+        .where(programme_referrers.c.programme_id == Programme.id)
+        .correlate(Programme)
+        .scalar_subquery()
     )
+    rows = db.session.execute(
+        sa.select(Programme, referrers)
+        .join(Programme.funder)
+        .options(contains_eager(Programme.funder))
+        .order_by(Programme.name, Programme.id)
+        .offset((page - 1) * size)
+        .limit(size + 1)
+    ).all()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Programme))
+    return [tuple(row) for row in rows[:size]], len(rows) > size, total
 
 
 def register() -> list[Therapist]:
