@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, g, has_request_context, request, url_for
 from flask_babel import (
+    Domain,
     format_date,
     format_datetime,
     format_decimal,
@@ -32,7 +33,12 @@ def select_locale() -> str:
 
 
 def _babel_context():
-    return g.get("_flask_babel")
+    """Flask-Babel's state for this app or request context (None outside any context, or
+    before Flask-Babel chose anything in it)."""
+    try:
+        return g.get("_flask_babel")
+    except RuntimeError:  # outside an application context
+        return None
 
 
 def request_locale():
@@ -79,19 +85,39 @@ def register_template_filters(app: Flask) -> None:
     app.jinja_env.globals["url_pattern"] = url_pattern
 
 
+class RequestDomain(Domain):
+    """Flask-Babel's message domain, with the catalogue found once per request: Flask-Babel
+    looks the context, the locale and its name up again for every gettext (a page with
+    figures asks a hundred times or more). The catalogue is kept where force_locale() expects
+    it (the context's babel_translations, which it clears for its block and restores)."""
+
+    def get_translations(self):
+        babel_context = _babel_context()
+        if babel_context is None:
+            return super().get_translations()
+        catalogue = getattr(babel_context, "babel_translations", None)
+        if catalogue is None:
+            catalogue = babel_context.babel_translations = super().get_translations()
+        return catalogue
+
+
+def install_domain(app: Flask) -> None:
+    """RequestDomain as the default domain (Flask-Babel keeps it on its Babel object, which
+    every app of this process shares)."""
+    configuration = app.extensions["babel"]
+    if not isinstance(configuration.instance.__dict__.get("domain_instance"), RequestDomain):
+        configuration.instance.domain_instance = RequestDomain(domain=configuration.default_domain)
+
+
 def install_gettext(app: Flask) -> None:
     """The templates' _(), gettext and ngettext as Flask-Babel installs them, with the
-    catalogue of the current locale found in one lookup (Flask-Babel's own catalogues, kept
-    by locale)."""
-    catalogues: dict = {}
+    request's catalogue (RequestDomain) found in one lookup."""
+    install_domain(app)
 
     def translations():
-        locale = request_locale()
-        try:
-            return catalogues[locale]
-        except KeyError:
-            catalogue = catalogues[locale] = get_translations()
-            return catalogue
+        babel_context = _babel_context()
+        catalogue = getattr(babel_context, "babel_translations", None)
+        return catalogue if catalogue is not None else get_translations()
 
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: translations().ugettext(s),

@@ -54,3 +54,27 @@ def test_english_dates_are_british(app, client, login_as):
     born = page[page.index("<dt>Date of birth</dt>") :].split("</dd>")[0]
     assert "15 June 1985" in born
     assert '<html lang="en">' in page
+
+
+def test_a_forced_locale_translates_its_block_and_the_request_language_returns(app):
+    """The catalogue kept for the request (referrals.i18n.RequestDomain) gives way to
+    force_locale() for its block, in Python and in templates, and comes back after it."""
+    from flask import render_template_string
+    from flask_babel import force_locale, gettext, lazy_gettext
+
+    page = "{{ _('Referrals') }}|{{ ngettext('%(num)d referral waiting', '%(num)d referrals waiting', 2) }}"
+    label = lazy_gettext("Referrals")
+    for chosen, other, words, other_words in (
+        ("nl", "en", "Verwijzingen", "Referrals"),
+        ("en", "nl", "Referrals", "Verwijzingen"),
+    ):
+        with app.test_request_context(headers={"Cookie": f"rt_lang={chosen}"}):
+            assert gettext("Referrals") == words
+            assert render_template_string(page).startswith(words + "|")
+            with force_locale(other):
+                assert gettext("Referrals") == other_words
+                assert str(label) == other_words
+                assert render_template_string(page).startswith(other_words + "|")
+            assert gettext("Referrals") == words
+            assert str(label) == words
+            assert render_template_string(page).startswith(words + "|")
