@@ -62,7 +62,10 @@ def test_a_forced_locale_translates_its_block_and_the_request_language_returns(a
     from flask import render_template_string
     from flask_babel import force_locale, gettext, lazy_gettext
 
-    page = "{{ _('Referrals') }}|{{ ngettext('%(num)d referral waiting', '%(num)d referrals waiting', 2) }}"
+    page = (
+        "{{ _('Referrals') }}|"
+        "{{ ngettext('%(num)d referral waiting', '%(num)d referrals waiting', 2) }}"
+    )
     label = lazy_gettext("Referrals")
     for chosen, other, words, other_words in (
         ("nl", "en", "Verwijzingen", "Referrals"),
