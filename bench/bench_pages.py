@@ -15,13 +15,14 @@ what the client and the machine can do.
 Each page is first asked once as its role and must answer 200 (else its status is printed and
 the page is skipped). Besides the daily pages it measures the password form of a logged-in
 coordinator as a reference (no participant data: what a logged-in page costs before its own
-work) and leaves it out of the targets. The session cookie is Secure, so it goes in a Cookie header by hand
-(a new one the server sets is taken over, as a browser would). The deep page of the referral
-list is found by following its "next" link (rel="next", or "Ouder"/"Volgende"/"Older" in the
-pagination) BENCH_PAGES_DEPTH (50) times. Then BENCH_PAGES_ROUNDS (3) rounds: in each, /table
-first, then every page, then hello, each alone for BENCH_PAGES_SECONDS (3 s) under
-BENCH_PAGES_CONNECTIONS (8) connections in a closed loop, one client process per connection,
-a new connection per request (gunicorn's sync workers close it after each response).
+work) and leaves it out of the targets. The session cookie is Secure, so it goes in a Cookie
+header by hand (a new one the server sets is taken over, as a browser would). The deep page of
+the referral list is found by following its "next" link (rel="next", or
+"Ouder"/"Volgende"/"Older" in the pagination) BENCH_PAGES_DEPTH (50) times. Then
+BENCH_PAGES_ROUNDS (3) rounds: in each, /table first, then every page, then hello, each alone
+for BENCH_PAGES_SECONDS (3 s) under BENCH_PAGES_CONNECTIONS (8) connections in a closed loop,
+one client process per connection, a new connection per request (gunicorn's sync workers close
+it after each response).
 
 Per page: requests/s (median over rounds), the ratio to /table's requests/s of the same round
 (median), the client p50 and p99 (all rounds), and from the product's JSON request log
