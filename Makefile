@@ -100,8 +100,8 @@ restore-drill: install
 	$(BIN)/python scripts/restore-drill
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check referrals config tests migrations
-	$(BIN)/ruff format --check referrals config tests
+	$(BIN)/ruff check referrals config tests migrations bench scripts
+	$(BIN)/ruff format --check referrals config tests bench scripts
 	$(BIN)/lint-imports --no-cache
 
 # Run after changing user-facing strings; then translate the new entries in the .po file.
