@@ -168,3 +168,31 @@ def test_no_page_sends_the_same_read_twice(app, db, login_as, two_programmes):
             if repeated:
                 twice[(size, name)] = repeated
     assert not twice, twice
+
+
+def test_no_page_loads_a_programmes_coordinators_to_check_access(app, db, login_as, two_programmes):
+    """A coordinator's access to a referral or a programme is decided from the ids of the
+    programmes they coordinate (read once per request), not by loading every coordinator of
+    the programme as users."""
+    loaded = {}
+    for size, pages in two_programmes.items():
+        coordinator, dashboard = pages["referral detail"][0], pages["dashboard"][1]
+        pages = {**pages, "dashboard (coordinator)": (coordinator, dashboard)}
+        for name, (user, url) in pages.items():
+            client = app.test_client()
+            login_as(user=user, into=client)
+            sent = []
+
+            def listener(conn, cursor, statement, parameters, *args, sent=sent):
+                flat = " ".join(statement.split())
+                if "FROM users" in flat and "programme_coordinators" in flat:
+                    sent.append(flat[:120])
+
+            sa.event.listen(db.engine, "before_cursor_execute", listener)
+            try:
+                assert client.get(url).status_code == 200
+            finally:
+                sa.event.remove(db.engine, "before_cursor_execute", listener)
+            if sent:
+                loaded[(size, name)] = sent
+    assert not loaded, loaded

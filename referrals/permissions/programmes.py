@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from referrals.extensions import db
 from referrals.models import Programme, Role, User, programme_coordinators
+from referrals.permissions.referrals import coordinated_programme_ids
 
 
 def can_view_figures(user: User, programme: Programme) -> bool:
@@ -16,7 +17,7 @@ def can_view_figures(user: User, programme: Programme) -> bool:
     if user.role is Role.OFFICER:
         return programme.funder_id == user.organisation_id
     if user.role is Role.COORDINATOR:
-        return any(c.id == user.id for c in programme.coordinators)
+        return programme.id in coordinated_programme_ids(user)
     return False
 
 
