@@ -67,8 +67,11 @@ def trajectories_visible_to(user: User) -> sa.Select:
     return _only_own(sa.select(Trajectory), Trajectory.therapist_id, user)
 
 
-def trajectory_for(user: User, trajectory_id: int) -> Trajectory | None:
-    return db.session.scalar(trajectories_visible_to(user).where(Trajectory.id == trajectory_id))
+def trajectory_for(user: User, trajectory_id: int, *options) -> Trajectory | None:
+    """The trajectory through the filter; `options`: loader options for what the caller shows
+    of it."""
+    query = trajectories_visible_to(user).where(Trajectory.id == trajectory_id)
+    return db.session.scalar(query.options(*options) if options else query)
 
 
 def can_view_group(user: User, group: TrainingGroup) -> bool:

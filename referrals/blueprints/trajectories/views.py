@@ -5,19 +5,20 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from referrals.blueprints.common import apply_service_error, file_response
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.forms import IntakeForm
-from referrals.models import Trajectory, local_today, utcnow
+from referrals.models import Referral, Trajectory, local_today, utcnow
 from referrals.permissions import Role, roles_required, trajectory_for
 from referrals.services import ServiceError, closing, trajectories
 from referrals.services.trajectories import pages
 
 
-def get_trajectory_or_404(trajectory_id: int) -> Trajectory:
+def get_trajectory_or_404(trajectory_id: int, *options) -> Trajectory:
     """Only the therapist's own trajectories exist for them."""
-    trajectory = trajectory_for(current_user, trajectory_id)
+    trajectory = trajectory_for(current_user, trajectory_id, *options)
     if trajectory is None:
         abort(404)
     return trajectory
@@ -26,7 +27,13 @@ def get_trajectory_or_404(trajectory_id: int) -> Trajectory:
 @bp.route("/trajectories/<int:trajectory_id>", methods=["GET", "POST"])
 @roles_required(Role.THERAPIST)
 def trajectory(trajectory_id: int):
-    trajectory = get_trajectory_or_404(trajectory_id)
+    # The page shows the referral with its participant and programme: loaded with it.
+    referral = joinedload(Trajectory.referral)
+    trajectory = get_trajectory_or_404(
+        trajectory_id,
+        referral.joinedload(Referral.participant),
+        referral.joinedload(Referral.programme),
+    )
     form = IntakeForm()
     if trajectory.plan is None and form.validate_on_submit():
         try:
