@@ -96,7 +96,7 @@ def new_group():
 def _render_group(group: TrainingGroup, form: GroupForm, add_form: AddMemberForm | None = None):
     add_form = add_form or AddMemberForm(formdata=None)
     groups.members_of(group)
-    candidates = groups.candidates_for(group.therapist)
+    candidates = groups.candidates_for(group.therapist_id)
     add_form.trajectory.choices = [
         SelectChoice(t.id, f"{t.referral.participant.full_name} ({t.referral.reference})")
         for t in candidates

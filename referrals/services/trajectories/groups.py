@@ -177,13 +177,13 @@ def sessions_of(group: TrainingGroup, limit: int = SESSIONS_SHOWN) -> list[Group
     return [GroupSessionLine(*row) for row in rows]
 
 
-def candidates_for(therapist: Therapist) -> list[Trajectory]:
+def candidates_for(therapist_id: int) -> list[Trajectory]:
     """Open trajectories of the therapist with a recorded intake, in no group yet."""
     return list(
         db.session.scalars(
             sa.select(Trajectory)
             .where(
-                Trajectory.therapist_id == therapist.id,
+                Trajectory.therapist_id == therapist_id,
                 Trajectory.group_id.is_(None),
                 Trajectory.closed_at.is_(None),
                 Trajectory.plan.is_not(None),
