@@ -270,7 +270,9 @@ def test_the_group_page_lists_its_sessions_newest_first(client, db, login_as):
     assert "Nog geen trainingen vastgelegd." in other_page
 
 
-def test_a_long_running_group_shows_its_latest_sessions_with_their_own_counts(client, db, login_as):
+def test_a_long_running_group_shows_its_latest_sessions_with_their_own_counts(
+    client, db, login_as, queries
+):
     """More sessions than the page shows: the newest SESSIONS_SHOWN, newest first, each with
     the attendance of that session only, and the total."""
     practice = make_practice(participants=2)
@@ -300,7 +302,12 @@ def test_a_long_running_group_shows_its_latest_sessions_with_their_own_counts(cl
             )
     db.session.commit()
     login_as(user=practice.user)
-    page = text(client.get(f"/groups/{group.id}"))
+    with queries() as log:
+        page = text(client.get(f"/groups/{group.id}"))
+    # Only the shown sessions' attendance is counted: the sessions are limited before the
+    # attendance rows are joined, not after every session's rows were added up.
+    (counting,) = [" ".join(s.split()) for s in log.statements if "JOIN session_attendances" in s]
+    assert counting.index("LIMIT") < counting.index("JOIN session_attendances")
     table = page[page.index('id="sessions"') : page.index('id="members"')]
     lines = re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</th>\s*<td>(.*?)</td>", table, re.S)
     assert lines == [

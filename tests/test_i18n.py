@@ -67,17 +67,19 @@ def test_a_forced_locale_translates_its_block_and_the_request_language_returns(a
         "{{ ngettext('%(num)d referral waiting', '%(num)d referrals waiting', 2) }}"
     )
     label = lazy_gettext("Referrals")
+    dutch, english = "Verwijzingen|2 verwijzingen wachten", "Referrals|2 referrals waiting"
     for chosen, other, words, other_words in (
-        ("nl", "en", "Verwijzingen", "Referrals"),
-        ("en", "nl", "Referrals", "Verwijzingen"),
+        ("nl", "en", dutch, english),
+        ("en", "nl", english, dutch),
     ):
+        word, other_word = words.split("|")[0], other_words.split("|")[0]
         with app.test_request_context(headers={"Cookie": f"rt_lang={chosen}"}):
-            assert gettext("Referrals") == words
-            assert render_template_string(page).startswith(words + "|")
+            assert gettext("Referrals") == word
+            assert render_template_string(page) == words
             with force_locale(other):
-                assert gettext("Referrals") == other_words
-                assert str(label) == other_words
-                assert render_template_string(page).startswith(other_words + "|")
-            assert gettext("Referrals") == words
-            assert str(label) == words
-            assert render_template_string(page).startswith(words + "|")
+                assert gettext("Referrals") == other_word
+                assert str(label) == other_word
+                assert render_template_string(page) == other_words
+            assert gettext("Referrals") == word
+            assert str(label) == word
+            assert render_template_string(page) == words

@@ -266,9 +266,15 @@ def test_the_inbox_pages_the_closed_trajectories_newest_first(
     assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:5]]
     back = []
     while "prev" in links(closed_part(page)) and len(back) < 5:
+        since = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
         page = text(client.get(links(closed_part(page))["prev"]))
         back.append(closed_ids(page))
+        assert read_rows_of_last_request(since) == set(back[-1])
     assert back == [newest_first[2:4], newest_first[0:2]]
+    # A cursor past the end (a stale link): the list says so and leads back to the newest.
+    page = text(client.get("/offers?closed_after=1.1"))
+    assert closed_ids(page) == []
+    assert 'href="/offers#closed">Nieuwste</a>' in closed_part(page)
 
 
 def test_the_programme_list_is_paged_with_each_programmes_referrers_counted_in_its_query(

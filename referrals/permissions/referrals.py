@@ -10,14 +10,14 @@ from referrals.extensions import db
 from referrals.models import Referral, Role, User, programme_coordinators
 
 
-def coordinated_programme_ids(user: User) -> list[int]:
+def coordinated_programme_ids(user: User) -> tuple[int, ...]:
     """The ids of the programmes `user` coordinates, read once per request. The object rules
     ask it (no load of each programme's coordinators), and the list filters put it in as
     values (not a subquery), so PostgreSQL reads a list page from the (programme, submitted)
     index instead of sorting the whole programme to keep 50."""
     cache = g.setdefault("coordinated_programmes", {}) if has_request_context() else {}
     if user.id not in cache:
-        cache[user.id] = list(
+        cache[user.id] = tuple(
             db.session.scalars(
                 sa.select(programme_coordinators.c.programme_id)
                 .where(programme_coordinators.c.user_id == user.id)

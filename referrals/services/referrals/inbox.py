@@ -91,7 +91,7 @@ def therapist_inbox(
     user: User,
     *,
     closed_cursors: tuple[Cursor | None, Cursor | None] = (None, None),
-    closed_size: int = 25,
+    closed_size: int,
 ) -> Inbox:
     """Open offers (deadline first), accepted and active participants, and one page of the
     closed trajectories (newest first, after or before a cursor: `(after, before)`), with
