@@ -19,10 +19,12 @@ work) and leaves it out of the targets. The session cookie is Secure, so it goes
 header by hand (a new one the server sets is taken over, as a browser would). The deep page of
 the referral list is found by following its "next" link (rel="next", or
 "Ouder"/"Volgende"/"Older" in the pagination) BENCH_PAGES_DEPTH (50) times. Then
-BENCH_PAGES_ROUNDS (3) rounds: in each, /table first, then every page, then hello, each alone
-for BENCH_PAGES_SECONDS (3 s) under BENCH_PAGES_CONNECTIONS (8) connections in a closed loop,
-one client process per connection, a new connection per request (gunicorn's sync workers close
-it after each response).
+BENCH_PAGES_ROUNDS (3) rounds: in each, /table first, then every page at each size in turn
+(both sizes' products run side by side, so the same page at 200,000 and at 1,000,000 referrals
+is measured seconds apart and a change in the machine's speed during the run shows in both),
+then hello, each alone for BENCH_PAGES_SECONDS (3 s) under BENCH_PAGES_CONNECTIONS (8)
+connections in a closed loop, one client process per connection, a new connection per request
+(gunicorn's sync workers close it after each response).
 
 Per page: requests/s (median over rounds), the ratio to /table's requests/s of the same round
 (median), the client p50 and p99 (all rounds), and from the product's JSON request log
@@ -40,6 +42,7 @@ with a client p50 of 50 ms or more at 8 connections ("below target"). Figures on
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
@@ -703,79 +706,99 @@ def load_generator_check(table: Page, bare: Page, measured: list[Page]) -> None:
         )
 
 
-def run_size(referrals: int, clients: Clients, hello: Server, tmp: Path) -> list[Page] | None:
+@dataclass
+class SizeRun:
+    """One data-set size: its working copy, its product server and its pages."""
+
+    referrals: int
+    title: str
+    product: Server
+    pages: list[Page]
+    measured: list[Page]
+
+
+def start_size(referrals: int, stack: contextlib.ExitStack, tmp: Path) -> SizeRun | None:
+    """A working copy of the data set, login sessions, the product server on it, and its pages
+    checked (each must answer 200); everything is undone when `stack` closes."""
     from bench import datasets
 
-    with datasets.postgres_copy(referrals) as dataset:
-        secret = secrets.token_urlsafe(48)
-        prepared = prepare(
-            dataset.url, secret, dataset.largest_programme_id, dataset.smallest_programme_id
+    dataset = stack.enter_context(datasets.postgres_copy(referrals))
+    secret = secrets.token_urlsafe(48)
+    prepared = prepare(
+        dataset.url, secret, dataset.largest_programme_id, dataset.smallest_programme_id
+    )
+    env = {**server_env(secret), "DATABASE_URL": dataset.url}
+    env["MAIL_FOLDER"] = str(tmp / f"outbox-{referrals}")
+    product = Server(
+        f"product ({referrals:,})",
+        "referrals:create_app()",
+        env,
+        tmp / f"product-{referrals}.log",
+        "/health",
+    )
+    stack.callback(product.stop)
+    try:
+        product.wait_until_up()
+    except RuntimeError as error:
+        print(f"error: {error}\n{product.log_tail()}", file=sys.stderr)
+        return None
+    print(
+        f"product ({referrals:,}) on 127.0.0.1:{product.port} (gunicorn -c config/gunicorn.py, "
+        f"{WORKERS} sync workers, production configuration)",
+        flush=True,
+    )
+    pages = product_pages(prepared, product.port)
+    deep = next(p for p in pages if p.key == "referrals deep")
+    find_deep_page(deep)
+    measured = [p for p in pages if check(p, product)]
+    print(f"checked {len(pages)} pages: {len(measured)} answered 200", flush=True)
+    title = (
+        f"{dataset.info['referrals']:,} referrals, {dataset.info['programmes']:,} "
+        f"programmes (large: #{dataset.largest_programme_id}, "
+        f"{dataset.info['largest_size']:,} referrals; small: "
+        f"#{dataset.smallest_programme_id}, {dataset.info['smallest_size']:,})"
+    )
+    return SizeRun(referrals, title, product, pages, measured)
+
+
+def measure_sizes(
+    runs: list[SizeRun], clients: Clients, hello: Server, table: Page, bare: Page
+) -> None:
+    """ROUNDS rounds; in each: /table, then each page at every size one after the other (the
+    same page at 200,000 and at 1,000,000 referrals seconds apart, so that a change in the
+    machine's speed during the run shows in both), then hello. Each page's ratio is to the
+    table page of its round."""
+    everything = [table, *(p for run in runs for p in run.measured), bare]
+    for page in everything:  # every worker compiles its templates and warms its caches
+        clients.run(page.port, request_bytes(page.path, page.cookie), WARMUP)
+    for page in everything:
+        page.server.clear()
+    started = time.monotonic()
+    positions = max(len(run.pages) for run in runs)
+    answered = {id(page) for run in runs for page in run.measured}
+    for number in range(ROUNDS):
+        base = measure(table, clients, hello, SECONDS, logged=False)
+        table.rates.append(base)
+        table.ratios.append(1.0)
+        for position in range(positions):
+            for run in runs:
+                if position >= len(run.pages) or id(run.pages[position]) not in answered:
+                    continue
+                page = run.pages[position]
+                rate = measure(page, clients, run.product, SECONDS, logged=True)
+                page.rates.append(rate)
+                page.ratios.append(rate / base if base else math.nan)
+        rate = measure(bare, clients, hello, SECONDS, logged=False)
+        bare.rates.append(rate)
+        bare.ratios.append(rate / base if base else math.nan)
+        print(
+            f"round {number + 1}/{ROUNDS} done ({time.monotonic() - started:.0f} s; "
+            f"table {base:.0f} req/s, hello {bare.rates[-1]:.0f} req/s)",
+            flush=True,
         )
-        env = {**server_env(secret), "DATABASE_URL": dataset.url}
-        env["MAIL_FOLDER"] = str(tmp / f"outbox-{referrals}")
-        product = Server(
-            f"product ({referrals:,})",
-            "referrals:create_app()",
-            env,
-            tmp / f"product-{referrals}.log",
-            "/health",
-        )
-        try:
-            try:
-                product.wait_until_up()
-            except RuntimeError as error:
-                print(f"error: {error}\n{product.log_tail()}", file=sys.stderr)
-                return None
-            print(
-                f"product on 127.0.0.1:{product.port} (gunicorn -c config/gunicorn.py, "
-                f"{WORKERS} sync workers, production configuration)",
-                flush=True,
-            )
-            pages = product_pages(prepared, product.port)
-            deep = next(p for p in pages if p.key == "referrals deep")
-            find_deep_page(deep)
-            measured = [p for p in pages if check(p, product)]
-            print(f"checked {len(pages)} pages: {len(measured)} answered 200", flush=True)
-            table = Page("table", "bare /table (baseline)", "/table", port=hello.port)
-            bare = Page("hello", "bare / (hello)", "/", port=hello.port)
-            for page in (table, bare):
-                check(page, None)
-            everything = [table, *measured, bare]
-            for page in everything:  # every worker compiles its templates and warms its caches
-                clients.run(page.port, request_bytes(page.path, page.cookie), WARMUP)
-            for page in everything:
-                page.server.clear()
-            started = time.monotonic()
-            for number in range(ROUNDS):
-                base = measure(table, clients, hello, SECONDS, logged=False)
-                table.rates.append(base)
-                table.ratios.append(1.0)
-                for page in [*measured, bare]:
-                    on_product = page.port == product.port
-                    rate = measure(
-                        page, clients, product if on_product else hello, SECONDS, on_product
-                    )
-                    page.rates.append(rate)
-                    page.ratios.append(rate / base if base else math.nan)
-                print(
-                    f"round {number + 1}/{ROUNDS} done ({time.monotonic() - started:.0f} s; "
-                    f"table {base:.0f} req/s, hello {bare.rates[-1]:.0f} req/s)",
-                    flush=True,
-                )
-            if product.process.poll() is not None:
-                print(f"warning: the product stopped during the load\n{product.log_tail()}")
-            title = (
-                f"{dataset.info['referrals']:,} referrals, {dataset.info['programmes']:,} "
-                f"programmes (large: #{dataset.largest_programme_id}, "
-                f"{dataset.info['largest_size']:,} referrals; small: "
-                f"#{dataset.smallest_programme_id}, {dataset.info['smallest_size']:,})"
-            )
-            pages_out = [table] + pages + [bare]
-            print_table(title, pages_out)
-            load_generator_check(table, bare, measured)
-            return pages_out
-        finally:
-            product.stop()
+    for run in runs:
+        if run.product.process.poll() is not None:
+            print(f"warning: the product stopped during the load\n{run.product.log_tail()}")
 
 
 # --- the comparison ------------------------------------------------------------------------
@@ -877,11 +900,22 @@ def main() -> int:
             except RuntimeError as error:
                 print(f"error: {error}\n{hello.log_tail()}", file=sys.stderr)
                 return 2
-            for referrals in SIZES:
-                pages = run_size(referrals, clients, hello, tmp)
-                if pages is None:
-                    return 2
-                results[referrals] = pages
+            with contextlib.ExitStack() as stack:
+                runs = []
+                for referrals in SIZES:
+                    run = start_size(referrals, stack, tmp)
+                    if run is None:
+                        return 2
+                    runs.append(run)
+                table = Page("table", "bare /table (baseline)", "/table", port=hello.port)
+                bare = Page("hello", "bare / (hello)", "/", port=hello.port)
+                for page in (table, bare):
+                    check(page, None)
+                measure_sizes(runs, clients, hello, table, bare)
+                for run in runs:
+                    print_table(run.title, [table, *run.pages, bare])
+                    results[run.referrals] = [table, *run.pages, bare]
+                load_generator_check(table, bare, [p for run in runs for p in run.measured])
         finally:
             hello.stop()
             clients.close()
