@@ -56,7 +56,6 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +73,8 @@ WORKERS = 2  # gunicorn sync workers per app server, in the cluster and for hell
 POOL = 40  # referrals to offer, and trajectories to log a session for, per account
 WAIT = (1.0, 3.0)  # seconds a simulated user waits between pages
 PROBE_WAIT = (0.2, 0.4)
-REPORT_DAYS = (364, 729)  # the two reports: the largest programme's last year and two years
+REPORT_PERIODS = ("year", "all")  # the two reports: the largest programme's year to date, and
+# the programme to date (fixed periods, as officers choose them)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 HOST = "127.0.0.1"
 BASE_URL = f"https://{HOST}"
@@ -125,6 +125,7 @@ def prepare(url: str, secret: str, largest_programme_id: int) -> dict:
     from referrals.services.accounts import login_sessions
     from referrals.services.referrals.matching import match_referral
     from referrals.services.trajectories.training_sessions import taken_on_day
+    from referrals.services.uptake import periods
 
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret})
     with app.app_context():
@@ -270,14 +271,11 @@ def prepare(url: str, secret: str, largest_programme_id: int) -> dict:
                 token = login_sessions.start_session(user)
                 account["cookie"] = serializer.dumps({"_user_id": token, "_fresh": True})
         largest = db.session.get(Programme, programme_ids[0])
+        choosable = periods.available(largest, today)
         reports = [
-            dict(
-                programme_id=largest.id,
-                start=max(largest.starts_on, today - timedelta(days=days)).isoformat(),
-                end=today.isoformat(),
-                days=days,
-            )
-            for days in REPORT_DAYS
+            dict(programme_id=largest.id, period=period.key, days=(period.end - period.start).days)
+            for kind in REPORT_PERIODS
+            for period in [next(p for p in choosable if p.kind == kind)]
         ]
         db.session.commit()
     with app.app_context():
@@ -455,7 +453,7 @@ def pages_to_check(plan: dict) -> list[tuple[str, str, str]]:
         ("GET", "/triage", "coordinator"),
         ("GET", "/offers", "therapist"),
         ("GET", f"/uptake/{officer['programme_id']}", "officer"),
-        ("GET", f"/uptake/{officer['programme_id']}/export.csv", "officer"),
+        ("GET", f"/uptake/{officer['programme_id']}/export.csv?period=all", "officer"),
     ]
     if referrer["referral_ids"]:
         checks.append(("GET", f"/referrals/{referrer['referral_ids'][0]}", "referrer"))
@@ -479,7 +477,7 @@ ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 SUBMITTED = re.compile(r"^(https?://[^/]+)?/referrals/\d+$")  # the new referral's page
 OFFERED = re.compile(r"^(https?://[^/]+)?/triage$")  # back to the queue: offered
 LOGGED = re.compile(r"^(https?://[^/]+)?/trajectories/\d+#progress$")  # the session is logged
-QUEUED = re.compile(r"^(https?://[^/]+)?/uptake/\d+\?.*start=")  # the report is queued
+QUEUED = re.compile(r"^(https?://[^/]+)?/uptake/\d+\?.*period=")  # the report is queued
 
 
 def hidden_fields(page: str) -> dict[str, str]:
@@ -575,7 +573,8 @@ def user_classes(config: dict, state: dict) -> dict[str, list]:
             return self.request("GET", "uptake dashboard", f"/uptake/{programme_id}")
 
         def export(self):
-            self.request("GET", "CSV export", f"/uptake/{self.account['programme_id']}/export.csv")
+            path = f"/uptake/{self.account['programme_id']}/export.csv?period=all"
+            self.request("GET", "CSV export", path)
 
     class Referrer(Product):
         role = "referrer"
@@ -725,8 +724,7 @@ def user_classes(config: dict, state: dict) -> dict[str, list]:
                     return True
                 data = {
                     "csrf_token": hidden_fields(form.text).get("csrf_token", ""),
-                    "start": wanted["start"],
-                    "end": wanted["end"],
+                    "period": wanted["period"],
                 }
                 path = f"/uptake/{wanted['programme_id']}/reports"
                 answer = self.request("POST", "report request POST", path, 302, QUEUED, data=data)
@@ -941,7 +939,7 @@ def watch_reports(url: str, stop_file: Path, jobs: list[dict], deadline: float) 
         while time.time() < deadline:
             found = report_jobs(engine)
             jobs[:] = found
-            if len(found) >= len(REPORT_DAYS) and all(
+            if len(found) >= len(REPORT_PERIODS) and all(
                 j["state"] in ("done", "failed") for j in found
             ):
                 break

@@ -278,3 +278,92 @@ def bar_chart(
         y += row_h
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above
+
+
+# The dot map's shades, light to dark, each with a darker outline; text labels stay #1f2937.
+# The shades say the class; every dot also carries its figure in its <title> and the page has
+# the same figures in a table, so colour is never the only way to read them.
+MAP_SHADES = ("#dbeafe", "#93c5fd", "#3b82f6", "#1d4ed8", "#1e3a8a")
+MAP_OUTLINE = "#1e3a8a"
+MAP_EMPTY = "#ffffff"  # a withheld or empty area: an outline only
+MAP_SIZE = 480  # the longer side of the map, in SVG units
+MAP_DOT = 9.0
+
+
+def shade_classes(values: list[float]) -> list[float]:
+    """The upper bounds of up to five shade classes for `values` (equal steps from 0 to the
+    largest value), so that a darker dot means more."""
+    top = max(values, default=0)
+    if top <= 0:
+        return []
+    return [top * step / len(MAP_SHADES) for step in range(1, len(MAP_SHADES) + 1)]
+
+
+def dot_map(
+    areas: list[tuple[str, float, float, float | None, str]],
+    *,
+    title: str,
+    desc: str,
+    legend: str,
+    empty_label: str = "No data",
+) -> Markup:
+    """A map of postcode areas as dots at their centres, one per (label, latitude, longitude,
+    value or None, shown text): the darker the dot, the higher the value; None (withheld or
+    nothing) is an outlined dot. Projected equirectangularly around the areas' mean latitude
+    (distances are true to scale across a municipality). Each dot's <title> names its area and
+    figure; no tiles, images or fonts from elsewhere."""
+    prefix = f"map-{next(_ids)}"
+    title_id, desc_id = f"{prefix}-title", f"{prefix}-desc"
+    if not areas:
+        return Markup(  # noqa: S704 - every inserted text is escaped
+            f'<svg xmlns="http://www.w3.org/2000/svg" role="img" '
+            f'aria-labelledby="{title_id} {desc_id}" viewBox="0 0 {MAP_SIZE} 60" width="100%">'
+            f'<title id="{title_id}">{escape(title)}</title>'
+            f'<desc id="{desc_id}">{escape(desc)}</desc>'
+            f"{_text(MAP_SIZE / 2, 34, empty_label)}</svg>"
+        )
+    mean_lat = sum(lat for _, lat, _, _, _ in areas) / len(areas)
+    stretch = math.cos(math.radians(mean_lat))
+    xs = [lon * stretch for _, _, lon, _, _ in areas]
+    ys = [-lat for _, lat, _, _, _ in areas]
+    span = max(max(xs) - min(xs), max(ys) - min(ys)) or 1.0
+    pad = 24.0
+    inner = MAP_SIZE - 2 * pad
+    width = (max(xs) - min(xs)) / span * inner + 2 * pad
+    height = (max(ys) - min(ys)) / span * inner + 2 * pad
+    legend_h = 40
+    bounds = shade_classes([v for *_, v, _ in areas if v is not None])
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'aria-labelledby="{title_id} {desc_id}" viewBox="0 0 {_num(max(width, 320))} '
+        f'{_num(height + legend_h)}" width="100%" preserveAspectRatio="xMidYMid meet" '
+        f'id="{prefix}">',
+        f'<title id="{title_id}">{escape(title)}</title>',
+        f'<desc id="{desc_id}">{escape(desc)}</desc>',
+        f'<rect x="0" y="0" width="{_num(max(width, 320))}" height="{_num(height + legend_h)}" '
+        'fill="#ffffff"/>',
+    ]
+    for (label, _lat, _lon, value, shown), x, y in zip(areas, xs, ys, strict=True):
+        cx = pad + (x - min(xs)) / span * inner
+        cy = pad + (y - min(ys)) / span * inner
+        if value is None or not bounds or value <= 0:
+            fill = MAP_EMPTY
+        else:
+            fill = MAP_SHADES[next(i for i, top in enumerate(bounds) if value <= top + 1e-9)]
+        parts.append(
+            f'<circle class="area" cx="{_num(cx)}" cy="{_num(cy)}" r="{_num(MAP_DOT)}" '
+            f'fill="{fill}" stroke="{MAP_OUTLINE}" stroke-width="1.2">'
+            f"<title>{escape(label)}: {escape(shown)}</title></circle>"
+        )
+    # The legend: the shades from light to dark, "more" at the dark end.
+    y = height + 12
+    parts.append(_text(pad, y + 12, legend, anchor="start", size=11))
+    x = pad + text_width(legend, 11) + 10
+    for shade in MAP_SHADES:
+        parts.append(
+            f'<rect x="{_num(x)}" y="{_num(y)}" width="18" height="14" fill="{shade}" '
+            f'stroke="{MAP_OUTLINE}" stroke-width="0.8"/>'
+        )
+        x += 22
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every inserted text is escaped above

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,17 @@ def module_connection(app):
             if outer.is_active:
                 outer.rollback()
             connection.close()
+
+
+@pytest.fixture
+def reporting_today(monkeypatch):
+    """The product's clock for the fixed reporting periods (services.uptake.periods) frozen
+    at 7 December 2026: the last complete month is November 2026, whenever the test runs."""
+    from referrals.models import base
+
+    day = date(2026, 12, 7)
+    monkeypatch.setattr(base, "local_today", lambda: day)
+    return day
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from referrals.models import Role
 from referrals.services.uptake import downloads, programme_uptake, uptake_view
-from referrals.services.uptake.disclosure import HIDDEN, SMALL, protect_parts
+from referrals.services.uptake.disclosure import SMALL, Shown
 from referrals.services.uptake.exports import (
     DATE_FORMAT,
     MONTH_FORMAT,
@@ -26,7 +26,7 @@ from referrals.services.uptake.exports import (
 from tests import factories
 from tests.test_uptake import END, START, data  # noqa: F401 - the hand-built data set
 
-PERIOD = {"start": START.isoformat(), "end": END.isoformat()}
+PERIOD = {"period": "2026-Q4"}  # START to END
 
 HOSTILE = ['=HYPERLINK("http://evil")', "+31 6 1234", "-2+3", "@SUM(A1)", "\tcmd", "\rx"]
 
@@ -76,12 +76,13 @@ def test_xlsx_has_a_sheet_per_table_with_its_title_and_text_not_formulas():
     assert all(c.data_type == "s" for c in cells)
 
 
-NOTES = {SMALL: "<5: een aantal van 1 tot 4.", HIDDEN: "x: verborgen om het totaal."}
+NOTES = {SMALL: "<5: een aantal dat op 0 afrondt."}
 
 
 def typed_tables():
     october, november = date(2026, 10, 1), date(2026, 11, 1)
-    parts, total = protect_parts([12, 3, 9])
+    parts = [Shown("10", value=10), Shown(SMALL, True), Shown("15", value=15)]
+    total = Shown("25", value=25)
     return [
         Table(
             "Verwijzingen per maand",
@@ -106,20 +107,18 @@ def test_xlsx_keeps_counts_as_numbers_months_and_days_as_dates_and_explains_with
     months = workbook["Verwijzingen per maand"]
     assert [c.value for c in months[3]] == ["Maand", "Verwijzingen"]
     october = months["B4"]
-    assert october.value == 12 and type(october.value) is int and october.data_type == "n"
-    assert months["B7"].value == 24 and type(months["B7"].value) is int  # the total
+    assert october.value == 10 and type(october.value) is int and october.data_type == "n"
+    assert months["B7"].value == 25 and type(months["B7"].value) is int  # the total
     assert months["A4"].is_date and months["A4"].value == datetime(2026, 10, 1)
     assert months["A4"].number_format == MONTH_FORMAT
-    # 3 is withheld, and 9 with it (12 + 3 + 9 = 24 would give the 3 away).
-    withheld, secondary = months["B5"], months["B6"]
+    withheld = months["B5"]
     assert (withheld.value, withheld.data_type) == ("<5", "s")
     assert withheld.comment is not None and withheld.comment.text == NOTES[SMALL]
-    assert (secondary.value, secondary.comment.text) == ("x", NOTES[HIDDEN])
-    assert october.comment is None
-    # A legend line for each kind of withheld cell, under the table after an empty row.
+    assert october.comment is None and months["B6"].comment is None
+    # A legend line for the withheld cells, under the table after an empty row.
     assert months["A8"].value is None
-    assert [months["A9"].value, months["A10"].value] == [NOTES[SMALL], NOTES[HIDDEN]]
-    assert months.max_row == 10
+    assert months["A9"].value == NOTES[SMALL]
+    assert months.max_row == 9
 
     other = workbook["Periode en kosten"]
     assert other["B4"].is_date and other["B4"].value == datetime(2026, 10, 1)
@@ -130,7 +129,7 @@ def test_xlsx_keeps_counts_as_numbers_months_and_days_as_dates_and_explains_with
 
 def test_csv_shows_typed_cells_as_their_text():
     rows = list(csv.reader(io.StringIO(to_csv(typed_tables()).decode("utf-8-sig")), delimiter=";"))
-    assert rows[2:6] == [["2026-10", "12"], ["2026-11", "<5"], ["2026-12", "x"], ["Totaal", "24"]]
+    assert rows[2:6] == [["2026-10", "10"], ["2026-11", "<5"], ["2026-12", "15"], ["Totaal", "25"]]
     assert rows[-1] == ["Tarief", "€ 45,00"]
 
 
@@ -174,6 +173,10 @@ DUTCH_SHEETS = [
     "Wachttijden",
     "Aanwezigheid",
     "Kosten",
+    "Bereik",
+    "K10 bij intake",
+    "Naar leeftijd",
+    "Naar postcodegebied",
     "Uitkomsten",
     "K10 voor en na",
 ]
@@ -198,33 +201,42 @@ def test_the_programme_export_has_numbers_dates_and_explained_withheld_cells(
     assert end.is_date and end.value == datetime(2026, 11, 30)
     assert about["Programma"][1].value == data.name
 
+    assert about["Rapportageperiode"][1].value == "4e kwartaal 2026, tot en met november 2026"
+
     attendance = workbook["Aanwezigheid"]
     assert attendance["A1"].value == "Aanwezigheid bij sessies in de periode"
     rows = rows_by_label(attendance)
-    present, total, excused = rows["Aanwezig"][1], rows["Totaal"][1], rows["Afgemeld"][1]
-    assert (present.value, type(present.value)) == (6, int)
-    assert (total.value, type(total.value)) == (8, int)
-    assert excused.value == "<5"
-    assert excused.comment.text.startswith('"<5": een aantal van 1 tot 4.')
-    legend = [row[0].value for row in attendance.iter_rows() if row[0].value]
-    assert legend[-1] == excused.comment.text
+    present, total = rows["Aanwezig"][1], rows["Totaal"][1]
+    # 6 present of 8: rounded to a multiple of 5, and a number in the sheet.
+    assert present.value in (5, 10) and type(present.value) is int
+    assert total.value in (5, 10) and type(total.value) is int
+
+    # Nobody dropped out for an injury: a true 0 shows as "<5", explained.
+    dropouts = rows_by_label(workbook["Redenen van uitval"])
+    injury = dropouts["Blessure of ziekte"][1]
+    assert injury.value == "<5"
+    assert injury.comment.text.startswith('"<5": een aantal dat op 0 afrondt')
+    legend = [row[0].value for row in workbook["Redenen van uitval"].iter_rows() if row[0].value]
+    assert legend[-1] == injury.comment.text
 
     months = rows_by_label(workbook["Per maand"])
     october = next(row for label, row in months.items() if isinstance(label, datetime))
     assert october[0].value == datetime(2026, 10, 1) and october[0].number_format == MONTH_FORMAT
-    assert october[1].value == "<5"
+    assert october[1].value in ("<5", 5)  # 2 referrals
 
     costs = rows_by_label(workbook["Kosten"])
     tariff = costs["Tarief per sessie"][1]
     assert tariff.value == 45.0 and tariff.number_format == '"€ "#,##0.00'
-    assert costs["Kosten van gegeven sessies"][1].value == 270.0
+    # The cost of the sessions as shown: the rounded count times the tariff.
+    assert costs["Kosten van gegeven sessies"][1].value == present.value * 45.0
 
 
 @pytest.mark.parametrize("language", ["nl", "en"])
 def test_every_sheet_name_is_short_whole_words_and_unique(app, data, language):
     with app.test_request_context(), force_locale(language):
-        view = uptake_view.build(programme_uptake(data, START, END))
-        tables = [downloads.about_table(data.name, START, END, START), *view.tables]
+        view = uptake_view.protected(programme_uptake(data, START, END))
+        about = downloads.about_table(data.name, "Q4", START, END, START, view.method)
+        tables = [about, *view.tables]
         workbook = load_workbook(io.BytesIO(to_xlsx(tables)))
         named = [table.sheet_name or table.title for table in tables]
     assert len(workbook.sheetnames) == len(tables)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from referrals.models import (
     Attendance,
@@ -33,13 +34,14 @@ from referrals.models import (
     OfferState,
     Outcome,
     QuestionnaireResponse,
+    Referral,
     Role,
     SessionAttendance,
     TrainingSession,
     Trajectory,
 )
 from referrals.services.uptake import percentile, programme_uptake
-from referrals.services.uptake.disclosure import protect_mapping
+from referrals.services.uptake.uptake_view import wait_bands
 from tests import factories
 
 START, END = date(2026, 10, 1), date(2026, 11, 30)
@@ -51,7 +53,7 @@ def at(day: date, hour: int = 10) -> datetime:
 
 
 @pytest.fixture
-def data(db):
+def data(db, reporting_today):
     world = factories.make_world(social_team=True, therapist=False)
     world.gp_practice.name = "De Duinen"
     gp, social_team, programme = world.gp, world.social_worker, world.programme
@@ -215,8 +217,30 @@ def test_an_empty_period_gives_zeros_not_errors(data):
     assert uptake.wait_to_offer.median is None and uptake.cost_per("started") is None
 
 
-def test_the_dashboard_hides_the_small_counts(data):
+def test_waiting_days_per_stage_and_their_bands(data):
     uptake = programme_uptake(data, START, END)
-    kinds, total = protect_mapping(uptake.by_organisation_kind)
-    # 4 and 1 are both small; the total of 5 may show, the two parts not.
-    assert [k.text for k in kinds.values()] == ["<5", "<5"] and total.text == "5"
+    # Days between Dutch dates: R6's offer 12 hours after its referral is the same day.
+    assert uptake.wait_days["offer"] == {2: 1, 1: 1, 5: 1, 0: 1}
+    assert uptake.wait_days["session"] == {7: 1, 10: 1, 5: 1}
+    assert wait_bands({14: 2, 15: 1, 28: 1, 29: 3, 56: 1, 57: 4}) == [2, 2, 4, 4]
+
+
+def test_the_fingerprint_changes_with_the_cohort_and_not_with_a_status(db, data):
+    before = programme_uptake(data, START, END, live=True).fingerprint
+    open_trajectory = db.session.scalars(
+        sa.select(Trajectory).where(Trajectory.closed_at.is_(None))
+    ).first()
+    open_trajectory.outcome = Outcome.COMPLETED
+    open_trajectory.closed_at = at(date(2026, 11, 28))
+    db.session.flush()
+    assert programme_uptake(data, START, END, live=True).fingerprint == before
+    # One referral of 10 November swapped for another of that day: the same count per month,
+    # another cohort.
+    day = at(date(2026, 11, 10))
+    r4 = db.session.scalars(sa.select(Referral).where(Referral.submitted_at == day)).one()
+    r4.submitted_at = at(date(2026, 8, 10))
+    factories.make_referral(programme=data, referrer=r4.referrer).submitted_at = day
+    db.session.flush()
+    after = programme_uptake(data, START, END, live=True)
+    assert after.by_month == {"2026-10": 2, "2026-11": 3}
+    assert after.fingerprint != before

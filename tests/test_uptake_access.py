@@ -61,8 +61,9 @@ def sides(db):
     return Side("Noord", "2200-2299", "2201 AB"), Side("Oost", "8200-8299", "8211 CD")
 
 
-def programme_urls(app, ids: dict) -> list[tuple[str, str, str]]:
-    """Every endpoint open to coordinators or officers that names a programme or report."""
+def programme_urls(app, ids: dict, role: Role | None = None) -> list[tuple[str, str, str]]:
+    """Every endpoint open to coordinators or officers (or to `role`, one of them) that names
+    a programme or report."""
     from flask import url_for
 
     urls = []
@@ -71,7 +72,7 @@ def programme_urls(app, ids: dict) -> list[tuple[str, str, str]]:
             if not {"programme_id", "report_id"} & set(rule.arguments):
                 continue
             allowed = getattr(app.view_functions[rule.endpoint], "allowed_roles", frozenset())
-            if not set(FIGURE_ROLES) & allowed:
+            if not set(FIGURE_ROLES if role is None else [role]) & allowed:
                 continue
             values = {arg: ids[arg] for arg in rule.arguments}
             for method in sorted(rule.methods & {"GET", "POST"}):
@@ -87,6 +88,7 @@ def test_the_probe_covers_the_uptake_endpoints(app, sides):
         "uptake.request_report",
         "uptake.request_again",
         "uptake.report_pdf",
+        "uptake.need",
     } <= endpoints
 
 
@@ -95,13 +97,15 @@ def test_other_municipalitys_programme_and_reports_are_404(app, db, login_as, si
     for mine, theirs in (sides, reversed(sides)):
         client = app.test_client()
         login_as(user=mine.user(role), into=client)
-        for endpoint, method, url in programme_urls(app, theirs.ids()):
-            data = {"start": "2026-01-01", "end": "2026-06-30"} if method == "POST" else None
+        for endpoint, method, url in programme_urls(app, theirs.ids(), role):
+            data = {"period": "all"} if method == "POST" else None
             response = client.open(url, method=method, data=data)
             assert response.status_code == 404, (role, endpoint, method, url)
-        for endpoint, method, url in programme_urls(app, mine.ids()):
+        for endpoint, method, url in programme_urls(app, mine.ids(), role):
             if method == "GET" and endpoint != "uptake.report_pdf":
-                response = client.open(url, method=method)
+                # The downloads are of a fixed period: here the programme to date.
+                query = {"period": "all"} if endpoint == "uptake.export" else None
+                response = client.open(url, method=method, query_string=query)
                 assert response.status_code == 200, (role, endpoint, url)
 
 

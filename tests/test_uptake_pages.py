@@ -26,10 +26,11 @@ from tests import factories
 from tests.helpers import text
 from tests.test_charts import SVG, bar_rows
 from tests.test_uptake import data  # noqa: F401 - the hand-built data set as a fixture
-from tests.test_uptake_suppression import page_tables
+from tests.test_uptake_suppression import page_tables, rounds_to
 
-PERIOD = {"start": "2026-10-01", "end": "2026-11-30"}
-END = {"end": "2026-11-30"}
+# The fourth quarter of 2026 up to the last complete month (the clock stands at 7 December
+# 2026: the data fixture's reporting_today): 1 October to 30 November.
+PERIOD = {"period": "2026-Q4"}
 
 
 def officer_of(programme):
@@ -57,8 +58,41 @@ def test_an_officer_of_another_municipality_gets_404(client, login_as, data):
     assert data.name not in text(client.get("/uptake"))
 
 
-def test_a_period_that_ends_before_it_starts_is_explained(client, login_as, data):
+def test_an_officer_chooses_a_fixed_period_and_cannot_give_free_dates(client, login_as, data):
     login_as(user=officer_of(data))
+    page = text(client.get(f"/uptake/{data.id}", query_string=PERIOD))
+    lead = "4e kwartaal 2026, tot en met november 2026: 1 oktober 2026 tot en met 30 november 2026"
+    assert lead in page
+    # Free dates (the differencing of F1: 12 October and 13 October to 2 December) are not
+    # read: the page shows its default period, the year up to the last complete month.
+    for start in ("2026-10-12", "2026-10-13"):
+        page = text(
+            client.get(f"/uptake/{data.id}", query_string={"start": start, "end": "2026-12-02"})
+        )
+        assert "1 januari 2026 tot en met 30 november 2026" in page
+        assert 'name="start"' not in page
+    # A month still running is no period.
+    response = client.get(f"/uptake/{data.id}", query_string={"period": "2026-12"})
+    page = text(response)
+    assert response.status_code == 200
+    assert 'id="period-error"' in page and "Kies een van de perioden uit de lijst." in page
+    assert (
+        client.get(f"/uptake/{data.id}/export.csv", query_string={"period": "2026-12"}).status_code
+        == 400
+    )
+    assert (
+        client.get(
+            f"/uptake/{data.id}/export.csv",
+            query_string={"start": "2026-10-12", "end": "2026-12-02"},
+        ).status_code
+        == 400
+    )
+
+
+def test_a_coordinators_free_period_that_ends_before_it_starts_is_explained(
+    db, client, login_as, data
+):
+    login_as(user=data.coordinators[0])
     response = client.get(
         f"/uptake/{data.id}", query_string={"start": "2026-11-30", "end": "2026-10-01"}
     )
@@ -108,25 +142,37 @@ def table_cells(page: str, caption: str) -> dict[str, str]:
     return {row[0]: row[1] for row in page_tables(page)[caption]}
 
 
-@pytest.mark.parametrize(
-    ("period", "rate"),
-    [
-        # 6 present of 8 logged: both cells shown, so their share is.
-        (PERIOD, "75%"),
-        # November: 0 present of 2 logged; the table withholds the total, so no share.
-        ({"start": "2026-11-01", "end": "2026-11-30"}, "–"),
-    ],
-)
-def test_the_attendance_headline_is_the_share_of_the_attendance_table(
-    client, login_as, data, period, rate
+@pytest.mark.parametrize("period", ["2026-Q4", "2026-11", "2026-10"])
+def test_the_attendance_headline_is_the_share_of_the_attendance_tables_rounded_cells(
+    client, login_as, data, period
 ):
     login_as(user=officer_of(data))
-    page = text(client.get(f"/uptake/{data.id}", query_string=period))
+    page = text(client.get(f"/uptake/{data.id}", query_string={"period": period}))
     cells = table_cells(page, "Aanwezigheid bij sessies in de periode")
     present, total = cells["Aanwezig"], cells["Totaal"]
-    if present.isdigit() and total.isdigit():
-        assert rate == f"{round(100 * int(present) / int(total))}%"
+    if present.isdigit() and total.isdigit() and int(present) <= int(total):
+        rate = f"{round(100 * int(present) / int(total))}%"
+    else:
+        rate = "–"
     assert key_figure(page, "Opkomst") == rate
+
+
+def test_the_coordinator_sees_exact_figures_and_the_officer_rounded_ones(client, login_as, data):
+    login_as(user=data.coordinators[0])
+    page = text(client.get(f"/uptake/{data.id}", query_string=PERIOD))
+    assert table_cells(page, "Aanwezigheid bij sessies in de periode") == {
+        "Aanwezig": "6",
+        "Afgemeld": "1",
+        "Afwezig zonder afmelding": "1",
+        "Totaal": "8",
+    }
+    assert key_figure(page, "Opkomst") == "75%"
+    assert "Exacte cijfers" in page
+    login_as(user=officer_of(data))
+    page = text(client.get(f"/uptake/{data.id}", query_string=PERIOD))
+    shown = table_cells(page, "Aanwezigheid bij sessies in de periode")
+    assert set(shown.values()) <= {"<5", "5", "10"}
+    assert shown["Afgemeld"] in ("<5", "5")
 
 
 def month_bars(page: str) -> list[tuple[str, float | None, str]]:
@@ -141,41 +187,59 @@ def month_bars(page: str) -> list[tuple[str, float | None, str]]:
 
 
 def test_the_month_chart_has_a_bar_for_each_month_that_may_be_shown(db, client, login_as, data):
-    # Period August to November: 0, 1 (R5), 2 + 5 = 7 and 3 referrals.
+    # The year 2026 up to November: R5 in September, 2 + 5 = 7 in October and 3 in November.
     referrer = db.session.get(User, db.session.scalars(sa.select(Referral.referrer_id)).first())
     for day in range(6, 11):
         extra = factories.make_referral(programme=data, referrer=referrer)
         extra.submitted_at = datetime(2026, 10, day, 10, tzinfo=UTC)
     db.session.flush()
     login_as(user=officer_of(data))
-    page = text(client.get(f"/uptake/{data.id}", query_string={"start": "2026-08-01", **END}))
+    page = text(client.get(f"/uptake/{data.id}", query_string={"period": "2026"}))
     bars = month_bars(page)
-    assert [(month, shown) for month, _, shown in bars] == [
-        ("2026-08", "0"),  # an empty month is there, as zero
-        ("2026-09", "<5"),
-        ("2026-10", "7"),
-        ("2026-11", "<5"),
-    ]
-    # A bar for October only: a withheld month has none, so no length gives its count away.
-    assert [width is not None and width > 0 for _, width, _ in bars] == [False, False, True, False]
-    # The table says the same.
-    assert table_cells(page, "Verwijzingen ontvangen per maand") == {
-        "2026-08": "0",
-        "2026-09": "<5",
-        "2026-10": "7",
-        "2026-11": "<5",
-        "Totaal": "11",
-    }
+    truth = {"2026-09": 1, "2026-10": 7, "2026-11": 3}
+    assert [month for month, _, _ in bars] == [f"2026-{m:02d}" for m in range(1, 12)]
+    table = table_cells(page, "Verwijzingen ontvangen per maand")
+    for month, width, shown in bars:
+        # Rounded to a multiple of 5 that lies within 4 of the true count; "<5" when that is 0.
+        assert rounds_to(shown, truth.get(month, 0)), (month, shown)
+        # A bar only for a shown count: a withheld month has none.
+        assert (width is not None and width > 0) == (shown != "<5")
+        assert table[month] == shown  # the table says the same
+    assert table["Totaal"] in ("10", "15")
 
 
-def test_the_default_period_is_the_last_twelve_calendar_months(db, client, login_as, data):
+def test_the_default_period_is_the_year_of_the_last_complete_month(
+    db, client, login_as, data, monkeypatch
+):
+    from datetime import date
+
+    from referrals.models import base
+
+    login_as(user=officer_of(data))
+    page = text(client.get(f"/uptake/{data.id}"))
+    assert '<option selected value="2026">' in page
+    assert "1 januari 2026 tot en met 30 november 2026" in page
+    # In January the last complete month is December: the whole year before.
+    monkeypatch.setattr(base, "local_today", lambda: date(2027, 1, 5))
+    page = text(client.get(f"/uptake/{data.id}"))
+    assert "1 januari 2026 tot en met 31 december 2026" in page
+    # A programme whose first month is not over yet has no figures to show.
+    data.starts_on = date(2027, 1, 2)
+    db.session.flush()
+    page = text(client.get(f"/uptake/{data.id}"))
+    assert "zodra de eerste kalendermaand van het programma voorbij is" in page
+
+
+def test_a_coordinators_free_period_defaults_to_the_last_twelve_calendar_months(
+    db, client, login_as, data
+):
     """Whole months (what the monthly summary answers): from the first of the month eleven
     months before the end, or the programme's start when that is later."""
     from datetime import date
 
     data.starts_on = date(2024, 1, 1)
     db.session.commit()
-    login_as(user=officer_of(data))
+    login_as(user=data.coordinators[0])
     page = client.get(f"/uptake/{data.id}", query_string={"end": "2026-11-15"}).get_data(
         as_text=True
     )

@@ -1,6 +1,7 @@
-"""Small counts are withheld in every table and the funnel, in each form an officer gets: the
-dashboard page, the CSV, the XLSX and the PDF report. The cells are read back and compared,
-never a "<5" searched for in the page (the legend holds that string whatever the figures)."""
+"""Counts are rounded to base 5 in every table and the funnel, in each form an officer gets:
+the dashboard page, the CSV, the XLSX and the PDF report. The cells are read back and compared
+with the coordinator's exact ones, never a "<5" searched for in the page (the legend holds that
+string whatever the figures)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import io
 from html.parser import HTMLParser
 
 import pytest
-from flask_babel import force_locale
-from flask_babel import gettext as _
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
@@ -20,7 +19,7 @@ from referrals.services.uptake.programme_report import generate_programme_report
 from tests import factories
 from tests.test_uptake import END, START, data  # noqa: F401 - the hand-built data set
 
-PERIOD = {"start": START.isoformat(), "end": END.isoformat()}
+PERIOD = {"period": "2026-Q4"}  # START to END: October and November 2026
 SMALL_COUNTS = {"1", "2", "3", "4"}
 
 
@@ -104,44 +103,24 @@ def pdf_lines(pdf: bytes) -> list[str]:
     return [" ".join(line.split()) for p in reader.pages for line in p.extract_text().splitlines()]
 
 
-def expected_cells(app, data) -> dict[str, list[tuple[str, str]]]:
-    """What the data set's tables must show, in Dutch. Period: 5 referrals (4 from the GP
-    practice, 1 from the social team); 4 offered, 3 accepted and started, 1 completed, 1
-    dropped out (motivation), 1 to regular sport; 8 sessions logged (6 present)."""
-    with app.test_request_context(), force_locale("nl"):
-        total = _("Total")
-        municipality = data.funder.name
-        return {
-            _("Referrals by referring organisation"): [
-                ("De Duinen", "<5"),
-                (municipality, "<5"),
-                (total, "5"),
-            ],
-            _("Referrals received by month"): [("2026-10", "<5"), ("2026-11", "<5"), (total, "5")],
-            _("From referral to result"): [
-                (_("Referred"), "5"),
-                (_("Offered to a therapist"), "<5"),
-                (_("Accepted by a therapist"), "<5"),
-                (_("Started (first session attended)"), "<5"),
-                (_("Completed"), "<5"),
-                (_("Dropped out"), "<5"),
-                (_("Moved on to regular sport"), "<5"),
-            ],
-            # One dropout of any reason: hidden, and so is the total it would equal.
-            _("Reasons for dropping out"): [(_("Motivation"), "<5"), (total, "<5")],
-            # Two small parts next to a total: both hidden, nothing more needed.
-            _("Attendance at sessions in the period"): [
-                (_("Present"), "6"),
-                (_("Absent with notice"), "<5"),
-                (_("Absent without notice"), "<5"),
-                (total, "8"),
-            ],
-        }
-
-
 def assert_no_small_count(rows: list[list[str]], where: str) -> None:
     leaked = [row for row in rows if SMALL_COUNTS & set(row[1:])]
     assert leaked == [], f"{where}: a count from 1 to 4 is shown: {leaked}"
+
+
+def rounds_to(shown: str, count: int) -> bool:
+    """Whether `shown` is what random rounding to base 5 can make of `count`: a multiple of 5
+    within 4 of it, shown as "<5" when that multiple is 0."""
+    if shown == "<5":
+        return count < 5
+    if not shown.isdigit():
+        return False
+    value = int(shown)
+    return value > 0 and value % 5 == 0 and abs(value - count) < 5
+
+
+def is_count(cell: str) -> bool:
+    return cell.isdigit() or cell == "<5"
 
 
 @pytest.fixture
@@ -151,38 +130,86 @@ def officer_client(app, login_as, data):
     return client
 
 
-def test_the_dashboard_withholds_small_counts_in_each_table(app, officer_client, data):
-    tables = page_tables(officer_client.get(f"/uptake/{data.id}", query_string=PERIOD).text)
-    for caption, cells in expected_cells(app, data).items():
-        rows = {tuple(row[:2]) for row in tables[caption]}
-        assert set(cells) <= rows, (caption, tables[caption])
-    for caption, rows in tables.items():
+@pytest.fixture
+def coordinator_client(app, login_as, data):
+    client = app.test_client()
+    login_as(user=data.coordinators[0], into=client)
+    return client
+
+
+def comparable(caption: str, rows: list[list[str]], exact: bool) -> list[list[str]]:
+    """The rows without the columns only the coordinator's exact tables have (the median and
+    90th percentile of the waits, the mean change of the outcomes)."""
+    if exact and caption == "Wachttijden":
+        return [row[:-2] for row in rows]
+    if exact and caption == "Uitkomsten van intake tot einde":
+        return [row[:2] + row[3:] for row in rows]
+    return rows
+
+
+def test_every_count_the_officer_sees_is_the_true_count_rounded_to_five(
+    officer_client, coordinator_client, data
+):
+    """The coordinator's page gives the true counts; the officer's page, cell by cell, a
+    multiple of 5 within 4 of each, never a count from 1 to 4, and shares and costs computed
+    from what it shows."""
+    exact = page_tables(coordinator_client.get(f"/uptake/{data.id}", query_string=PERIOD).text)
+    shown = page_tables(officer_client.get(f"/uptake/{data.id}", query_string=PERIOD).text)
+    assert set(exact) == set(shown) and len(shown) >= 10
+    counts = 0
+    for caption, rows in shown.items():
+        truth = comparable(caption, exact[caption], exact=True)
+        assert len(rows) == len(truth), caption
+        for row, true_row in zip(rows, truth, strict=True):
+            assert row[0] == true_row[0] and len(row) == len(true_row), (caption, row)
+            for cell, true_cell in zip(row[1:], true_row[1:], strict=True):
+                if true_cell.isdigit():
+                    assert rounds_to(cell, int(true_cell)), (caption, row[0], cell, true_cell)
+                    counts += 1
         assert_no_small_count(rows, caption)
+    assert counts >= 40
+    costs = {row[0]: row[1] for row in shown["Kosten"]}
+    present = costs["Gegeven sessies (aanwezig)"]
+    expected = "–" if present == "<5" else f"€ {int(present) * 45},00"
+    assert costs["Kosten van gegeven sessies"] == expected
+    # A true 1 (one referral by the social team) and a true 0 both show as "<5" or 5.
+    kinds = {row[0]: row[1] for row in shown["Verwijzingen per soort verwijzer"]}
+    assert kinds["Gemeente (sociaal team)"] in ("<5", "5")
 
 
-@pytest.mark.parametrize("kind", ["csv", "xlsx"])
-def test_the_exports_withhold_small_counts_in_each_table(app, officer_client, data, kind):
-    response = officer_client.get(f"/uptake/{data.id}/export.{kind}", query_string=PERIOD)
-    assert response.status_code == 200
-    if kind == "csv":
-        tables = csv_tables(response.data)
-        for caption, cells in expected_cells(app, data).items():
-            assert set(cells) <= {tuple(row[:2]) for row in tables[caption]}, caption
-        rows = [row for table in tables.values() for row in table]
-    else:
-        rows = xlsx_rows(response.data)
-        expected = {cell for cells in expected_cells(app, data).values() for cell in cells}
-        assert expected <= {tuple(row[:2]) for row in rows}
-    assert_no_small_count(rows, kind)
-
-
-def test_the_pdf_report_withholds_small_counts_in_each_table(app, db, data):
+@pytest.mark.parametrize("role", ["officer", "coordinator"])
+def test_the_downloads_and_the_report_show_the_officers_rounded_cells(
+    app, db, officer_client, coordinator_client, data, role
+):
+    """Whoever downloads: the CSV, the XLSX and the PDF hold the cells of the officer's page,
+    and each says which rules it follows."""
+    client = officer_client if role == "officer" else coordinator_client
+    shown = page_tables(officer_client.get(f"/uptake/{data.id}", query_string=PERIOD).text)
+    csv_response = client.get(f"/uptake/{data.id}/export.csv", query_string=PERIOD)
+    assert csv_response.status_code == 200
+    in_csv = csv_tables(csv_response.data)
+    for caption, rows in shown.items():
+        assert in_csv[caption] == rows, caption
+    method = [row[0] for row in in_csv["Hoe deze cijfers tot stand komen"]]
+    assert any("Willekeurig afronden op vijftallen" in line for line in method)
+    xlsx = xlsx_rows(client.get(f"/uptake/{data.id}/export.xlsx", query_string=PERIOD).data)
+    # Counts as numbers, amounts and shares as numbers with a format: the rows of counts.
+    for rows in shown.values():
+        for row in rows:
+            if all(is_count(cell) for cell in row[1:]):
+                assert row in [r[: len(row)] for r in xlsx], row
+    assert any("Willekeurig afronden op vijftallen" in " ".join(r) for r in xlsx)
     with app.test_request_context():
         report = generate_programme_report(data, START, END, actor=None)
     lines = pdf_lines(report.pdf)
-    for caption, cells in expected_cells(app, data).items():
-        for label, shown in cells:
-            assert f"{label} {shown}" in lines, (caption, label, shown)
-    true_counts = [("De Duinen", "4"), ("2026-10", "2"), ("2026-11", "3")]
-    for label, count in true_counts:
-        assert f"{label} {count}" not in lines
+    text = " ".join(lines)
+    for caption in ("Verwijzingen per verwijzende organisatie", "Van verwijzing tot resultaat"):
+        for row in shown[caption]:
+            assert " ".join(row) in text, (caption, row)
+    assert "Willekeurig afronden op vijftallen" in text
+
+
+def test_asking_again_gives_the_same_rounding(officer_client, data):
+    first = officer_client.get(f"/uptake/{data.id}", query_string=PERIOD).text
+    again = officer_client.get(f"/uptake/{data.id}", query_string=PERIOD).text
+    assert page_tables(first) == page_tables(again)

@@ -27,8 +27,10 @@ from referrals.models.intake import (
 from referrals.models.notifications import Notification, NotificationKind
 from referrals.models.offers import DeclineReason, Offer, OfferState
 from referrals.models.programmes import (
+    Pc4Residents,
     PostcodeArea,
     Programme,
+    ProgrammeNeed,
     Questionnaire,
     programme_coordinators,
     programme_referrers,
@@ -93,7 +95,9 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "Participant",
+    "Pc4Residents",
     "PostcodeArea",
+    "ProgrammeNeed",
     "PreferredForm",
     "Programme",
     "Questionnaire",

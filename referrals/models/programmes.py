@@ -123,3 +123,56 @@ class PostcodeArea(Base):
         return (
             str(self.pc4_from) if self.pc4_from == self.pc4_to else f"{self.pc4_from}-{self.pc4_to}"
         )
+
+
+class ProgrammeNeed(TimestampMixin, Base):
+    """The municipality's own figures on the need in a programme's area, as the officer (or
+    the admin, from a CSV) entered them, each with its source and year: the adult residents,
+    and the shares of adults in each K10 band from the GGD health monitor (30 or more is high
+    risk). services.uptake.reach sets the programme's reach against them."""
+
+    __tablename__ = "programme_needs"
+    __table_args__ = (
+        sa.CheckConstraint("adult_residents IS NULL OR adult_residents > 0", name="residents"),
+        *(
+            sa.CheckConstraint(
+                f"{column} IS NULL OR ({column} >= 0 AND {column} <= 100)", name=column
+            )
+            for column in ("k10_low_percent", "k10_moderate_percent", "k10_high_percent")
+        ),
+    )
+
+    programme_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True
+    )
+    adult_residents: Mapped[int | None]
+    residents_source: Mapped[str | None] = mapped_column(sa.String(200))
+    residents_year: Mapped[int | None]
+    k10_low_percent: Mapped[float | None] = mapped_column(sa.Numeric(4, 1, asdecimal=False))
+    k10_moderate_percent: Mapped[float | None] = mapped_column(sa.Numeric(4, 1, asdecimal=False))
+    k10_high_percent: Mapped[float | None] = mapped_column(sa.Numeric(4, 1, asdecimal=False))
+    k10_source: Mapped[str | None] = mapped_column(sa.String(200))
+    k10_year: Mapped[int | None]
+    pc4_source: Mapped[str | None] = mapped_column(sa.String(200))
+    pc4_year: Mapped[int | None]
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    pc4_residents: Mapped[list[Pc4Residents]] = relationship(
+        cascade="all, delete-orphan", order_by="Pc4Residents.pc4"
+    )
+
+
+class Pc4Residents(Base):
+    """Adult residents of one PC4 area of a programme, as entered with the programme's need."""
+
+    __tablename__ = "pc4_residents"
+    __table_args__ = (
+        sa.CheckConstraint("pc4 BETWEEN 1000 AND 9999", name="pc4_range"),
+        sa.CheckConstraint("adult_residents >= 0", name="residents"),
+    )
+
+    programme_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("programme_needs.programme_id", ondelete="CASCADE"), primary_key=True
+    )
+    pc4: Mapped[int] = mapped_column(primary_key=True)
+    adult_residents: Mapped[int]

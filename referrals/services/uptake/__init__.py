@@ -37,7 +37,7 @@ from referrals.models import (
     programme_therapists,
 )
 from referrals.services.trajectories.questionnaires import get_instrument
-from referrals.services.uptake import figures
+from referrals.services.uptake import figures, reach
 from referrals.services.uptake.figures import RELEVANT_CHANGE, months_of
 
 __all__ = ["RELEVANT_CHANGE", "months_of", "programme_uptake", "percentile"]
@@ -102,6 +102,23 @@ class Uptake:
     outcomes: list[InstrumentOutcome] = field(default_factory=list)
     tariff_cents: int = 0
     budget_cents: int = 0
+    by_age: dict[str, int] = field(default_factory=dict)  # "30-49" -> referrals
+    by_pc4: dict[int, int] = field(default_factory=dict)  # the participant's PC4 -> referrals
+    intake_bands: dict[str, dict[str, int]] = field(default_factory=dict)  # "k10" -> band -> n
+    need: reach.Need = field(default_factory=reach.Need)
+    area: list[reach.AreaPc4] = field(default_factory=list)  # the programme's PC4 areas
+    # Days waited, per stage ("offer", "acceptance", "session"): days -> referrals.
+    wait_days: dict[str, dict[int, int]] = field(default_factory=dict)
+    cohort_key: int = 0  # the sum of the cohort's referral keys (figures.referral_key)
+
+    @property
+    def fingerprint(self) -> str:
+        """What the period holds, for the rounding of its figures (services.disclosure):
+        different whenever a referral or an attendance is added or removed, the same as long
+        as neither is."""
+        months = ",".join(f"{m}:{n}" for m, n in self.by_month.items())
+        attendance = ",".join(f"{k}:{n}" for k, n in sorted(self.attendance.items()))
+        return f"{self.received}|{self.cohort_key}|{months}|{attendance}"
 
     @property
     def attendance_logged(self) -> int:
@@ -146,6 +163,8 @@ def programme_uptake(programme: Programme, start: date, end: date, *, live: bool
         * programme.tariff_cents,
         active_participants=active,
     )
+    uptake.need = reach.load_need(programme.id)
+    uptake.area = reach.area_of(programme)
     _cohort(uptake, tally)
     _activity(uptake, tally)
     _capacity(uptake, programme)
@@ -198,6 +217,18 @@ def _cohort(uptake: Uptake, tally: figures.Tally) -> None:
     uptake.by_reason = {key: cell[0] for key, cell in sorted(tally.of("reason").items())}
     uptake.funnel = funnel
     uptake.dropout_reasons = {key: cell[0] for key, cell in sorted(tally.of("dropout").items())}
+    uptake.cohort_key = round(tally.get(("cohort", ""), [0, 0.0])[1])
+    uptake.by_age = {key: cell[0] for key, cell in sorted(tally.of("age").items())}
+    uptake.by_pc4 = {
+        int(key): cell[0] for key, cell in sorted(tally.of("pc4").items()) if key.isdigit()
+    }
+    for key, cell in tally.of("intake_band").items():
+        instrument, band = key.split("|")
+        uptake.intake_bands.setdefault(instrument, {})[band] = cell[0]
+    uptake.wait_days = {
+        stage: {int(days): cell[0] for days, cell in tally.of(f"wait_{stage}").items()}
+        for stage in ("offer", "acceptance", "session")
+    }
     uptake.wait_to_offer = _wait(tally.of("wait_offer"))
     uptake.wait_to_acceptance = _wait(tally.of("wait_acceptance"))
     uptake.wait_to_first_session = _wait(tally.of("wait_session"))

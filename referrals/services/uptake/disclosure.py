@@ -1,30 +1,43 @@
-"""Small-count protection for figures that funders and officers see.
+"""Disclosure control for the figures that officers and funders see.
 
-Rule: a count from 1 to 4 is never shown; it shows as "<5". Zero is shown (nobody is
-identified by an empty cell). Where a total is shown next to its parts, a single hidden part
-could be worked out as the total minus the others, so one more part is hidden as well (the
-smallest that is not zero): secondary suppression. Such a part is marked "x", never "<5", so
-that a shown "<5" never lies about a count of five or more. A total that is itself from 1 to 4
-is hidden too.
+Method: random rounding to base 5 over fixed reporting periods. Rounding of tables is one of
+the standard methods of the ESSnet Handbook on Statistical Disclosure Control (Hundepool et
+al.); Statistics New Zealand publishes its counts randomly rounded, to base 3.
 
-The functions here work on plain integers; the dashboard, the exports and the PDF all render
-through them, so the rule is applied in one place.
+- Every count is rounded to a multiple of 5, up or down, at random: a count of 5k + m goes up
+  with chance m / 5, so that on average a rounded count is the true one (7 gives 5 three times
+  in five and 10 twice). A multiple of 5 stays as it is. A count that rounds to 0 shows as
+  "<5": 0 to 4. So a count from 1 to 4 never shows, and neither does a true 0.
+- Each cell and each total is rounded on its own. Parts need not add up to their total, and a
+  total minus its shown parts gives no part away: there is no secondary suppression to do.
+- Shares and amounts are computed from the rounded counts, so they tell nothing more.
+- The chance is drawn from a keyed hash (HMAC with the installation's secret) of the
+  programme, the period, the period's contents (`fingerprint`: which referrals it holds, the
+  attendance it counts) and the cell with its true count. Asking for the same figures again
+  gives the same rounding, so they cannot be averaged out. Two periods that differ by one
+  referral round every cell afresh, so that the difference of two tables is the difference of
+  two independent roundings: a cell that changes by 5 can be one person or nobody.
+- The officer can only ask for fixed periods (services.uptake.periods), a bounded number
+  that change only when a month closes.
+
+Coordinators, who see the referrals one by one anyway, see exact figures (`EXACT`) on the
+page; everything that leaves the product (the downloads, the funder report) is rounded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import hmac
 from dataclasses import dataclass
 
-THRESHOLD = 5
+BASE = 5
 SMALL = "<5"
-HIDDEN = "x"
 
 
 @dataclass(frozen=True)
 class Shown:
     """A count as it may be shown: the text, whether the true value is withheld, and the
-    value itself only when it is not (so that nothing downstream can show a withheld one)."""
+    value shown (the rounded one, when rounded), None when it is withheld."""
 
     text: str
     withheld: bool = False
@@ -34,63 +47,67 @@ class Shown:
         return self.text
 
 
-def is_small(count: int) -> bool:
-    return 0 < count < THRESHOLD
+class Exact:
+    """Counts as they are: for the coordinator's own page."""
+
+    protected = False
+
+    def count(self, count: int, *cell: object) -> Shown:
+        if count < 0:
+            raise ValueError("a count is never negative")
+        return Shown(str(count), value=count)
 
 
-def show(count: int) -> Shown:
-    """One count on its own (no total next to it)."""
+EXACT = Exact()
+
+
+def round_randomly(count: int, chance: float) -> int:
+    """`count` rounded to a multiple of BASE: up when `chance` (in [0, 1)) is below the
+    remainder's share of BASE, else down."""
     if count < 0:
         raise ValueError("a count is never negative")
-    return Shown(SMALL, True) if is_small(count) else Shown(str(count), value=count)
+    down, remainder = divmod(count, BASE)
+    return BASE * (down + (1 if chance < remainder / BASE else 0))
 
 
-def protect_parts(parts: Sequence[int], *, with_total: bool = True) -> tuple[list[Shown], Shown]:
-    """A partition (the parts add up to the total) with its total, protected together.
+class Rounded:
+    """Counts randomly rounded to base 5, with the chance of each cell drawn from `key`."""
 
-    Returns the shown parts in the same order and the shown total.
-    """
-    if any(p < 0 for p in parts):
-        raise ValueError("a count is never negative")
-    total = sum(parts)
-    shown = [show(p) for p in parts]
-    hidden = {i for i, p in enumerate(parts) if is_small(p)}
-    total_shown = show(total)
-    if with_total and not total_shown.withheld and len(hidden) == 1:
-        # total - (the shown parts) would give the hidden one: hide the next smallest too.
-        candidates = sorted((p, i) for i, p in enumerate(parts) if i not in hidden and p > 0)
-        if candidates:
-            _, index = candidates[0]
-            shown[index] = Shown(HIDDEN, True)
-        else:
-            # The hidden part is the whole total: hide the total as well.
-            total_shown = Shown(SMALL, True)
-    return shown, total_shown
+    protected = True
+
+    def __init__(self, key: bytes):
+        self.key = key
+
+    def chance(self, count: int, cell: tuple) -> float:
+        message = "\x1f".join(str(part) for part in (*cell, count)).encode()
+        digest = hmac.new(self.key, message, hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    def count(self, count: int, *cell: object) -> Shown:
+        value = round_randomly(count, self.chance(count, cell))
+        return Shown(SMALL, True) if value == 0 else Shown(str(value), value=value)
 
 
-def protect_mapping(
-    counts: Mapping[str, int], *, with_total: bool = True
-) -> tuple[dict[str, Shown], Shown]:
-    """protect_parts for labelled parts, keeping the labels."""
-    keys = list(counts)
-    shown, total = protect_parts([counts[k] for k in keys], with_total=with_total)
-    return dict(zip(keys, shown, strict=True)), total
+def rounding_for(secret: str, *period: object) -> Rounded:
+    """The rounding of one period's figures: `period` names the programme, the period and its
+    fingerprint (services.uptake.Uptake.fingerprint)."""
+    material = "\x1f".join(str(part) for part in ("uptake-rounding", *period)).encode()
+    return Rounded(hmac.new(secret.encode(), material, hashlib.sha256).digest())
 
 
-def share(numerator: int, denominator: int) -> str | None:
-    """A percentage, or None when it would give away a count from 1 to 4: the numerator,
-    the denominator, or the rest (denominator - numerator)."""
-    if denominator <= 0 or numerator < 0 or numerator > denominator:
-        return None
-    if any(is_small(n) for n in (numerator, denominator, denominator - numerator)):
-        return None
-    return f"{round(100 * numerator / denominator)}%"
+def possible_counts(shown: Shown) -> range:
+    """The true counts that can give `shown` under the rounding: what a reader can infer."""
+    if shown.withheld:
+        return range(0, BASE)
+    assert shown.value is not None
+    return range(max(shown.value - BASE + 1, 1), shown.value + BASE)
 
 
-def share_of_shown(part: Shown, whole: Shown) -> str | None:
-    """The percentage `part` is of `whole`, for two figures shown side by side (a part and its
-    total in one table): it tells no more than the two figures do, so it is shown exactly
-    when both are; None when either is withheld or the whole is zero."""
+def share(part: Shown, whole: Shown) -> str | None:
+    """The percentage `part` is of `whole`, from the values shown (the rounded ones where
+    rounded): None when either is withheld, the whole is zero or the part exceeds it."""
     if part.withheld or whole.withheld or not whole.value or part.value is None:
+        return None
+    if part.value > whole.value:
         return None
     return f"{round(100 * part.value / whole.value)}%"

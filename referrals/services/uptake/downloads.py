@@ -22,10 +22,10 @@ from referrals.models import (
     local_today,
 )
 from referrals.permissions import programme_for, programmes_visible_to
-from referrals.services.uptake import exports
-from referrals.services.uptake.disclosure import HIDDEN, SMALL
+from referrals.services.uptake import exports, programme_uptake, uptake_view
+from referrals.services.uptake.disclosure import SMALL
 from referrals.services.uptake.exports import Table
-from referrals.services.uptake.uptake_view import METHOD, DashboardView
+from referrals.services.uptake.periods import Period
 
 JOBS_SHOWN = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -62,34 +62,32 @@ def stored_report(user: User, report_id: int) -> Report | None:
 
 
 def withheld_notes() -> dict[str, str]:
-    """What "<5" and "x" mean, for the comment on each such cell and the legend under its
-    table in the XLSX."""
+    """What "<5" means, for the comment on each such cell and the legend under its table in
+    the XLSX."""
     return {
         SMALL: _(
-            '"<5": a number from 1 to 4. The exact number is not shown, so that no participant'
-            " can be recognised."
-        ),
-        HIDDEN: _(
-            '"x": not shown, because together with the total it would give away a number from'
-            " 1 to 4 elsewhere in this table."
+            '"<5": a count that rounds to 0, so from 0 to 4. Counts are rounded to a multiple of'
+            " 5, so that no participant can be recognised."
         ),
     }
 
 
-def about_table(programme_name: str, start: date, end: date, made_on: date) -> Table:
-    """The first sheet of the XLSX: which programme and period, and how to read the figures."""
-    notes = withheld_notes()
+def about_table(
+    programme_name: str, period_label: str, start: date, end: date, made_on: date, method
+) -> Table:
+    """The first sheet of the XLSX: which programme and period, and how the figures are made
+    and protected (the method note)."""
     rows: list[list[object]] = [
         [_("Programme"), programme_name],
+        [_("Reporting period"), period_label],
         [_("From"), start],
         [_("Up to and including"), end],
         [_("Made on"), made_on],
         [],
-        [notes[SMALL]],
-        [notes[HIDDEN]],
+        [withheld_notes()[SMALL]],
         [],
         [_("How these figures are made")],
-        *([str(line)] for line in METHOD),
+        *([str(line)] for line in method),
     ]
     return Table(_("About these figures"), [], rows, sheet_name=_("About these figures"))
 
@@ -101,21 +99,29 @@ class Export:
     filename: str
 
 
-def export_tables(
-    user: User, programme: Programme, view: DashboardView, start: date, end: date, kind: str
-) -> Export:
-    """The dashboard's protected tables as CSV or XLSX; logged as an export."""
+def method_table(method) -> Table:
+    """The method note as the CSV's last table: which rules the figures follow."""
+    return Table(_("How these figures are made"), [_("Method")], [[str(line)] for line in method])
+
+
+def export_tables(user: User, programme: Programme, period: Period, kind: str) -> Export:
+    """The programme's figures for a fixed period as CSV or XLSX, always protected (rounded,
+    whoever asks: a file travels further than the page); logged as an export."""
+    view = uptake_view.protected(programme_uptake(programme, period.start, period.end))
     if kind == "csv":
-        data, mimetype = exports.to_csv(view.tables), "text/csv; charset=utf-8"
+        tables = [*view.tables, method_table(view.method)]
+        data, mimetype = exports.to_csv(tables), "text/csv; charset=utf-8"
     else:
-        about = about_table(programme.name, start, end, local_today())
+        about = about_table(
+            programme.name, period.label, period.start, period.end, local_today(), view.method
+        )
         data = exports.to_xlsx([about, *view.tables], notes=withheld_notes())
         mimetype = XLSX
     audit.record(
         AuditAction.EXPORT,
         actor=user,
         obj=programme,
-        detail=f"uptake {kind} {start.isoformat()}..{end.isoformat()}",
+        detail=f"uptake {kind} {period.start.isoformat()}..{period.end.isoformat()}",
     )
-    filename = f"deelname-{programme.id}-{start.isoformat()}-{end.isoformat()}.{kind}"
+    filename = f"deelname-{programme.id}-{period.key}.{kind}"
     return Export(data=data, mimetype=mimetype, filename=filename)

@@ -6,8 +6,8 @@ spreadsheet shows as plain text.
 
 The CSV holds the texts the page shows. The XLSX keeps what a spreadsheet can work with:
 counts as whole numbers, amounts, days and shares as numbers with a number format, months and
-days as real dates; a withheld count stays the text "<5" or "x", with a comment on the cell
-and a legend line under its table that say why.
+days as real dates; a withheld count stays the text "<5", with a comment on the cell and a
+legend line under its table that say why.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from referrals.services.uptake.disclosure import HIDDEN, SMALL, Shown
+from referrals.services.uptake.disclosure import SMALL, Shown
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "d-m-yyyy"  # Dutch: 1-10-2026
@@ -119,15 +119,15 @@ def spreadsheet_value(value: object) -> tuple[object, str | None]:
 
 def is_withheld(value: object) -> bool:
     text = value.text if isinstance(value, Shown) else value
-    return text in (SMALL, HIDDEN)
+    return text == SMALL
 
 
 def to_xlsx(
     tables: Sequence[Table], *, notes: Mapping[str, str] | None = None, author: str = ""
 ) -> bytes:
     """One sheet per table: the title, an empty row, the header in bold (if any), the rows;
-    then, for each withheld symbol ("<5", "x") in the table, a legend line from `notes`
-    (symbol -> explanation), which is also the comment on each withheld cell."""
+    then, where the table has a withheld "<5", a legend line from `notes` (symbol ->
+    explanation), which is also the comment on each withheld cell."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.comments import Comment
@@ -162,9 +162,8 @@ def to_xlsx(
             withheld += [str(v) for v in row if is_withheld(v) and str(v) not in withheld]
         if any(symbol in notes for symbol in withheld):
             sheet.append([])
-        for symbol in (SMALL, HIDDEN):
-            if symbol in withheld and symbol in notes:
-                sheet.append([cell(sheet, notes[symbol], legend_font)])
+        if SMALL in withheld and SMALL in notes:
+            sheet.append([cell(sheet, notes[SMALL], legend_font)])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -12,13 +12,18 @@ A Tally maps (figure, key) to [count, total]:
     ("wait_session", "<days>")      ... to the first attended session
     ("outcome", "k10|high|low")     pairs of intake and end score by band; total: sum of change
     ("improved", "k10")             pairs with a relevant change in the good direction
+    ("cohort", "")                  referrals submitted; total: the sum of their referral_key
+    ("age", "30-49")                ... by the participant's age band on the day of submission
+    ("pc4", "2201")                 ... by the participant's PC4 area
+    ("intake_band", "k10|high")     ... with an intake score, by instrument and band
     ("attendance", status)          attendances logged, by the session's date
     ("started", ""), ("closed", "") trajectories started and closed (for "active at the end")
     ("first_day", ""), ("last_day", "")  the earliest and latest date of any of the above, as
                                     a date ordinal (monthly rows only, never added up)
 
-The first nine are about the cohort (referrals submitted in the period, followed to today),
-attendance about the period's sessions. `live_tally` counts a period from the rows.
+All but "attendance", "started", "closed" and the bounds are about the cohort (referrals
+submitted in the period, followed to today); attendance is about the period's sessions.
+`live_tally` counts a period from the rows.
 `summary_tally` gives the same answer from programme_figures: every month that lies wholly in
 the period, or whose data all lies in it (the current month up to today), from the summary,
 and only the remaining partial months at the edges live. `refresh` first counts again every
@@ -28,6 +33,7 @@ tests/test_figures.py holds the summary equal to the live count.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -40,6 +46,7 @@ from referrals.models import (
     Moment,
     Offer,
     Outcome,
+    Participant,
     ProgrammeFigure,
     QuestionnaireResponse,
     Referral,
@@ -81,6 +88,28 @@ class Tally(defaultdict):
 
     def of(self, figure: str) -> dict[str, list]:
         return {key: cell for (name, key), cell in self.items() if name == figure and cell[0]}
+
+
+def referral_key(referral_id: int) -> int:
+    """A fixed pseudo-random number per referral (under 2**24), so that the sum over a cohort
+    changes whenever one referral joins or leaves it. Sums stay exact as floats."""
+    digest = hashlib.blake2b(str(referral_id).encode(), digest_size=3).digest()
+    return int.from_bytes(digest, "big")
+
+
+AGE_BANDS = ((18, 29), (30, 49), (50, 64), (65, None))
+
+
+def age_band(born: date | None, day: date) -> str:
+    """The age band ("18-29", ..., "65+") of someone born on `born` on `day`; "other" for an
+    age below 18 (a programme for the young) or no date of birth."""
+    if born is None:
+        return "other"
+    age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+    for low, high in AGE_BANDS:
+        if age >= low and (high is None or age <= high):
+            return f"{low}+" if high is None else f"{low}-{high}"
+    return "other"
 
 
 def month_key(day: date) -> str:
@@ -130,6 +159,7 @@ def live_tally(programme, ranges: Ranges) -> Tally:
     instants = [utc_bounds(start, end) for start, end in ranges]
     _cohort(tally, days, programme.id, instants)
     _outcomes(tally, programme.id, instants)
+    _intake_bands(tally, programme.id, instants)
     _activity(tally, days, programme.id, ranges)
     _trajectory_counts(tally, days, programme.id, instants)
     if days:
@@ -154,6 +184,7 @@ def _cohort(tally: Tally, days: list[date], programme_id: int, instants) -> None
     )
     rows = db.session.execute(
         sa.select(
+            Referral.id,
             Referral.submitted_at,
             Referral.referring_organisation_id,
             Referral.reasons,
@@ -162,14 +193,32 @@ def _cohort(tally: Tally, days: list[date], programme_id: int, instants) -> None
             first_offer,
             Trajectory.started_at,
             Trajectory.first_session_on,
+            Participant.date_of_birth,
+            Participant.postcode,
         )
+        .join(Participant, Participant.id == Referral.participant_id)
         .outerjoin(Trajectory, Trajectory.referral_id == Referral.id)
         .where(Referral.programme_id == programme_id, _within(Referral.submitted_at, instants))
     ).all()
-    for submitted, organisation_id, reasons, outcome, dropout, offered, accepted, session in rows:
+    for (
+        referral_id,
+        submitted,
+        organisation_id,
+        reasons,
+        outcome,
+        dropout,
+        offered,
+        accepted,
+        session,
+        born,
+        postcode,
+    ) in rows:
         day = dutch_date(submitted)
         days.append(day)
         tally.add("month", month_key(day))
+        tally.add("cohort", total=referral_key(referral_id))
+        tally.add("age", age_band(born, day))
+        tally.add("pc4", (postcode or "")[:4])
         tally.add("organisation", str(organisation_id))
         for reason in set(reasons or []):
             tally.add("reason", reason)
@@ -243,6 +292,26 @@ def _outcomes(tally: Tally, programme_id: int, instants) -> None:
         )
         if improved_sum:
             tally.add("improved", instrument, int(improved_sum))
+
+
+def _intake_bands(tally: Tally, programme_id: int, instants) -> None:
+    """The cohort's intake scores by instrument and band (all of them, with or without an
+    end score: the reach against the municipality's K10 figures)."""
+    rows = db.session.execute(
+        sa.select(QuestionnaireResponse.instrument, QuestionnaireResponse.category, sa.func.count())
+        .join(Trajectory, Trajectory.id == QuestionnaireResponse.trajectory_id)
+        .join(Referral, Referral.id == Trajectory.referral_id)
+        .where(
+            Trajectory.programme_id == programme_id,
+            Referral.programme_id == programme_id,
+            _within(Referral.submitted_at, instants),
+            QuestionnaireResponse.moment == Moment.INTAKE,
+            QuestionnaireResponse.score.is_not(None),
+        )
+        .group_by(QuestionnaireResponse.instrument, QuestionnaireResponse.category)
+    ).all()
+    for instrument, band, count in rows:
+        tally.add("intake_band", f"{instrument}|{band or ''}", count)
 
 
 def _activity(tally: Tally, days: list[date], programme_id: int, ranges: Ranges) -> None:

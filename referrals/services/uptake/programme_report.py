@@ -1,7 +1,8 @@
 """The funder's PDF progress report of one programme and period, kept as an immutable snapshot.
 
-The report shows the same protected figures as the dashboard (services.uptake_view): key
-figures, the charts, the tables and a note on method. Its length depends on the number of
+The report shows the protected figures of the officer's dashboard (services.uptake_view,
+rounded to base 5 over a fixed period, whoever asks): key figures, the charts, the tables and
+the method note that names the disclosure control. Its length depends on the number of
 months, organisations and questionnaires, never on the number of participants. Each
 generation is a new version; the stored bytes are what every later download returns.
 """
@@ -34,7 +35,7 @@ from referrals.services.uptake import programme_uptake, uptake_view
 
 def render_programme_report(programme: Programme, start: date, end: date, *, version: int):
     """The PDF bytes and the parameters they were made from."""
-    view = uptake_view.build(programme_uptake(programme, start, end))
+    view = uptake_view.protected(programme_uptake(programme, start, end))
     made_at = utcnow()
     pdf = render_pdf(
         "programme_report.html",
@@ -43,6 +44,7 @@ def render_programme_report(programme: Programme, start: date, end: date, *, ver
         start=start,
         end=end,
         view=view,
+        method_name=uptake_view.METHOD_NAME,
         version=version,
         made_at=made_at,
     )

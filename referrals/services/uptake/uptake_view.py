@@ -15,18 +15,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from referrals.charts import bar_chart
+from referrals.charts import bar_chart, dot_map
 from referrals.labels import DROPOUT_REASON_LABELS, REASON_LABELS
 from referrals.models import Attendance, DropoutReason, OrganisationKind, Reason
-from referrals.services.uptake import FUNNEL, Uptake, Wait
-from referrals.services.uptake.disclosure import (
-    Shown,
-    is_small,
-    protect_mapping,
-    share,
-    share_of_shown,
-    show,
-)
+from referrals.services.uptake import FUNNEL, Uptake
+from referrals.services.uptake.disclosure import EXACT, Shown, rounding_for, share
 from referrals.services.uptake.exports import MONTH_FORMAT, Figure, Table
 
 FUNNEL_LABELS = {
@@ -52,6 +45,13 @@ ATTENDANCE_LABELS = {
     Attendance.EXCUSED: _l("Absent with notice"),
     Attendance.ABSENT: _l("Absent without notice"),
 }
+AGE_LABELS = {
+    "18-29": _l("18 to 29"),
+    "30-49": _l("30 to 49"),
+    "50-64": _l("50 to 64"),
+    "65+": _l("65 and older"),
+    "other": _l("Younger than 18 or unknown"),
+}
 BAND_LABELS = {
     "low": _l("Low (10-15)"),
     "moderate": _l("Moderate (16-29)"),
@@ -59,23 +59,71 @@ BAND_LABELS = {
 }
 
 
-METHOD = (
+WAIT_BANDS = (  # (last day, label); the last band has no end
+    (14, _l("Within 2 weeks")),
+    (28, _l("2 to 4 weeks")),
+    (56, _l("4 to 8 weeks")),
+    (None, _l("More than 8 weeks")),
+)
+WAIT_STAGES = (
+    ("offer", _l("the first offer")),
+    ("acceptance", _l("acceptance by a therapist")),
+    ("session", _l("the first session")),
+)
+METHOD_NAME = _l(
+    "Random rounding to base 5 over fixed periods (ESSnet Handbook on Statistical Disclosure"
+    " Control; Statistics New Zealand rounds its published counts the same way, to base 3)."
+)
+COMMON_METHOD = (
     _l(
         "Referrals are counted in the period in which they were received, and followed up to today."
     ),
     _l(
-        "Waiting times are in days from the referral; the 90th percentile is the wait that nine"
-        " in ten stayed within."
+        "Waiting times are in days from the referral, counted per band of weeks; the 90th"
+        " percentile is the wait that nine in ten stayed within."
     ),
     _l(
         "Attendance and costs count the sessions held in the period; the budget is funded places"
         " times sessions times tariff."
     ),
+)
+PROTECTED_METHOD = (
+    _l("Disclosure control: %(method)s", method=METHOD_NAME),
     _l(
-        'Counts from 1 to 4 show as "<5"; where a total would give such a count away, one more'
-        ' figure shows as "x".'
+        "Periods are whole calendar months, quarters and years, or the programme to date, each"
+        " up to the end of the last complete month. There are no free dates: two periods a day"
+        " apart could be compared to find the referrals of that day."
+    ),
+    _l(
+        "Every count is rounded to a multiple of 5, up or down at random, so that on average it"
+        " is right: 7 becomes 5 three times in five and 10 twice. A count that rounds to 0 shows"
+        ' as "<5" (0 to 4). The same figures asked for again are rounded the same way.'
+    ),
+    _l(
+        "Every figure and every total is rounded on its own, so parts need not add up to their"
+        " total, and no total gives a part away."
+    ),
+    _l(
+        "Shares and amounts are computed from the rounded counts. Means and medians are not"
+        " shown: one person more or less moves them, so two periods could be compared to find"
+        " that person's score or wait."
     ),
 )
+EXACT_METHOD = (
+    _l(
+        "Exact figures: you coordinate this programme and see its referrals one by one. Do not"
+        " pass them on. The downloads and the PDF report for funders follow the disclosure"
+        " control of the officers' figures: %(method)s",
+        method=METHOD_NAME,
+    ),
+)
+
+
+def method(rounding) -> tuple:
+    """The method note of figures shown with `rounding` (disclosure.EXACT or a Rounded)."""
+    return (*COMMON_METHOD, *(PROTECTED_METHOD if rounding.protected else EXACT_METHOD))
+
+
 # Excel number formats; the reader's Excel supplies the decimal comma and the month names.
 EURO_FORMAT = '"€ "#,##0.00'
 PERCENT_FORMAT = "0%"
@@ -101,7 +149,8 @@ class Section:
 class DashboardView:
     key_figures: list[tuple[str, str]] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
-    method: tuple = METHOD
+    method: tuple = ()
+    protected: bool = True
 
     @property
     def tables(self) -> list[Table]:
@@ -135,9 +184,19 @@ def _days(value: float | None) -> Figure | str:
     return Figure(round(value, 1), days(value), f'General" {unit}"')
 
 
-def _percent(numerator: int, denominator: int) -> Figure | str:
-    text = share(numerator, denominator)
-    return "–" if text is None else Figure(numerator / denominator, text, PERCENT_FORMAT)
+def _percent(part: Shown, whole: Shown) -> Figure | str:
+    text = share(part, whole)
+    if text is None:
+        return "–"
+    assert part.value is not None and whole.value
+    return Figure(part.value / whole.value, text, PERCENT_FORMAT)
+
+
+def _whole(value: int | None) -> Figure | str:
+    """A whole number that is no count of people in the programme (residents): as it is."""
+    if value is None:
+        return "–"
+    return Figure(value, format_decimal(value, "#,##0"), "#,##0")
 
 
 def _month(key: str) -> Figure:
@@ -145,262 +204,526 @@ def _month(key: str) -> Figure:
     return Figure(date(year, month, 1), key, MONTH_FORMAT)
 
 
-def _wait(label: str, wait: Wait) -> list[object]:
-    if wait.count == 0 or is_small(wait.count):
-        return [label, show(wait.count), "–", "–"]
-    return [label, show(wait.count), _days(wait.median), _days(wait.p90)]
-
-
-def _partition(counts: dict, label_of) -> tuple[list[list[object]], dict[str, Shown], Shown]:
-    """The rows of a partition with its total, and the protected parts and total themselves,
-    for a figure or chart that must agree with the table."""
-    parts, total = protect_mapping(counts)
-    rows: list[list[object]] = [[label_of(key), shown] for key, shown in parts.items()]
-    rows.append([_("Total"), total])
-    return rows, parts, total
-
-
-def _partition_rows(counts: dict, label_of) -> list[list[object]]:
-    return _partition(counts, label_of)[0]
-
-
 def _label(mapping: dict, key: str) -> str:
     # The label dicts are keyed by StrEnum members, which are equal to (and hash as) their values.
     return str(mapping.get(key, key))
 
 
-def build(uptake: Uptake) -> DashboardView:
-    """The protected figures of `uptake`, in sections, for the page, the exports and the PDF."""
-    funnel = {stage: show(uptake.funnel.get(stage, 0)) for stage in FUNNEL}
-    attendance_counts = {a.value: uptake.attendance.get(a.value, 0) for a in Attendance}
-    attendance_rows, attendance, attendance_total = _partition(
-        attendance_counts, lambda k: _label(ATTENDANCE_LABELS, k)
-    )
-    month_rows, months, _total = _partition(uptake.by_month, _month)
-    view = DashboardView()
-    # The sessions delivered are the attendance table's "present" cell: withheld there (also
-    # as the secondary "x"), so are they, and the costs that multiply them by the tariff.
-    delivered = attendance[Attendance.PRESENT.value]
-    view.key_figures = _key_figures(
-        uptake, funnel, share_of_shown(delivered, attendance_total), delivered
-    )
-    view.sections = [
-        Section(
-            _("Referrals received"),
-            charts=_month_charts(months),
-            tables=[
-                Table(
-                    _("Referrals received by month"),
-                    [_("Month"), _("Referrals")],
-                    month_rows,
-                    sheet_name=_("By month"),
-                ),
-                *_referrer_tables(uptake),
-            ],
-        ),
-        Section(
-            _("How the referrals went"),
-            charts=[_funnel_chart(uptake, funnel)],
-            tables=_funnel_tables(uptake, funnel),
-        ),
-        Section(
-            _("Sessions and costs"),
-            tables=[
-                Table(
-                    _("Attendance at sessions in the period"),
-                    [_("Attendance"), _("Sessions")],
-                    attendance_rows,
-                    sheet_name=_("Attendance"),
-                ),
-                _costs_table(uptake, delivered),
-            ],
-        ),
-        Section(_("Outcomes"), tables=_outcome_tables(uptake)),
-    ]
-    return view
+def wait_bands(days_waited: dict[int, int]) -> list[int]:
+    """The referrals per WAIT_BANDS band, from days -> referrals."""
+    counts = [0] * len(WAIT_BANDS)
+    for waited, count in days_waited.items():
+        index = next(i for i, (last, _) in enumerate(WAIT_BANDS) if last is None or waited <= last)
+        counts[index] += count
+    return counts
 
 
-def _key_figures(
-    uptake: Uptake, funnel: dict[str, Shown], attendance_rate: str | None, delivered: Shown
-):
-    delivered_shown = not delivered.withheld
-    return [
-        (_("Referrals received"), funnel["referred"].text),
-        (_("Started"), funnel["started"].text),
-        (
-            _("Active participants against funded places"),
-            _(
-                "%(active)s of %(places)s",
-                active=show(uptake.active_participants).text,
-                places=uptake.funded_places,
+class _Builder:
+    """The tables of one Uptake, every count through `rounding` with its own cell name."""
+
+    def __init__(self, uptake: Uptake, rounding):
+        self.uptake, self.rounding = uptake, rounding
+        self.protected = rounding.protected
+
+    def count(self, count: int, *cell: object) -> Shown:
+        return self.rounding.count(count, *cell)
+
+    def partition(self, name: str, counts: dict, label_of):
+        """The rows of a partition with its total, and the shown parts and total themselves,
+        for a figure or chart that must agree with the table."""
+        parts = {key: self.count(n, name, key) for key, n in counts.items()}
+        total = self.count(sum(counts.values()), name, "total")
+        rows: list[list[object]] = [[label_of(key), shown] for key, shown in parts.items()]
+        rows.append([_("Total"), total])
+        return rows, parts, total
+
+    def view(self) -> DashboardView:
+        uptake = self.uptake
+        funnel = {
+            stage: self.count(uptake.funnel.get(stage, 0), "funnel", stage) for stage in FUNNEL
+        }
+        attendance_counts = {a.value: uptake.attendance.get(a.value, 0) for a in Attendance}
+        attendance_rows, attendance, attendance_total = self.partition(
+            "attendance", attendance_counts, lambda k: _label(ATTENDANCE_LABELS, k)
+        )
+        month_rows, months, _total = self.partition("month", uptake.by_month, _month)
+        waits = self.wait_rows()
+        view = DashboardView(method=method(self.rounding), protected=self.protected)
+        # The sessions delivered are the attendance table's "present" cell, and the costs
+        # multiply that cell (rounded, where rounded) by the tariff.
+        delivered = attendance[Attendance.PRESENT.value]
+        view.key_figures = self.key_figures(
+            funnel, share(delivered, attendance_total), delivered, waits
+        )
+        view.sections = [
+            Section(
+                _("Referrals received"),
+                charts=_month_charts(months),
+                tables=[
+                    Table(
+                        _("Referrals received by month"),
+                        [_("Month"), _("Referrals")],
+                        month_rows,
+                        sheet_name=_("By month"),
+                    ),
+                    *self.referrer_tables(),
+                ],
             ),
-        ),
-        (
-            _("Therapists' capacity in use"),
-            _(
-                "%(used)s of %(capacity)s places",
-                used=show(uptake.capacity_in_use).text,
-                capacity=uptake.capacity,
+            Section(
+                _("How the referrals went"),
+                charts=[_funnel_chart(funnel)],
+                tables=self.funnel_tables(funnel, waits),
             ),
-        ),
-        # The share of the attendance table's own cells: shown when they are.
-        (_("Attendance rate"), attendance_rate or "–"),
-        (
-            _("Median wait from referral to first session"),
-            days(uptake.wait_to_first_session.median)
-            if uptake.wait_to_first_session.count >= 5
-            else "–",
-        ),
-        (
-            _("Cost of sessions delivered"),
-            euros(uptake.cost_cents) if delivered_shown else delivered.text,
-        ),
-        (
-            _("Share of the budget used"),
-            f"{round(100 * uptake.cost_cents / uptake.budget_cents)}%"
-            if uptake.budget_cents and delivered_shown
-            else "–",
-        ),
-    ]
+            Section(
+                _("Sessions and costs"),
+                tables=[
+                    Table(
+                        _("Attendance at sessions in the period"),
+                        [_("Attendance"), _("Sessions")],
+                        attendance_rows,
+                        sheet_name=_("Attendance"),
+                    ),
+                    self.costs_table(funnel, delivered),
+                ],
+            ),
+            self.reach_section(funnel["referred"]),
+            Section(_("Outcomes"), tables=self.outcome_tables()),
+        ]
+        return view
 
+    def reach_section(self, referred: Shown) -> Section:
+        """Reach against need: the referrals against the municipality's figures, by age and
+        by PC4 area (with the map), and the K10 at intake against the health monitor's."""
+        uptake, need = self.uptake, self.uptake.need
 
-def _referrer_tables(uptake: Uptake) -> list[Table]:
-    return [
-        Table(
-            _("Referrals by referring organisation"),
-            [_("Organisation"), _("Referrals")],
-            _partition_rows(uptake.by_organisation, lambda key: key),
-            sheet_name=_("By referring organisation"),
-        ),
-        Table(
-            _("Referrals by kind of referrer"),
-            [_("Kind"), _("Referrals")],
-            _partition_rows(uptake.by_organisation_kind, lambda k: _label(KIND_LABELS, k)),
-            sheet_name=_("By kind of referrer"),
-        ),
-        Table(
-            _("Reasons for referral (a referral can have several)"),
-            [_("Reason"), _("Referrals")],
+        def source(text: str, year: int | None) -> str:
+            if not text and year is None:
+                return _("not entered")
+            return ", ".join(part for part in (text, str(year) if year else "") if part)
+
+        def per(count: Shown, residents: float | None, unit: int) -> Figure | str:
+            if count.value is None or not residents:
+                return "–"
+            rate = count.value / residents * unit
+            return Figure(round(rate, 1), format_decimal(round(rate, 1), "#,##0.0"), "0.0")
+
+        high = need.high_risk_residents
+        residents_source = source(need.residents_source, need.residents_year)
+        k10_source = source(need.k10_source, need.k10_year)
+        reach_rows: list[list[object]] = [
             [
-                [_label(REASON_LABELS, reason.value), show(uptake.by_reason.get(reason.value, 0))]
-                for reason in Reason
+                _("Adult residents of the area"),
+                _whole(need.adult_residents),
+                residents_source,
             ],
-            sheet_name=_("Reasons for referral"),
-        ),
-    ]
-
-
-def _funnel_tables(uptake: Uptake, funnel: dict[str, Shown]) -> list[Table]:
-    dropout_counts = {
-        reason.value: uptake.dropout_reasons.get(reason.value, 0) for reason in DropoutReason
-    }
-    return [
-        Table(
-            _("From referral to result"),
-            [_("Stage"), _("Referrals")],
-            [[str(FUNNEL_LABELS[stage]), funnel[stage]] for stage in FUNNEL],
-        ),
-        Table(
-            _("Reasons for dropping out"),
-            [_("Reason"), _("Trajectories")],
-            _partition_rows(dropout_counts, lambda k: _label(DROPOUT_REASON_LABELS, k)),
-        ),
-        Table(
-            _("Waiting times"),
-            [_("From referral to"), _("Referrals"), _("Median"), _("90th percentile")],
+            [_("Referrals received in the period"), referred, ""],
             [
-                _wait(_("the first offer"), uptake.wait_to_offer),
-                _wait(_("acceptance by a therapist"), uptake.wait_to_acceptance),
-                _wait(_("the first session"), uptake.wait_to_first_session),
+                _("Referrals per 10,000 adult residents"),
+                per(referred, need.adult_residents, 10_000),
+                residents_source,
             ],
-        ),
-    ]
-
-
-def _outcome_tables(uptake: Uptake) -> list[Table]:
-    rows = []
-    for outcome in uptake.outcomes:
-        enough = outcome.pairs >= 5
-        direction = _("higher is better") if outcome.higher_is_better else _("lower is better")
-        change = outcome.mean_change
-        rows.append(
             [
-                f"{outcome.name} ({direction})",
-                show(outcome.pairs),
-                Figure(
-                    round(change, 2),
-                    format_decimal(round(change, 2), format="+#,##0.0#;-#,##0.0#"),
-                    CHANGE_FORMAT,
+                _("Adults at high risk (K10 of 30 or more)"),
+                _whole(round(high) if high is not None else None),
+                k10_source,
+            ],
+            [_("Referrals per 1,000 adults at high risk"), per(referred, high, 1_000), k10_source],
+        ]
+        tables = [
+            Table(
+                _("Reach against the need in the area"),
+                [_("Figure"), _("Value"), _("Source and year")],
+                reach_rows,
+                sheet_name=_("Reach"),
+            )
+        ]
+        intake = uptake.intake_bands.get("k10")
+        if intake is not None or "k10" in self.programme_questionnaires():
+            counts = {band: (intake or {}).get(band, 0) for band in BAND_LABELS}
+            parts = {band: self.count(n, "intake_k10", band) for band, n in counts.items()}
+            total = self.count(sum(counts.values()), "intake_k10", "total")
+            rows: list[list[object]] = []
+            for band in BAND_LABELS:
+                municipal = need.k10_percent.get(band)
+                rows.append(
+                    [
+                        str(BAND_LABELS[band]),
+                        parts[band],
+                        _percent(parts[band], total),
+                        Figure(municipal / 100, f"{format_decimal(municipal, '#,##0.0')}%", "0.0%")
+                        if municipal is not None
+                        else "–",
+                    ]
                 )
-                if enough and change is not None
-                else "–",
-                _percent(outcome.improved, outcome.pairs),
-            ]
-        )
-    tables = [
-        Table(
-            _("Outcomes from intake to end"),
-            [_("Questionnaire"), _("Participants"), _("Mean change"), _("Improved clearly")],
-            rows,
-            sheet_name=_("Outcomes"),
-        )
-    ]
-    for outcome in uptake.outcomes:
-        if outcome.instrument != "k10":
-            continue
-        bands = list(BAND_LABELS)
-        before, before_total = protect_mapping({b: outcome.bands_before.get(b, 0) for b in bands})
-        after, after_total = protect_mapping({b: outcome.bands_after.get(b, 0) for b in bands})
-        band_rows: list[list[object]] = [[str(BAND_LABELS[b]), before[b], after[b]] for b in bands]
-        band_rows.append([_("Total"), before_total, after_total])
+            rows.append([_("Total"), total, "", ""])
+            tables.append(
+                Table(
+                    _("K10 at intake against the municipality (%(source)s)", source=k10_source),
+                    [
+                        _("Band"),
+                        _("Participants at intake"),
+                        _("Share of participants"),
+                        _("Share of adults in the municipality"),
+                    ],
+                    rows,
+                    sheet_name=_("K10 at intake"),
+                )
+            )
+        age_rows = self.partition(
+            "age",
+            {band: uptake.by_age.get(band, 0) for band in AGE_LABELS},
+            lambda band: str(AGE_LABELS[band]),
+        )[0]
         tables.append(
             Table(
-                _("K10 distress bands before and after"),
-                [_("Band"), _("At intake"), _("At the end")],
-                band_rows,
-                sheet_name=_("K10 before and after"),
+                _("Referrals by age at referral"),
+                [_("Age"), _("Referrals")],
+                age_rows,
+                sheet_name=_("By age"),
             )
         )
-    return tables
+        area_rows, map_areas = self.area_rows()
+        tables.append(
+            Table(
+                _("Referrals by postcode area (PC4)"),
+                [
+                    _("Postcode area"),
+                    _("Referrals"),
+                    _("Adult residents"),
+                    _("Referrals per 1,000 adult residents"),
+                ],
+                area_rows,
+                sheet_name=_("By postcode area"),
+            )
+        )
+        return Section(_("Reach"), charts=[self.area_map(map_areas)], tables=tables)
+
+    def programme_questionnaires(self) -> list[str]:
+        return [outcome.instrument for outcome in self.uptake.outcomes]
+
+    def area_rows(self):
+        """One row per PC4 area of the programme (and per PC4 outside it that referrals came
+        from), with the referrals, the residents entered and the rate; and the map's dots
+        (label, latitude, longitude, value, text). An area of more than MAX_AREAS PC4s (a
+        national programme) is grouped by PC3 block, or by PC2 region, so that the table and
+        the map stay readable and the report short."""
+        uptake = self.uptake
+        known = {area.pc4: area for area in uptake.area}
+        pc4s = set(known) | set(uptake.by_pc4) | set(uptake.need.pc4_residents)
+        digits = 4
+        while digits > 2 and len({pc4 // 10 ** (4 - digits) for pc4 in pc4s}) > MAX_AREAS:
+            digits -= 1
+        divisor = 10 ** (4 - digits)
+        groups: dict[int, dict] = {}
+        for pc4 in sorted(pc4s):
+            group = groups.setdefault(
+                pc4 // divisor, {"referrals": 0, "residents": None, "areas": []}
+            )
+            group["referrals"] += uptake.by_pc4.get(pc4, 0)
+            people = uptake.need.pc4_residents.get(pc4)
+            if people is not None:
+                group["residents"] = (group["residents"] or 0) + people
+            if pc4 in known:
+                group["areas"].append(known[pc4])
+        rows: list[list[object]] = []
+        dots = []
+        shade_by_rate = bool(uptake.need.pc4_residents)
+        for key, group in groups.items():
+            code = str(key) + "x" * (4 - digits)
+            areas = group["areas"]
+            places = sorted({area.place for area in areas})
+            if not places:
+                label = code
+            elif len(places) <= 2:
+                label = f"{code} {', '.join(places)}"
+            else:
+                label = f"{code} {places[0]}, {places[1]} …"
+            shown = self.count(group["referrals"], f"pc{digits}", key)
+            people = group["residents"]
+            rate = (
+                round(shown.value / people * 1000, 1)
+                if shown.value is not None and people
+                else None
+            )
+            rows.append(
+                [
+                    label,
+                    shown,
+                    _whole(people),
+                    Figure(rate, format_decimal(rate, "#,##0.0"), "0.0")
+                    if rate is not None
+                    else "–",
+                ]
+            )
+            if areas:
+                latitude = sum(a.latitude for a in areas) / len(areas)
+                longitude = sum(a.longitude for a in areas) / len(areas)
+                value = rate if shade_by_rate else shown.value
+                text = (
+                    shown.text
+                    if rate is None
+                    else _(
+                        "%(count)s referrals, %(rate)s per 1,000 adults",
+                        count=shown.text,
+                        rate=format_decimal(rate, "#,##0.0"),
+                    )
+                )
+                dots.append((label, latitude, longitude, value, text))
+        return rows, dots
+
+    def area_map(self, dots) -> Chart:
+        title = _("Referrals by postcode area")
+        shaded_by = (
+            _("per 1,000 adult residents")
+            if self.uptake.need.pc4_residents
+            else _("number of referrals")
+        )
+        desc = _(
+            "A dot per postcode area of the programme at its centre, darker for more referrals"
+            " (%(by)s); an open dot has none or fewer than 5. The table below gives each figure.",
+            by=shaded_by,
+        )
+        return Chart(
+            title,
+            dot_map(
+                dots,
+                title=title,
+                desc=desc,
+                legend=_("Fewer to more referrals (%(by)s):", by=shaded_by),
+                empty_label=_("The programme has no postcode areas with a known centre."),
+            ),
+        )
+
+    def cost(self, delivered: Shown) -> int | None:
+        """The cost of the sessions delivered as shown: None when they are withheld."""
+        return None if delivered.value is None else delivered.value * self.uptake.tariff_cents
+
+    def key_figures(self, funnel, attendance_rate: str | None, delivered: Shown, waits):
+        uptake = self.uptake
+        cost = self.cost(delivered)
+        if self.protected:
+            # A share of rounded counts: the waits to a first session within 4 weeks (a cell
+            # of its own) of all waits to a first session (the waiting table's cell).
+            days_waited = uptake.wait_days.get("session", {})
+            within = self.count(
+                sum(n for waited, n in days_waited.items() if waited <= 28), "wait", "within_28"
+            )
+            wait = (
+                _("Started within 4 weeks of the referral"),
+                share(within, waits["session"][-1]) or "–",
+            )
+        else:
+            wait = (
+                _("Median wait from referral to first session"),
+                days(uptake.wait_to_first_session.median),
+            )
+        return [
+            (_("Referrals received"), funnel["referred"].text),
+            (_("Started"), funnel["started"].text),
+            (
+                _("Active participants against funded places"),
+                _(
+                    "%(active)s of %(places)s",
+                    active=self.count(uptake.active_participants, "active").text,
+                    places=uptake.funded_places,
+                ),
+            ),
+            (
+                _("Therapists' capacity in use"),
+                _(
+                    "%(used)s of %(capacity)s places",
+                    used=self.count(uptake.capacity_in_use, "capacity_in_use").text,
+                    capacity=uptake.capacity,
+                ),
+            ),
+            (_("Attendance rate"), attendance_rate or "–"),
+            wait,
+            (_("Cost of sessions delivered"), euros(cost) if cost is not None else "–"),
+            (
+                _("Share of the budget used"),
+                f"{round(100 * cost / uptake.budget_cents)}%"
+                if uptake.budget_cents and cost is not None
+                else "–",
+            ),
+        ]
+
+    def referrer_tables(self) -> list[Table]:
+        uptake = self.uptake
+        return [
+            Table(
+                _("Referrals by referring organisation"),
+                [_("Organisation"), _("Referrals")],
+                self.partition("organisation", uptake.by_organisation, lambda key: key)[0],
+                sheet_name=_("By referring organisation"),
+            ),
+            Table(
+                _("Referrals by kind of referrer"),
+                [_("Kind"), _("Referrals")],
+                self.partition(
+                    "kind", uptake.by_organisation_kind, lambda k: _label(KIND_LABELS, k)
+                )[0],
+                sheet_name=_("By kind of referrer"),
+            ),
+            Table(
+                _("Reasons for referral (a referral can have several)"),
+                [_("Reason"), _("Referrals")],
+                [
+                    [
+                        _label(REASON_LABELS, reason.value),
+                        self.count(uptake.by_reason.get(reason.value, 0), "reason", reason.value),
+                    ]
+                    for reason in Reason
+                ],
+                sheet_name=_("Reasons for referral"),
+            ),
+        ]
+
+    def wait_rows(self) -> dict[str, list]:
+        """Per stage: its label, the referrals per band, and the referrals that got that far."""
+        rows = {}
+        for stage, label in WAIT_STAGES:
+            days_waited = self.uptake.wait_days.get(stage, {})
+            bands = [
+                self.count(n, "wait", stage, band) for band, n in enumerate(wait_bands(days_waited))
+            ]
+            rows[stage] = [str(label), *bands, self.count(sum(days_waited.values()), "wait", stage)]
+        return rows
+
+    def funnel_tables(self, funnel: dict[str, Shown], waits) -> list[Table]:
+        uptake = self.uptake
+        dropout_counts = {
+            reason.value: uptake.dropout_reasons.get(reason.value, 0) for reason in DropoutReason
+        }
+        header = [_("From referral to"), *(str(label) for _, label in WAIT_BANDS), _("Referrals")]
+        wait_rows = [list(row) for row in waits.values()]
+        if not self.protected:
+            header += [_("Median"), _("90th percentile")]
+            for row, wait in zip(
+                wait_rows,
+                (uptake.wait_to_offer, uptake.wait_to_acceptance, uptake.wait_to_first_session),
+                strict=True,
+            ):
+                row += [_days(wait.median), _days(wait.p90)]
+        return [
+            Table(
+                _("From referral to result"),
+                [_("Stage"), _("Referrals")],
+                [[str(FUNNEL_LABELS[stage]), funnel[stage]] for stage in FUNNEL],
+            ),
+            Table(
+                _("Reasons for dropping out"),
+                [_("Reason"), _("Trajectories")],
+                self.partition(
+                    "dropout", dropout_counts, lambda k: _label(DROPOUT_REASON_LABELS, k)
+                )[0],
+            ),
+            Table(_("Waiting times"), header, wait_rows),
+        ]
+
+    def outcome_tables(self) -> list[Table]:
+        rows = []
+        for outcome in self.uptake.outcomes:
+            direction = _("higher is better") if outcome.higher_is_better else _("lower is better")
+            pairs = self.count(outcome.pairs, "pairs", outcome.instrument)
+            improved = self.count(outcome.improved, "improved", outcome.instrument)
+            row: list[object] = [f"{outcome.name} ({direction})", pairs]
+            if not self.protected:
+                change = outcome.mean_change
+                row.append(
+                    Figure(
+                        round(change, 2),
+                        format_decimal(round(change, 2), format="+#,##0.0#;-#,##0.0#"),
+                        CHANGE_FORMAT,
+                    )
+                    if change is not None
+                    else "–"
+                )
+            row += [improved, _percent(improved, pairs)]
+            rows.append(row)
+        header = [_("Questionnaire"), _("Participants")]
+        if not self.protected:
+            header.append(_("Mean change"))
+        header += [_("Improved clearly"), _("Share improved clearly")]
+        tables = [Table(_("Outcomes from intake to end"), header, rows, sheet_name=_("Outcomes"))]
+        for outcome in self.uptake.outcomes:
+            if outcome.instrument != "k10":
+                continue
+            bands = list(BAND_LABELS)
+            before_rows, before, before_total = self.partition(
+                "k10_intake", {b: outcome.bands_before.get(b, 0) for b in bands}, str
+            )
+            after_rows, after, after_total = self.partition(
+                "k10_end", {b: outcome.bands_after.get(b, 0) for b in bands}, str
+            )
+            band_rows: list[list[object]] = [
+                [str(BAND_LABELS[b]), before[b], after[b]] for b in bands
+            ]
+            band_rows.append([_("Total"), before_total, after_total])
+            tables.append(
+                Table(
+                    _("K10 distress bands before and after"),
+                    [_("Band"), _("At intake"), _("At the end")],
+                    band_rows,
+                    sheet_name=_("K10 before and after"),
+                )
+            )
+        return tables
+
+    def costs_table(self, funnel: dict[str, Shown], delivered: Shown) -> Table:
+        cost = self.cost(delivered)
+
+        def per(stage: str) -> Figure | str:
+            count = funnel[stage].value
+            return _amount(round(cost / count)) if cost is not None and count else "–"
+
+        return Table(
+            _("Costs"),
+            [_("Item"), _("Amount")],
+            [
+                [_("Sessions delivered (present)"), delivered],
+                [_("Tariff per session"), _amount(self.uptake.tariff_cents)],
+                [_("Cost of sessions delivered"), _amount(cost) if cost is not None else "–"],
+                [_("Cost per started trajectory"), per("started")],
+                [_("Cost per completed trajectory"), per("completed")],
+                [
+                    _("Budget (funded places x sessions x tariff)"),
+                    _amount(self.uptake.budget_cents),
+                ],
+            ],
+        )
 
 
-def _costs_table(uptake: Uptake, delivered: Shown) -> Table:
-    delivered_shown = not delivered.withheld
-    started, completed = uptake.funnel.get("started", 0), uptake.funnel.get("completed", 0)
-    return Table(
-        _("Costs"),
-        [_("Item"), _("Amount")],
-        [
-            [_("Sessions delivered (present)"), delivered],
-            [_("Tariff per session"), _amount(uptake.tariff_cents)],
-            [
-                _("Cost of sessions delivered"),
-                _amount(uptake.cost_cents) if delivered_shown else delivered,
-            ],
-            [
-                _("Cost per started trajectory"),
-                _amount(uptake.cost_per("started"))
-                if delivered_shown and not is_small(started)
-                else "–",
-            ],
-            [
-                _("Cost per completed trajectory"),
-                _amount(uptake.cost_per("completed"))
-                if delivered_shown and not is_small(completed)
-                else "–",
-            ],
-            [_("Budget (funded places x sessions x tariff)"), _amount(uptake.budget_cents)],
-        ],
+def rounding_of(uptake: Uptake):
+    """The rounding of this programme's figures for this period, with what the period holds."""
+    from flask import current_app
+
+    return rounding_for(
+        current_app.config["SECRET_KEY"],
+        uptake.programme_id,
+        uptake.start.isoformat(),
+        uptake.end.isoformat(),
+        uptake.fingerprint,
     )
 
 
+def protected(uptake: Uptake) -> DashboardView:
+    """The figures as officers, the downloads and the funder report show them."""
+    return build(uptake, rounding_of(uptake))
+
+
+def build(uptake: Uptake, rounding=EXACT) -> DashboardView:
+    """The figures of `uptake`, in sections, for the page, the exports and the PDF: exact, or
+    through `rounding` (services.uptake.disclosure.Rounded)."""
+    return _Builder(uptake, rounding).view()
+
+
+MAX_AREAS = 120  # postcode areas in the table and on the map; more are grouped by PC3 or PC2
 MONTHS_IN_ONE_CHART = 24  # a chart of more rows no longer fits on a page of the report
 
 
 def _month_charts(months: dict[str, Shown]) -> list[Chart]:
     """The month chart, or for a period of more than two years one chart per calendar year.
-    The same protected parts as the month table: a withheld month gets no bar, only its text
-    (a chart of one year shows no total, so it gives nothing more away)."""
+    The same shown parts as the month table: a withheld month gets no bar, only its text."""
     if len(months) <= MONTHS_IN_ONE_CHART:
         return [_month_chart(_("Referrals received by month"), months)]
     years: dict[str, dict[str, Shown]] = {}
@@ -425,7 +748,7 @@ def _month_chart(title: str, months: dict[str, Shown]) -> Chart:
     )
 
 
-def _funnel_chart(uptake: Uptake, funnel: dict[str, Shown]) -> Chart:
+def _funnel_chart(funnel: dict[str, Shown]) -> Chart:
     return Chart(
         _("From referral to result"),
         bar_chart(
