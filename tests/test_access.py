@@ -119,6 +119,7 @@ ACCESS: dict[str, frozenset[Role] | str] = {
     "intake.closing_letter": frozenset({Role.REFERRER}),
     "intake.progress_pdf": frozenset({Role.REFERRER}),
     "trajectories.questionnaire": frozenset({Role.THERAPIST}),
+    "trajectories.follow_up_sport": frozenset({Role.THERAPIST}),
 }
 
 

@@ -70,6 +70,8 @@ class Programme(TimestampMixin, Base):
     # as soon as a referral comes in.
     offer_deadline_days: Mapped[int] = mapped_column(default=5, server_default="5")
     auto_offer: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The follow-up questionnaire this many months after closing; None: no follow-up.
+    follow_up_months: Mapped[int | None]
 
     funder: Mapped[Organisation] = relationship()
     referrer_organisations: Mapped[list[Organisation]] = relationship(

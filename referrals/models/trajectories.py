@@ -49,11 +49,17 @@ class Attendance(enum.StrEnum):
 
 
 class Moment(enum.StrEnum):
-    """When an outcome questionnaire is taken."""
+    """When an outcome questionnaire is taken: during the trajectory, or at the follow-up a set
+    time after closing (Programme.follow_up_months; the value fits the column's 6 letters)."""
 
     INTAKE = "intake"
     MIDWAY = "midway"
     END = "end"
+    FOLLOW_UP = "follow"
+
+
+# Where a participant runs at the follow-up: one of RegularSport's places, or nowhere.
+NO_SPORT = "none"
 
 
 def _programme_of(parent) -> int:
@@ -148,6 +154,8 @@ class Trajectory(TimestampMixin, Base):
         enum_column_type(RegularSport, "regular_sport")
     )
     closing_note: Mapped[str | None] = mapped_column(sa.Text)
+    # At the follow-up: a RegularSport value or NO_SPORT, None while not asked.
+    sport_at_follow_up: Mapped[str | None] = mapped_column(sa.String(12))
 
     referral: Mapped[Referral] = relationship(foreign_keys=[referral_id])
     therapist: Mapped[Therapist] = relationship()

@@ -176,6 +176,22 @@ class ProgrammeForm(Form):
     auto_offer = BooleanField(
         _l("Offer new referrals automatically to the best-matching therapist")
     )
+    follow_up_months = SelectField(
+        _l("Follow-up questionnaire after closing"),
+        choices=[
+            SelectChoice("", _l("No follow-up")),
+            SelectChoice("3", _l("3 months after closing")),
+            SelectChoice("6", _l("6 months after closing")),
+            SelectChoice("12", _l("12 months after closing")),
+        ],
+        coerce=optional_int,
+        validators=[Optional()],
+        invalid_choice_message=_l("Choose a follow-up from the list."),
+        description=_l(
+            "The programme's questionnaires once more, some months after the trajectory: does"
+            " the effect last?"
+        ),
+    )
     questionnaires = CheckboxListField(
         _l("Outcome questionnaires"),
         choices=[SelectChoice(q.value, label) for q, label in QUESTIONNAIRE_LABELS.items()],

@@ -89,6 +89,7 @@ def _form_data(programme: Programme) -> dict:
         "questionnaires": list(programme.questionnaires),
         "offer_deadline_days": programme.offer_deadline_days,
         "auto_offer": programme.auto_offer,
+        "follow_up_months": programme.follow_up_months,
     }
 
 
@@ -110,6 +111,7 @@ def _details(form: ProgrammeForm) -> ProgrammeDetails:
         questionnaires=form.questionnaires.data,
         offer_deadline_days=form.offer_deadline_days.data,
         auto_offer=bool(form.auto_offer.data),
+        follow_up_months=form.follow_up_months.data,
     )
 
 

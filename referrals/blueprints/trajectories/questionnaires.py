@@ -10,13 +10,14 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from wtforms import RadioField, SelectChoice
+from wtforms import RadioField, SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
-from referrals.blueprints.common import DateField, Form, drop_changes
+from referrals.blueprints.common import DateField, Form, drop_changes, refuse
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
-from referrals.models import Moment, QuestionnaireResponse, local_today
+from referrals.labels import REGULAR_SPORT_LABELS
+from referrals.models import NO_SPORT, Moment, QuestionnaireResponse, local_today
 from referrals.permissions import Role, roles_required
 from referrals.services import ServiceError
 from referrals.services.trajectories import outcomes, pages
@@ -80,14 +81,6 @@ def _load_or_404(trajectory_id: int, moment: str, instrument_key: str):
     return trajectory, Moment(moment), described[instrument_key]
 
 
-def _refusal(trajectory) -> str | None:
-    if trajectory.plan is None:
-        return _("Record the intake first; then the questionnaires can be entered.")
-    if trajectory.is_closed:
-        return _("This trajectory is closed: questionnaires can no longer change.")
-    return None
-
-
 @bp.route(
     "/trajectories/<int:trajectory_id>/questionnaires/<moment>/<instrument>",
     methods=["GET", "POST"],
@@ -97,7 +90,7 @@ def questionnaire(trajectory_id: int, moment: str, instrument: str):
     """Enter or correct one questionnaire at one moment, item by item."""
     trajectory, moment, instrument = _load_or_404(trajectory_id, moment, instrument)
     back = url_for("trajectories.trajectory", trajectory_id=trajectory.id)
-    if refusal := _refusal(trajectory):
+    if refusal := outcomes.entry_refusal(trajectory, moment):
         flash(refusal, "error")
         return redirect(back)
     existing = outcomes.find_response(trajectory, instrument.key, moment)
@@ -137,3 +130,38 @@ def questionnaire(trajectory_id: int, moment: str, instrument: str):
         missing_rule=outcomes.missing_item_rule(instrument),
         correcting=existing is not None,
     )
+
+
+SPORT_CHOICES = [
+    SelectChoice("", _l("Choose")),
+    *(SelectChoice(sport.value, label) for sport, label in REGULAR_SPORT_LABELS.items()),
+    SelectChoice(NO_SPORT, _l("Not regularly")),
+]
+
+
+class FollowUpSportForm(Form):
+    sport = SelectField(
+        _l("Where the participant runs now, at the follow-up"),
+        choices=SPORT_CHOICES,
+        validators=[InputRequired(_l("Choose where the participant runs now."))],
+        validate_choice=False,
+    )
+
+
+@bp.post("/trajectories/<int:trajectory_id>/follow-up-sport")
+@roles_required(Role.THERAPIST)
+def follow_up_sport(trajectory_id: int):
+    """Regular sport at the follow-up, asked with the follow-up questionnaire."""
+    trajectory = get_trajectory_or_404(trajectory_id)
+    back = url_for("trajectories.trajectory", trajectory_id=trajectory.id, _anchor="follow-up")
+    form = FollowUpSportForm()
+    if not form.validate_on_submit():
+        flash(_("Choose where the participant runs now."), "error")
+        return redirect(back)
+    try:
+        outcomes.record_follow_up_sport(trajectory, form.sport.data, actor=current_user)
+    except ServiceError as error:
+        refuse(error)
+    else:
+        flash(_("Saved: regular sport at the follow-up."), "success")
+    return redirect(back)

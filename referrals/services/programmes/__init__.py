@@ -74,6 +74,10 @@ class ProgrammeDetails:
     therapists: list[Therapist] = field(default_factory=list)
     offer_deadline_days: int = 5
     auto_offer: bool = False
+    follow_up_months: int | None = None
+
+
+FOLLOW_UP_MONTHS = (None, 3, 6, 12)
 
 
 def _check(details: ProgrammeDetails) -> list[tuple[int, int]]:
@@ -89,6 +93,8 @@ def _check(details: ProgrammeDetails) -> list[tuple[int, int]]:
     for user in details.coordinators:
         if user.role is not Role.COORDINATOR:
             raise ServiceError(_("%(name)s is not a coordinator.", name=user.name), "coordinators")
+    if details.follow_up_months not in FOLLOW_UP_MONTHS:
+        raise ServiceError(_("Choose a follow-up from the list."), "follow_up_months")
     known = {q.value for q in Questionnaire}
     if not set(details.questionnaires) <= known:
         raise ServiceError(_("Unknown questionnaire."), "questionnaires")
@@ -110,6 +116,7 @@ def _apply(programme: Programme, details: ProgrammeDetails, areas: list[tuple[in
     programme.tariff_cents = details.tariff_cents
     programme.offer_deadline_days = details.offer_deadline_days
     programme.auto_offer = details.auto_offer
+    programme.follow_up_months = details.follow_up_months
     programme.questionnaires = sorted(set(details.questionnaires))
     programme.postcode_areas = [PostcodeArea(pc4_from=low, pc4_to=high) for low, high in areas]
 

@@ -7,6 +7,7 @@ summarises them for the trajectory page and the closing letter.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -19,9 +20,12 @@ from flask_babel import lazy_gettext as _l
 from referrals import audit
 from referrals.extensions import db
 from referrals.models import (
+    LOCAL_ZONE,
+    NO_SPORT,
     AuditAction,
     Moment,
     QuestionnaireResponse,
+    RegularSport,
     Trajectory,
     User,
     local_today,
@@ -40,7 +44,9 @@ MOMENT_LABELS = {
     Moment.INTAKE: _l("Intake"),
     Moment.MIDWAY: _l("Midway"),
     Moment.END: _l("End"),
+    Moment.FOLLOW_UP: _l("Follow-up"),
 }
+DURING = (Moment.INTAKE, Moment.MIDWAY, Moment.END)  # while the trajectory runs
 # Interpretations by (instrument, band or category key); an unknown key is shown as it is.
 CATEGORY_LABELS = {
     ("k10", "low"): _l("Low risk of anxiety or depression"),
@@ -88,9 +94,49 @@ def find_response(
     ).one_or_none()
 
 
-def _check_entry_allowed(trajectory: Trajectory, instrument_key: str) -> Instrument:
+def moments_of(trajectory: Trajectory) -> tuple[Moment, ...]:
+    """The moments of the trajectory's programme: intake, midway, end, and the follow-up where
+    the programme asks for one."""
+    if trajectory.referral.programme.follow_up_months:
+        return (*DURING, Moment.FOLLOW_UP)
+    return DURING
+
+
+def follow_up_due_on(trajectory: Trajectory) -> date | None:
+    """The day the follow-up questionnaire is due: the programme's months after the (Dutch)
+    day of closing; None while open or without a follow-up."""
+    months = trajectory.referral.programme.follow_up_months
+    if not months or trajectory.closed_at is None:
+        return None
+    closed = trajectory.closed_at.astimezone(LOCAL_ZONE).date()
+    index = closed.year * 12 + closed.month - 1 + months
+    year, month = divmod(index, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(closed.day, last_day))
+
+
+def entry_refusal(trajectory: Trajectory, moment: Moment) -> str | None:
+    """Why this moment's questionnaires cannot be entered now, or None: during the trajectory
+    the intake, midway and end; after closing only the follow-up, where the programme asks
+    for one."""
+    if moment is Moment.FOLLOW_UP:
+        if Moment.FOLLOW_UP not in moments_of(trajectory):
+            return _("This programme asks for no follow-up questionnaire.")
+        if not trajectory.is_closed:
+            return _("The follow-up questionnaire is for after the trajectory is closed.")
+        return None
     if trajectory.is_closed:
-        raise ServiceError(_("This trajectory is closed: questionnaires can no longer change."))
+        return _("This trajectory is closed: questionnaires can no longer change.")
+    if trajectory.plan is None or trajectory.intake_on is None:
+        return _("Record the intake first; then the questionnaires can be entered.")
+    return None
+
+
+def _check_entry_allowed(
+    trajectory: Trajectory, instrument_key: str, moment: Moment = Moment.END
+) -> Instrument:
+    if refusal := entry_refusal(trajectory, moment):
+        raise ServiceError(refusal)
     if trajectory.plan is None or trajectory.intake_on is None:
         raise ServiceError(_("Record the intake first; then the questionnaires can be entered."))
     if instrument_key not in {i.key for i in programme_instruments(trajectory)}:
@@ -143,15 +189,20 @@ def record_response(
     fields (taken_on, item_<n>; None for the form) to a message, all at once. Writes the audit
     row; the caller commits.
     """
-    instrument = _check_entry_allowed(trajectory, instrument_key)
     try:
         moment = Moment(moment)
     except ValueError:
         raise ServiceError(_("Unknown moment."), "moment") from None
+    instrument = _check_entry_allowed(trajectory, instrument_key, moment)
     errors: dict[str | None, str] = {}
+    closed_on = trajectory.closed_at.astimezone(LOCAL_ZONE).date() if trajectory.closed_at else None
     if taken_on > local_today():
         errors["taken_on"] = _("The date lies in the future.")
-    elif taken_on < trajectory.intake_on:
+    elif moment is Moment.FOLLOW_UP and closed_on and taken_on < closed_on:
+        errors["taken_on"] = _(
+            "The date lies before the closing (%(date)s).", date=format_date(closed_on)
+        )
+    elif trajectory.intake_on and taken_on < trajectory.intake_on:
         errors["taken_on"] = _(
             "The date lies before the intake (%(date)s).", date=format_date(trajectory.intake_on)
         )
@@ -236,6 +287,11 @@ class InstrumentOutcome:
 class OutcomeSummary:
     instruments: tuple[InstrumentOutcome, ...]
     can_change: bool  # False once the trajectory is closed
+    follow_up_open: bool = False  # closed, and the programme asks for a follow-up
+    follow_up_due_on: date | None = None
+
+    def may_enter(self, moment: Moment) -> bool:
+        return self.follow_up_open if moment is Moment.FOLLOW_UP else self.can_change
 
 
 def _result(response: QuestionnaireResponse) -> MomentResult:
@@ -260,7 +316,9 @@ def direction_of(instrument: Instrument, change: float | None) -> str | None:
 
 
 def _instrument_outcome(
-    instrument: Instrument, responses: dict[Moment, QuestionnaireResponse]
+    instrument: Instrument,
+    responses: dict[Moment, QuestionnaireResponse],
+    moments: tuple[Moment, ...] = DURING,
 ) -> InstrumentOutcome:
     results = {moment: _result(r) for moment, r in responses.items()}
     baseline = results.get(Moment.INTAKE)
@@ -273,13 +331,13 @@ def _instrument_outcome(
         key=instrument.key,
         name=instrument.name,
         higher_is_better=instrument.higher_is_better,
-        rows=tuple(MomentRow(m, str(MOMENT_LABELS[m]), results.get(m)) for m in Moment),
+        rows=tuple(MomentRow(m, str(MOMENT_LABELS[m]), results.get(m)) for m in moments),
         baseline=baseline,
         latest=latest,
         change=change,
         direction=direction,
         direction_label=str(DIRECTION_LABELS[direction]) if direction else None,
-        to_do=tuple(m for m in Moment if m not in results),
+        to_do=tuple(m for m in moments if m not in results),
     )
 
 
@@ -301,12 +359,15 @@ def outcome_summary(trajectory: Trajectory) -> OutcomeSummary | None:
     if trajectory.plan is None:
         return None
     responses = _responses(trajectory)
+    moments = moments_of(trajectory)
     return OutcomeSummary(
         instruments=tuple(
-            _instrument_outcome(instrument, responses.get(instrument.key, {}))
+            _instrument_outcome(instrument, responses.get(instrument.key, {}), moments)
             for instrument in programme_instruments(trajectory)
         ),
         can_change=not trajectory.is_closed,
+        follow_up_open=trajectory.is_closed and Moment.FOLLOW_UP in moments,
+        follow_up_due_on=follow_up_due_on(trajectory),
     )
 
 
@@ -409,3 +470,26 @@ def missing_item_rule(instrument: Instrument) -> list[str]:
     if instrument.categories:
         rule.append(_("The category is decided only when every question is answered."))
     return rule
+
+
+# --- Regular sport at the follow-up ----------------------------------------------------------
+
+
+def record_follow_up_sport(trajectory: Trajectory, where: str, *, actor: User) -> Trajectory:
+    """Where the participant runs at the follow-up: a RegularSport value, or NO_SPORT. Only
+    after closing, where the programme asks for a follow-up. Writes the audit row; the caller
+    commits."""
+    if refusal := entry_refusal(trajectory, Moment.FOLLOW_UP):
+        raise ServiceError(refusal)
+    if where not in {*(s.value for s in RegularSport), NO_SPORT}:
+        raise ServiceError(_("Choose where the participant runs now."), "sport")
+    trajectory.sport_at_follow_up = where
+    db.session.flush()
+    audit.record(
+        AuditAction.UPDATE,
+        actor=actor,
+        obj=trajectory,
+        participant_id=trajectory.referral.participant_id,
+        detail="sport at the follow-up",
+    )
+    return trajectory

@@ -36,6 +36,7 @@ from referrals.models import (
     Therapist,
     programme_therapists,
 )
+from referrals.models import base as clock
 from referrals.services.trajectories.questionnaires import get_instrument
 from referrals.services.uptake import figures, reach
 from referrals.services.uptake.figures import RELEVANT_CHANGE, months_of
@@ -100,6 +101,13 @@ class Uptake:
     capacity_in_use: int = 0
     capacity: int = 0
     outcomes: list[InstrumentOutcome] = field(default_factory=list)
+    # The follow-up: intake to follow-up per instrument, the trajectories closed long enough
+    # ago to be due for it (follow_up_due), and regular sport at closing and at the follow-up.
+    follow_up_months: int | None = None
+    follow_up_outcomes: list[InstrumentOutcome] = field(default_factory=list)
+    follow_up_due: int = 0
+    sport_at_closing: dict[str, int] = field(default_factory=dict)
+    sport_at_follow_up: dict[str, int] = field(default_factory=dict)
     tariff_cents: int = 0
     budget_cents: int = 0
     by_age: dict[str, int] = field(default_factory=dict)  # "30-49" -> referrals
@@ -168,7 +176,8 @@ def programme_uptake(programme: Programme, start: date, end: date, *, live: bool
     _cohort(uptake, tally)
     _activity(uptake, tally)
     _capacity(uptake, programme)
-    _outcomes(uptake, programme, tally)
+    uptake.outcomes = _outcomes(programme, tally, "outcome", "improved")
+    _follow_up(uptake, programme, tally)
     return uptake
 
 
@@ -252,8 +261,12 @@ def _capacity(uptake: Uptake, programme: Programme) -> None:
     uptake.capacity_in_use, uptake.capacity = int(in_use), int(capacity)
 
 
-def _outcomes(uptake: Uptake, programme: Programme, tally: figures.Tally) -> None:
-    pairs_by_key = tally.of("outcome")
+def _outcomes(
+    programme: Programme, tally: figures.Tally, figure: str, improved_figure: str
+) -> list[InstrumentOutcome]:
+    """Per questionnaire of the programme: the pairs of an intake and a later score."""
+    pairs_by_key = tally.of(figure)
+    found = []
     for key in programme.questionnaires:
         instrument = get_instrument(key)
         before, after, pairs, change = Counter(), Counter(), 0, 0.0
@@ -267,16 +280,35 @@ def _outcomes(uptake: Uptake, programme: Programme, tally: figures.Tally) -> Non
                 before[band_before] += count
             if band_after:
                 after[band_after] += count
-        improved = tally.count("improved", key) if RELEVANT_CHANGE.get(key, 0.0) > 0 else 0
-        uptake.outcomes.append(
+        relevant = RELEVANT_CHANGE.get(key, 0.0) > 0
+        found.append(
             InstrumentOutcome(
                 instrument=key,
                 name=instrument.name,
                 higher_is_better=instrument.higher_is_better,
                 pairs=pairs,
                 mean_change=change / pairs if pairs else None,
-                improved=improved,
+                improved=tally.count(improved_figure, key) if relevant else 0,
                 bands_before=dict(before),
                 bands_after=dict(after),
             )
         )
+    return found
+
+
+def _follow_up(uptake: Uptake, programme: Programme, tally: figures.Tally) -> None:
+    """The follow-up figures: due are the cohort's trajectories closed in a month that ended
+    at least the programme's follow-up months before today (whole months, as the summary
+    counts them)."""
+    uptake.follow_up_months = programme.follow_up_months
+    uptake.sport_at_closing = {k: c[0] for k, c in sorted(tally.of("sport_closing").items())}
+    uptake.sport_at_follow_up = {k: c[0] for k, c in sorted(tally.of("sport_follow_up").items())}
+    if not programme.follow_up_months:
+        return
+    uptake.follow_up_outcomes = _outcomes(programme, tally, "follow_outcome", "follow_improved")
+    today = clock.local_today()
+    latest = today.year * 12 + today.month - 1 - programme.follow_up_months - 1
+    last_due = f"{latest // 12:04d}-{latest % 12 + 1:02d}"  # the last month now due
+    uptake.follow_up_due = sum(
+        cell[0] for month, cell in tally.of("cohort_closed").items() if month <= last_due
+    )

@@ -16,6 +16,11 @@ A Tally maps (figure, key) to [count, total]:
     ("age", "30-49")                ... by the participant's age band on the day of submission
     ("pc4", "2201")                 ... by the participant's PC4 area
     ("intake_band", "k10|high")     ... with an intake score, by instrument and band
+    ("follow_outcome", "k10|high|low")  pairs of intake and follow-up score by band (total:
+                                    the sum of change), ("follow_improved", "k10") as above
+    ("cohort_closed", "2026-12")    trajectories of the cohort closed in that Dutch month
+    ("sport_closing", "running_club")  closed to regular sport, by where
+    ("sport_follow_up", "none")     regular sport at the follow-up, by where or "none"
     ("attendance", status)          attendances logged, by the session's date
     ("started", ""), ("closed", "") trajectories started and closed (for "active at the end")
     ("first_day", ""), ("last_day", "")  the earliest and latest date of any of the above, as
@@ -159,6 +164,7 @@ def live_tally(programme, ranges: Ranges) -> Tally:
     instants = [utc_bounds(start, end) for start, end in ranges]
     _cohort(tally, days, programme.id, instants)
     _outcomes(tally, programme.id, instants)
+    _outcomes(tally, programme.id, instants, Moment.FOLLOW_UP, "follow_outcome", "follow_improved")
     _intake_bands(tally, programme.id, instants)
     _activity(tally, days, programme.id, ranges)
     _trajectory_counts(tally, days, programme.id, instants)
@@ -195,6 +201,9 @@ def _cohort(tally: Tally, days: list[date], programme_id: int, instants) -> None
             Trajectory.first_session_on,
             Participant.date_of_birth,
             Participant.postcode,
+            Trajectory.closed_at,
+            sa.type_coerce(Trajectory.regular_sport, sa.String),
+            Trajectory.sport_at_follow_up,
         )
         .join(Participant, Participant.id == Referral.participant_id)
         .outerjoin(Trajectory, Trajectory.referral_id == Referral.id)
@@ -212,6 +221,9 @@ def _cohort(tally: Tally, days: list[date], programme_id: int, instants) -> None
         session,
         born,
         postcode,
+        closed,
+        sport,
+        sport_later,
     ) in rows:
         day = dutch_date(submitted)
         days.append(day)
@@ -219,6 +231,12 @@ def _cohort(tally: Tally, days: list[date], programme_id: int, instants) -> None
         tally.add("cohort", total=referral_key(referral_id))
         tally.add("age", age_band(born, day))
         tally.add("pc4", (postcode or "")[:4])
+        if closed is not None:
+            tally.add("cohort_closed", month_key(dutch_date(closed)))
+            if outcome == Outcome.REGULAR_SPORT.value and sport:
+                tally.add("sport_closing", sport)
+        if sport_later:
+            tally.add("sport_follow_up", sport_later)
         tally.add("organisation", str(organisation_id))
         for reason in set(reasons or []):
             tally.add("reason", reason)
@@ -237,7 +255,15 @@ def _cohort(tally: Tally, days: list[date], programme_id: int, instants) -> None
                 tally.add("dropout", dropout)
 
 
-def _outcomes(tally: Tally, programme_id: int, instants) -> None:
+def _outcomes(
+    tally: Tally,
+    programme_id: int,
+    instants,
+    moment: Moment = Moment.END,
+    figure: str = "outcome",
+    improved_figure: str = "improved",
+) -> None:
+    """Pairs of an intake and a later score (the end, or the follow-up) of the cohort."""
     intake = sa.orm.aliased(QuestionnaireResponse)
     end = sa.orm.aliased(QuestionnaireResponse)
     change = end.score - intake.score
@@ -271,7 +297,7 @@ def _outcomes(tally: Tally, programme_id: int, instants) -> None:
             sa.and_(
                 end.trajectory_id == intake.trajectory_id,
                 end.instrument == intake.instrument,
-                end.moment == Moment.END,
+                end.moment == moment,
                 end.score.is_not(None),
             ),
         )
@@ -287,11 +313,9 @@ def _outcomes(tally: Tally, programme_id: int, instants) -> None:
         .group_by(intake.instrument, intake.category, end.category)
     ).all()
     for instrument, before, after_, pairs, change_sum, improved_sum in rows:
-        tally.add(
-            "outcome", f"{instrument}|{before or ''}|{after_ or ''}", pairs, float(change_sum)
-        )
+        tally.add(figure, f"{instrument}|{before or ''}|{after_ or ''}", pairs, float(change_sum))
         if improved_sum:
-            tally.add("improved", instrument, int(improved_sum))
+            tally.add(improved_figure, instrument, int(improved_sum))
 
 
 def _intake_bands(tally: Tally, programme_id: int, instants) -> None:

@@ -16,8 +16,8 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from referrals.charts import bar_chart, dot_map
-from referrals.labels import DROPOUT_REASON_LABELS, REASON_LABELS
-from referrals.models import Attendance, DropoutReason, OrganisationKind, Reason
+from referrals.labels import DROPOUT_REASON_LABELS, REASON_LABELS, REGULAR_SPORT_LABELS
+from referrals.models import NO_SPORT, Attendance, DropoutReason, OrganisationKind, Reason
 from referrals.services.uptake import FUNNEL, Uptake
 from referrals.services.uptake.disclosure import EXACT, Shown, rounding_for, share
 from referrals.services.uptake.exports import MONTH_FORMAT, Figure, Table
@@ -138,11 +138,15 @@ class Chart:
 
 @dataclass
 class Section:
-    """A part of the report under its own heading: its charts, then its tables."""
+    """A part of the report under its own heading: its charts, then its tables; `note` is a
+    line of text where there is nothing to count, `new_page` starts it on a page of its own in
+    the report."""
 
     title: str
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    note: str = ""
+    new_page: bool = False
 
 
 @dataclass
@@ -288,8 +292,133 @@ class _Builder:
             ),
             self.reach_section(funnel["referred"]),
             Section(_("Outcomes"), tables=self.outcome_tables()),
+            self.follow_up_section(),
         ]
         return view
+
+    def outcome_rows(self, found, name: str) -> list[list[object]]:
+        """Per questionnaire: participants measured, the mean change (exact only), improved
+        clearly and its share."""
+        rows = []
+        for outcome in found:
+            direction = _("higher is better") if outcome.higher_is_better else _("lower is better")
+            pairs = self.count(outcome.pairs, f"{name}_pairs", outcome.instrument)
+            improved = self.count(outcome.improved, f"{name}_improved", outcome.instrument)
+            row: list[object] = [f"{outcome.name} ({direction})", pairs]
+            if not self.protected:
+                change = outcome.mean_change
+                row.append(
+                    Figure(
+                        round(change, 2),
+                        format_decimal(round(change, 2), format="+#,##0.0#;-#,##0.0#"),
+                        CHANGE_FORMAT,
+                    )
+                    if change is not None
+                    else "–"
+                )
+            row += [improved, _percent(improved, pairs)]
+            rows.append(row)
+        return rows
+
+    def outcome_header(self) -> list[str]:
+        header = [_("Questionnaire"), _("Participants")]
+        if not self.protected:
+            header.append(_("Mean change"))
+        return [*header, _("Improved clearly"), _("Share improved clearly")]
+
+    def follow_up_section(self) -> Section:
+        """Does it last: intake to follow-up, who was measured and who was lost, and regular
+        sport at closing and at the follow-up."""
+        uptake = self.uptake
+        title = _("Lasting effect")
+        sport_rows = []
+        closed_total = sum(uptake.sport_at_closing.values())
+        for sport, label in (*REGULAR_SPORT_LABELS.items(), (NO_SPORT, _l("Not regularly"))):
+            at_closing = uptake.sport_at_closing.get(str(sport), 0) if sport != NO_SPORT else None
+            sport_rows.append(
+                [
+                    str(label),
+                    self.count(at_closing, "sport_closing", sport)
+                    if at_closing is not None
+                    else "–",
+                    self.count(
+                        uptake.sport_at_follow_up.get(str(sport), 0), "sport_follow_up", sport
+                    ),
+                ]
+            )
+        sport_table = Table(
+            _("Regular sport after the trajectory"),
+            [_("Runs regularly at"), _("At closing"), _("At the follow-up")],
+            sport_rows,
+            sheet_name=_("Regular sport"),
+        )
+        if not uptake.follow_up_months:
+            return Section(
+                title,
+                tables=[sport_table] if closed_total else [],
+                note=_("This programme asks for no follow-up questionnaire after closing."),
+                new_page=True,
+            )
+        tables = [
+            Table(
+                _("Outcomes from intake to follow-up"),
+                self.outcome_header(),
+                self.outcome_rows(uptake.follow_up_outcomes, "follow"),
+                sheet_name=_("Follow-up outcomes"),
+            )
+        ]
+        due = self.count(uptake.follow_up_due, "follow_due")
+        loss_rows: list[list[object]] = [
+            [
+                _(
+                    "Closed long enough ago for the follow-up (%(months)s months)",
+                    months=uptake.follow_up_months,
+                ),
+                due,
+            ]
+        ]
+        for outcome in uptake.follow_up_outcomes:
+            measured = self.count(outcome.pairs, "follow_pairs", outcome.instrument)
+            lost = self.count(
+                max(uptake.follow_up_due - outcome.pairs, 0), "follow_lost", outcome.instrument
+            )
+            loss_rows += [
+                [_("Measured at the follow-up (%(name)s)", name=outcome.name), measured],
+                [_("Lost to follow-up (%(name)s)", name=outcome.name), lost],
+                [_("Share lost to follow-up (%(name)s)", name=outcome.name), _percent(lost, due)],
+            ]
+        tables.append(
+            Table(
+                _("Measured and lost at the follow-up"),
+                [_("Trajectories"), _("Number")],
+                loss_rows,
+                sheet_name=_("Follow-up measured"),
+            )
+        )
+        for outcome in uptake.follow_up_outcomes:
+            if outcome.instrument != "k10":
+                continue
+            bands = list(BAND_LABELS)
+            _rows, before, before_total = self.partition(
+                "follow_k10_intake", {b: outcome.bands_before.get(b, 0) for b in bands}, str
+            )
+            _rows, after, after_total = self.partition(
+                "follow_k10", {b: outcome.bands_after.get(b, 0) for b in bands}, str
+            )
+            band_rows: list[list[object]] = [
+                [str(BAND_LABELS[b]), before[b], after[b]] for b in bands
+            ]
+            band_rows.append([_("Total"), before_total, after_total])
+            tables.append(
+                Table(
+                    _("K10 distress bands at intake and at the follow-up"),
+                    [_("Band"), _("At intake"), _("At the follow-up")],
+                    band_rows,
+                    sheet_name=_("K10 at the follow-up"),
+                )
+            )
+        tables.append(sport_table)
+        return Section(title, tables=tables, new_page=True)
 
     def reach_section(self, referred: Shown) -> Section:
         """Reach against need: the referrals against the municipality's figures, by age and
@@ -396,7 +525,7 @@ class _Builder:
                 sheet_name=_("By postcode area"),
             )
         )
-        return Section(_("Reach"), charts=[self.area_map(map_areas)], tables=tables)
+        return Section(_("Reach"), charts=[self.area_map(map_areas)], tables=tables, new_page=True)
 
     def programme_questionnaires(self) -> list[str]:
         return [outcome.instrument for outcome in self.uptake.outcomes]
@@ -621,29 +750,8 @@ class _Builder:
         ]
 
     def outcome_tables(self) -> list[Table]:
-        rows = []
-        for outcome in self.uptake.outcomes:
-            direction = _("higher is better") if outcome.higher_is_better else _("lower is better")
-            pairs = self.count(outcome.pairs, "pairs", outcome.instrument)
-            improved = self.count(outcome.improved, "improved", outcome.instrument)
-            row: list[object] = [f"{outcome.name} ({direction})", pairs]
-            if not self.protected:
-                change = outcome.mean_change
-                row.append(
-                    Figure(
-                        round(change, 2),
-                        format_decimal(round(change, 2), format="+#,##0.0#;-#,##0.0#"),
-                        CHANGE_FORMAT,
-                    )
-                    if change is not None
-                    else "–"
-                )
-            row += [improved, _percent(improved, pairs)]
-            rows.append(row)
-        header = [_("Questionnaire"), _("Participants")]
-        if not self.protected:
-            header.append(_("Mean change"))
-        header += [_("Improved clearly"), _("Share improved clearly")]
+        rows = self.outcome_rows(self.uptake.outcomes, "outcome")
+        header = self.outcome_header()
         tables = [Table(_("Outcomes from intake to end"), header, rows, sheet_name=_("Outcomes"))]
         for outcome in self.uptake.outcomes:
             if outcome.instrument != "k10":
