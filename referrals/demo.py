@@ -173,6 +173,7 @@ class DemoProgramme:
     starts_on: date
     ends_on: date | None
     therapists: tuple[str, ...] = ()  # BRTN numbers
+    follow_up_months: int | None = None
 
 
 # Demo periods follow the calendar, so the demo (and the browser tests on it) never runs out.
@@ -195,6 +196,7 @@ PROGRAMMES = [
         starts_on=date(_THIS_YEAR - 1, 1, 1),
         ends_on=date(_THIS_YEAR + 1, 12, 31),
         therapists=("102345", "104410", "105521", "106632", "107743", "108854"),
+        follow_up_months=3,
     ),
     DemoProgramme(
         # The social team's referrer account belongs to the municipality itself.
@@ -323,8 +325,36 @@ def load_demo_data() -> int:
     for spec in PROGRAMMES:
         _programme(spec, organisations, therapists)
     db.session.flush()
+    _need()
     load_demo_trajectories()
     return created
+
+
+# The need in the Noordwijk programme's area, as an officer would enter it. Example figures,
+# labelled so: not the municipality's own.
+DEMO_NEED = dict(
+    adult_residents=21_500,
+    residents_source="Voorbeeldcijfer (demo), naar CBS Kerncijfers wijken en buurten",
+    residents_year=_THIS_YEAR - 1,
+    k10_low_percent=58.0,
+    k10_moderate_percent=30.6,
+    k10_high_percent=11.4,
+    k10_source="Voorbeeldcijfer (demo), naar de GGD-gezondheidsmonitor",
+    k10_year=2022,
+    pc4_residents={2201: 6200, 2202: 5400, 2203: 3100, 2204: 2900, 2210: 2300, 2211: 1600},
+    pc4_source="Voorbeeldcijfer (demo)",
+    pc4_year=_THIS_YEAR - 1,
+)
+
+
+def _need() -> None:
+    from referrals.services.uptake.reach import NeedInput, load_need, save_need
+
+    programme = db.session.scalar(sa.select(Programme).where(Programme.name == PROGRAMMES[0].name))
+    officer = db.session.scalar(sa.select(User).where(User.email == "welzijn@noordwijk.example"))
+    if programme is None or officer is None or load_need(programme.id).adult_residents:
+        return
+    save_need(programme, NeedInput(**DEMO_NEED), actor=officer)
 
 
 def _programme(
@@ -351,5 +381,6 @@ def _programme(
             tariff_cents=spec.tariff_cents,
             questionnaires=[q.value for q in spec.questionnaires],
             therapists=[therapists[number] for number in spec.therapists],
+            follow_up_months=spec.follow_up_months,
         )
     )
