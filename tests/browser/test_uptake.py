@@ -33,8 +33,9 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
 from referrals.extensions import db
-from referrals.models import Programme, Referral, User
+from referrals.models import Pc4Area, Programme, Referral, User
 from referrals.services.referrals.intake import ParticipantDetails, ReferralDetails, submit_referral
+from referrals.services.therapists.geo import load_pc4_areas
 from referrals.services.uptake import periods, programme_report, programme_uptake, uptake_view
 from tests.browser.support import (
     LiveServer,
@@ -78,6 +79,7 @@ def setup(live_server: LiveServer) -> Setup:
     """Six referrals into the Noordwijk programme, committed in the live database."""
     with live_server.app.app_context():
         try:
+            load_pc4_areas()  # the postcode centres, as `make run` loads them: the map's dots
             programme = db.session.scalar(sa.select(Programme).where(Programme.name == PROGRAMME))
             other = db.session.scalar(sa.select(Programme).where(Programme.name == OTHER_PROGRAMME))
             for number, (email, first_name, last_name, postcode) in enumerate(REFERRALS):
@@ -320,3 +322,49 @@ def test_officer_gets_404_for_another_municipalitys_programme(
         expect(page.locator("main h1")).to_have_text(live_server.translate("Page not found"))
         expect(page.locator("main")).not_to_contain_text(OTHER_PROGRAMME)
     assert_accessible(axe, page)
+
+
+def test_officer_enters_the_need_and_sees_the_reach(
+    officer_page: Page, live_server: LiveServer, setup: Setup, axe: Axe
+):
+    """From the dashboard to the need form: a typo is explained next to its field and kept,
+    then the corrected figures show in the reach table."""
+    page = officer_page
+    page.goto(f"/uptake/{setup.programme_id}")
+    page.locator(f'main a[href="/uptake/{setup.programme_id}/need"]').click()
+    expect(page).to_have_url(re.compile(rf"/uptake/{setup.programme_id}/need$"))
+    assert_accessible(axe, page)
+    residents = page.locator("#adult_residents")
+    residents.fill("dertigduizend")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("#adult_residents-error")).to_be_visible()
+    expect(residents).to_have_value("dertigduizend")
+    expect(residents).to_have_attribute("aria-invalid", "true")
+    assert_accessible(axe, page)
+    residents.fill("30000")
+    page.locator("main form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(rf"/uptake/{setup.programme_id}$"))
+    reach = page.locator(
+        "main table.data",
+        has=page.locator(
+            "caption", has_text=live_server.translate("Reach against the need in the area")
+        ),
+    )
+    row = reach.locator(
+        "tbody tr",
+        has=page.locator("th", has_text=live_server.translate("Adult residents of the area")),
+    )
+    expect(row.locator("td").first).to_have_text("30.000")
+    # The map of the programme's postcode areas: a dot for each of its PC4 areas with a known
+    # centre (2200-2204 and 2210-2211; PO-box codes such as 2200 have none).
+    with live_server.app.app_context():
+        try:
+            known = db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Pc4Area)
+                .where(sa.or_(Pc4Area.pc4.between(2200, 2204), Pc4Area.pc4.between(2210, 2211)))
+            )
+        finally:
+            db.session.remove()
+    assert known >= 4
+    expect(page.locator('main figure.chart svg[id^="map-"] circle.area')).to_have_count(known)
