@@ -179,6 +179,7 @@ DUTCH_SHEETS = [
     "Naar postcodegebied",
     "Uitkomsten",
     "K10 voor en na",
+    "Geregeld sporten",
 ]
 
 

@@ -154,6 +154,7 @@ def test_the_trajectory_page_offers_only_the_follow_up_once_closed(client, login
 def test_regular_sport_at_the_follow_up_is_saved_audited_and_checked(db, client, login_as, closed):
     login_as(user=closed.therapist_user)
     url = f"/trajectories/{closed.trajectory.id}/follow-up-sport"
+    assert client.get(url).status_code == 200
     assert client.post(url, data={"sport": "start_to_run"}).status_code == 302
     db.session.refresh(closed.trajectory)
     assert closed.trajectory.sport_at_follow_up == "start_to_run"
@@ -162,9 +163,16 @@ def test_regular_sport_at_the_follow_up_is_saved_audited_and_checked(db, client,
     ).one()
     assert row.action is AuditAction.UPDATE
     assert row.participant_id == closed.trajectory.referral.participant_id
-    client.post(url, data={"sport": "cycling"})
+    page = client.get(f"/trajectories/{closed.trajectory.id}").get_data(as_text=True)
+    assert "Een Start to Run-groep" in page.split('id="follow-up"')[1][:400]
+    # A choice that is not in the list: the message next to the field, nothing saved.
+    response = client.post(url, data={"sport": "cycling"})
+    assert response.status_code == 200
+    assert 'id="sport-error"' in response.get_data(as_text=True)
     db.session.refresh(closed.trajectory)
-    assert closed.trajectory.sport_at_follow_up == "start_to_run"  # refused, unchanged
+    assert closed.trajectory.sport_at_follow_up == "start_to_run"
+    response = client.post(url, data={"sport": ""})
+    assert response.status_code == 200 and 'id="sport-error"' in response.get_data(as_text=True)
 
 
 def test_another_therapist_cannot_enter_the_follow_up(client, login_as, closed):
@@ -173,6 +181,7 @@ def test_another_therapist_cannot_enter_the_follow_up(client, login_as, closed):
     login_as(user=other)
     url = f"/trajectories/{closed.trajectory.id}/follow-up-sport"
     assert client.post(url, data={"sport": "other"}).status_code == 404
+    assert client.get(url).status_code == 404
     assert (
         client.get(f"/trajectories/{closed.trajectory.id}/questionnaires/follow/k10").status_code
         == 404
@@ -251,7 +260,7 @@ def test_intake_to_follow_up_worked_out_by_hand(followed):
     assert (k10.pairs, k10.mean_change, k10.improved) == (4, -12.0, 3)
     assert k10.bands_before == {"high": 2, "moderate": 2}
     assert k10.bands_after == {"low": 3, "moderate": 1}
-    assert uptake.follow_up_due == 6
+    assert (uptake.follow_up_due, uptake.follow_up_measured) == (6, 4)
     assert uptake.sport_at_closing == {"running_club": 1, "start_to_run": 1}
     assert uptake.sport_at_follow_up == {"running_club": 1, "start_to_run": 1, "none": 1}
     (end,) = uptake.outcomes
@@ -268,6 +277,7 @@ def test_the_summary_gives_the_live_follow_up_figures(db, followed):
         "follow_outcome",
         "follow_improved",
         "cohort_closed",
+        "follow_measured",
         "sport_closing",
         "sport_follow_up",
     ):
@@ -286,13 +296,13 @@ def test_nothing_is_due_before_the_months_have_passed(followed, monkeypatch):
     from referrals.models import base
 
     monkeypatch.setattr(base, "local_today", lambda: date(2026, 9, 29))  # June + 3 = September
-    assert (
-        programme_uptake(followed.programme, date(2026, 5, 1), date(2026, 5, 31)).follow_up_due == 0
-    )
+    early = programme_uptake(followed.programme, date(2026, 5, 1), date(2026, 5, 31))
+    # Nobody due yet, so nobody counted as measured or lost among them (four follow-ups were
+    # entered early, on 25 September).
+    assert (early.follow_up_due, early.follow_up_measured) == (0, 0)
     monkeypatch.setattr(base, "local_today", lambda: date(2026, 10, 1))
-    assert (
-        programme_uptake(followed.programme, date(2026, 5, 1), date(2026, 5, 31)).follow_up_due == 6
-    )
+    due = programme_uptake(followed.programme, date(2026, 5, 1), date(2026, 5, 31))
+    assert (due.follow_up_due, due.follow_up_measured) == (6, 4)
 
 
 def test_the_coordinator_sees_the_lasting_effect(client, login_as, followed):
@@ -304,9 +314,9 @@ def test_the_coordinator_sees_the_lasting_effect(client, login_as, followed):
     lost = {row[0]: row[1] for row in tables["Gemeten en niet bereikt bij de nameting"]}
     assert lost == {
         "Lang genoeg geleden afgesloten voor de nameting (3 maanden)": "6",
-        "Gemeten bij de nameting (K10)": "4",
-        "Niet bereikt voor de nameting (K10)": "2",
-        "Aandeel niet bereikt voor de nameting (K10)": "33%",
+        "Gemeten bij de nameting": "4",
+        "Niet bereikt voor de nameting": "2",
+        "Aandeel niet bereikt voor de nameting": "33%",
     }
     sport = {row[0]: row[1:] for row in tables["Geregeld sporten na het traject"]}
     assert sport["Een hardloopvereniging"] == ["1", "1"]

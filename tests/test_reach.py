@@ -161,6 +161,8 @@ def test_the_reach_against_need_worked_out_by_hand(client, login_as, area):
     assert by_pc4["2201"] == ["5", "5.000", "1,0"]
     assert by_pc4["2202"] == ["2", "4.000", "0,5"]
     assert by_pc4["2204"] == ["1", "–", "–"]
+    # Always there, also with nobody from elsewhere: a row of its own would give a count away.
+    assert areas["Elders (buiten het gebied, of zonder bekend midden)"] == ["0", "–", "–"]
     k10 = rows_of(page, "K10 bij de intake tegenover de gemeente")
     assert k10["Hoog (30-50)"] == ["1", "33%", "11,4%"]
     assert k10["Laag (10-15)"] == ["1", "33%", "60,0%"]
@@ -223,9 +225,9 @@ def test_a_national_programme_is_mapped_by_region(app, db, area):
     assert 50 <= len(table.rows) <= 120
     assert table.rows[0][0].startswith("10xx")
     reach_map = next(c for c in view.charts if c.title == "Referrals by postcode area")
-    assert reach_map.svg.count("<circle") == len(table.rows) - sum(
-        1 for row in table.rows if len(row[0].split()) == 1
-    )
+    # A dot per region of the table, but for the last row: everywhere else, not on the map.
+    assert table.rows[-1][0] == "Elsewhere (outside the area, or no known centre)"
+    assert reach_map.svg.count("<circle") == len(table.rows) - 1
 
 
 # --- entering the need ---------------------------------------------------------------------
@@ -384,3 +386,23 @@ def test_the_report_has_the_reach_page(app, area):
     joined = " ".join(lines)
     assert "Bereik" in lines
     assert "Volwassen inwoners van het gebied 20.000 CBS, 2025" in joined
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("99999999999999999999;21000;CBS;2025;61;28;11;GGD;2022", "programma_id valt buiten"),
+        ("{id};nan;CBS;2025;61;28;11;GGD;2022", "inwoners_18plus is geen getal"),
+        ("{id};21000;CBS;2025;nan;28;11;GGD;2022", "k10_laag valt buiten"),
+        ("{id};21000;CBS;2025;;;50;GGD;2022", "alle drie de K10-aandelen"),
+        ("{id};21000;CBS;2025;50;30;30;GGD;2022", "samen 100"),
+        ("{id};21000;;;61;28;11;GGD;2022", "bron_inwoners, jaar_inwoners"),
+    ],
+)
+def test_a_bad_csv_row_is_named_and_nothing_is_saved(db, client, login_as, area, row, message):
+    before = reach.load_need(area.programme.id)
+    login_as(user=factories.make_user(role=Role.ADMIN))
+    response = upload(client, HEADER + row.format(id=area.programme.id) + "\n")
+    assert response.status_code == 200
+    assert message in text(response)
+    assert reach.load_need(area.programme.id) == before

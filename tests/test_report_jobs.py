@@ -20,6 +20,7 @@ from referrals.models import (
     Role,
     utcnow,
 )
+from referrals.services import ServiceError
 from referrals.services.uptake import programme_report
 from tests import factories
 from tests.helpers import text
@@ -206,3 +207,24 @@ def test_without_a_worker_the_request_renders_the_report_itself(app, db, client,
         assert f"/uptake/reports/{job.report.id}" in page and "klaar" in page
     finally:
         app.config["REPORTS_INLINE"] = False
+
+
+def test_a_report_of_free_dates_is_refused_also_when_asked_for_again(app, db, data):
+    """A failed job of free dates (from before the fixed periods) is not queued again."""
+    officer = officer_of(data)
+    free = ReportJob(
+        programme=data,
+        period_start=_date("2026-10-12"),
+        period_end=_date("2026-12-02"),
+        requested_at=utcnow(),
+        state=ReportJobState.FAILED,
+        attempts=3,
+    )
+    db.session.add(free)
+    db.session.flush()
+    with pytest.raises(ServiceError, match="perioden uit de lijst"):
+        programme_report.request_again(data, free.id, actor=officer)
+    with pytest.raises(ServiceError):
+        programme_report.request_report(
+            data, _date("2026-10-13"), _date("2026-12-02"), actor=officer
+        )

@@ -244,3 +244,10 @@ def test_the_fingerprint_changes_with_the_cohort_and_not_with_a_status(db, data)
     after = programme_uptake(data, START, END, live=True)
     assert after.by_month == {"2026-10": 2, "2026-11": 3}
     assert after.fingerprint != before
+
+
+def test_every_referring_organisation_has_a_row_also_without_referrals(data):
+    """A row that showed only for a count of one or more would tell that its "<5" is not 0."""
+    uptake = programme_uptake(data, date(2025, 1, 1), date(2025, 1, 31))
+    assert uptake.by_organisation == {"De Duinen": 0, data.funder.name: 0}
+    assert uptake.by_organisation_kind == {"gp_practice": 0, "municipality": 0}

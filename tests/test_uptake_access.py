@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from referrals.extensions import db
 from referrals.models import Report, ReportJob, ReportJobState, ReportKind, Role, utcnow
 from referrals.permissions import programmes_visible_to
+from referrals.services.uptake import periods
 from tests import factories
 from tests.helpers import text
 
@@ -33,10 +34,11 @@ class Side:
             pdf=b"%PDF-1.7\n",
         )
         db.session.add(self.report)
+        whole = periods.find(self.programme, "all")  # a fixed period, as every report has
         self.failed_job = ReportJob(
             programme=self.programme,
-            period_start=self.report.created_at.date(),
-            period_end=self.report.created_at.date(),
+            period_start=whole.start,
+            period_end=whole.end,
             requested_at=utcnow(),
             state=ReportJobState.FAILED,
             attempts=3,

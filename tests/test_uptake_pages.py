@@ -37,7 +37,7 @@ def officer_of(programme):
     return factories.make_user(role=Role.OFFICER, organisation=programme.funder)
 
 
-def test_the_officer_sees_the_figures_with_small_counts_withheld(client, login_as, data):
+def test_the_officer_sees_labelled_figures_without_names_or_free_text(client, login_as, data):
     login_as(user=officer_of(data))
     page = text(client.get(f"/uptake/{data.id}", query_string=PERIOD))
     assert data.name in page

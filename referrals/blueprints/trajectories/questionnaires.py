@@ -6,14 +6,14 @@ new view or template.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import RadioField, SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
-from referrals.blueprints.common import DateField, Form, drop_changes, refuse
+from referrals.blueprints.common import DateField, Form, apply_service_error, drop_changes
 from referrals.blueprints.trajectories import bp
 from referrals.blueprints.trajectories.views import get_trajectory_or_404
 from referrals.labels import REGULAR_SPORT_LABELS
@@ -148,20 +148,27 @@ class FollowUpSportForm(Form):
     )
 
 
-@bp.post("/trajectories/<int:trajectory_id>/follow-up-sport")
+@bp.route("/trajectories/<int:trajectory_id>/follow-up-sport", methods=["GET", "POST"])
 @roles_required(Role.THERAPIST)
 def follow_up_sport(trajectory_id: int):
     """Regular sport at the follow-up, asked with the follow-up questionnaire."""
     trajectory = get_trajectory_or_404(trajectory_id)
     back = url_for("trajectories.trajectory", trajectory_id=trajectory.id, _anchor="follow-up")
-    form = FollowUpSportForm()
-    if not form.validate_on_submit():
-        flash(_("Choose where the participant runs now."), "error")
+    if refusal := outcomes.entry_refusal(trajectory, Moment.FOLLOW_UP):
+        flash(refusal, "error")
         return redirect(back)
-    try:
-        outcomes.record_follow_up_sport(trajectory, form.sport.data, actor=current_user)
-    except ServiceError as error:
-        refuse(error)
-    else:
-        flash(_("Saved: regular sport at the follow-up."), "success")
-    return redirect(back)
+    form = FollowUpSportForm()
+    if request.method == "GET" and trajectory.sport_at_follow_up:
+        form.sport.data = trajectory.sport_at_follow_up
+    if form.validate_on_submit():
+        try:
+            outcomes.record_follow_up_sport(trajectory, form.sport.data, actor=current_user)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("Saved: regular sport at the follow-up."), "success")
+            return redirect(back)
+    pages.record_reads(current_user, [trajectory], trajectory, "follow-up sport form")
+    return render_template(
+        "trajectories/follow_up_sport.html", trajectory=trajectory, form=form, back=back
+    )

@@ -34,6 +34,7 @@ from referrals.models import (
     Organisation,
     Programme,
     Therapist,
+    programme_referrers,
     programme_therapists,
 )
 from referrals.models import base as clock
@@ -106,6 +107,7 @@ class Uptake:
     follow_up_months: int | None = None
     follow_up_outcomes: list[InstrumentOutcome] = field(default_factory=list)
     follow_up_due: int = 0
+    follow_up_measured: int = 0  # of those due, with a follow-up score
     sport_at_closing: dict[str, int] = field(default_factory=dict)
     sport_at_follow_up: dict[str, int] = field(default_factory=dict)
     tariff_cents: int = 0
@@ -118,6 +120,15 @@ class Uptake:
     # Days waited, per stage ("offer", "acceptance", "session"): days -> referrals.
     wait_days: dict[str, dict[int, int]] = field(default_factory=dict)
     cohort_key: int = 0  # the sum of the cohort's referral keys (figures.referral_key)
+    month_keys: dict[str, int] = field(default_factory=dict)  # the same per month
+
+    @property
+    def month_fingerprints(self) -> dict[str, str]:
+        """Per month: what it holds (its referrals), for the rounding of its own row."""
+        return {
+            month: f"{count}|{self.month_keys.get(month, 0)}"
+            for month, count in self.by_month.items()
+        }
 
     @property
     def fingerprint(self) -> str:
@@ -205,15 +216,22 @@ def _wait(histogram: dict[str, list]) -> Wait:
 
 
 def _cohort(uptake: Uptake, tally: figures.Tally) -> None:
+    """The cohort's counts. The programme's referring organisations (and their kinds) have a
+    row also without referrals: a row that showed only for a count of one or more would tell
+    that a "<5" is not 0, and a new row between two periods where the one extra person came
+    from."""
     by_organisation = {int(key): cell[0] for key, cell in tally.of("organisation").items()}
     organisations, kinds = Counter(), Counter()
+    referrers = sa.select(programme_referrers.c.organisation_id).where(
+        programme_referrers.c.programme_id == uptake.programme_id
+    )
     for organisation_id, name, kind in db.session.execute(
         sa.select(Organisation.id, Organisation.name, Organisation.kind).where(
-            Organisation.id.in_(list(by_organisation))
+            sa.or_(Organisation.id.in_(list(by_organisation)), Organisation.id.in_(referrers))
         )
     ):
-        organisations[name] += by_organisation[organisation_id]
-        kinds[kind.value] += by_organisation[organisation_id]
+        organisations[name] += by_organisation.get(organisation_id, 0)
+        kinds[kind.value] += by_organisation.get(organisation_id, 0)
     funnel = {stage: tally.count("funnel", stage) for stage in FUNNEL}
     # Every month of the period, also those without referrals: a month left out of the
     # table or the chart would look like a gap in the data rather than a zero.
@@ -227,6 +245,7 @@ def _cohort(uptake: Uptake, tally: figures.Tally) -> None:
     uptake.funnel = funnel
     uptake.dropout_reasons = {key: cell[0] for key, cell in sorted(tally.of("dropout").items())}
     uptake.cohort_key = round(tally.get(("cohort", ""), [0, 0.0])[1])
+    uptake.month_keys = {key: round(cell[1]) for key, cell in tally.of("cohort_month").items()}
     uptake.by_age = {key: cell[0] for key, cell in sorted(tally.of("age").items())}
     uptake.by_pc4 = {
         int(key): cell[0] for key, cell in sorted(tally.of("pc4").items()) if key.isdigit()
@@ -299,7 +318,9 @@ def _outcomes(
 def _follow_up(uptake: Uptake, programme: Programme, tally: figures.Tally) -> None:
     """The follow-up figures: due are the cohort's trajectories closed in a month that ended
     at least the programme's follow-up months before today (whole months, as the summary
-    counts them)."""
+    counts them: a trajectory closed on 1 June with a 3-month follow-up is due on the
+    trajectory page from 1 September, and counted as due here from 1 October); measured and
+    lost are of those due."""
     uptake.follow_up_months = programme.follow_up_months
     uptake.sport_at_closing = {k: c[0] for k, c in sorted(tally.of("sport_closing").items())}
     uptake.sport_at_follow_up = {k: c[0] for k, c in sorted(tally.of("sport_follow_up").items())}
@@ -311,4 +332,7 @@ def _follow_up(uptake: Uptake, programme: Programme, tally: figures.Tally) -> No
     last_due = f"{latest // 12:04d}-{latest % 12 + 1:02d}"  # the last month now due
     uptake.follow_up_due = sum(
         cell[0] for month, cell in tally.of("cohort_closed").items() if month <= last_due
+    )
+    uptake.follow_up_measured = sum(
+        cell[0] for month, cell in tally.of("follow_measured").items() if month <= last_due
     )

@@ -13,12 +13,14 @@ A Tally maps (figure, key) to [count, total]:
     ("outcome", "k10|high|low")     pairs of intake and end score by band; total: sum of change
     ("improved", "k10")             pairs with a relevant change in the good direction
     ("cohort", "")                  referrals submitted; total: the sum of their referral_key
+    ("cohort_month", "2026-10")     ... per month of submission
     ("age", "30-49")                ... by the participant's age band on the day of submission
     ("pc4", "2201")                 ... by the participant's PC4 area
     ("intake_band", "k10|high")     ... with an intake score, by instrument and band
     ("follow_outcome", "k10|high|low")  pairs of intake and follow-up score by band (total:
                                     the sum of change), ("follow_improved", "k10") as above
     ("cohort_closed", "2026-12")    trajectories of the cohort closed in that Dutch month
+    ("follow_measured", "2026-12")  ... of which with a follow-up score of any questionnaire
     ("sport_closing", "running_club")  closed to regular sport, by where
     ("sport_follow_up", "none")     regular sport at the follow-up, by where or "none"
     ("attendance", status)          attendances logged, by the session's date
@@ -188,6 +190,16 @@ def _cohort(tally: Tally, days: list[date], programme_id: int, instants) -> None
         .correlate(Referral)
         .scalar_subquery()
     )
+    followed_up = (
+        sa.select(QuestionnaireResponse.id)
+        .where(
+            QuestionnaireResponse.trajectory_id == Trajectory.id,
+            QuestionnaireResponse.moment == Moment.FOLLOW_UP,
+            QuestionnaireResponse.score.is_not(None),
+        )
+        .correlate(Trajectory)
+        .exists()
+    )
     rows = db.session.execute(
         sa.select(
             Referral.id,
@@ -204,6 +216,7 @@ def _cohort(tally: Tally, days: list[date], programme_id: int, instants) -> None
             Trajectory.closed_at,
             sa.type_coerce(Trajectory.regular_sport, sa.String),
             Trajectory.sport_at_follow_up,
+            followed_up,
         )
         .join(Participant, Participant.id == Referral.participant_id)
         .outerjoin(Trajectory, Trajectory.referral_id == Referral.id)
@@ -224,15 +237,19 @@ def _cohort(tally: Tally, days: list[date], programme_id: int, instants) -> None
         closed,
         sport,
         sport_later,
+        measured_later,
     ) in rows:
         day = dutch_date(submitted)
         days.append(day)
         tally.add("month", month_key(day))
         tally.add("cohort", total=referral_key(referral_id))
+        tally.add("cohort_month", month_key(day), total=referral_key(referral_id))
         tally.add("age", age_band(born, day))
         tally.add("pc4", (postcode or "")[:4])
         if closed is not None:
             tally.add("cohort_closed", month_key(dutch_date(closed)))
+            if measured_later:
+                tally.add("follow_measured", month_key(dutch_date(closed)))
             if outcome == Outcome.REGULAR_SPORT.value and sport:
                 tally.add("sport_closing", sport)
         if sport_later:

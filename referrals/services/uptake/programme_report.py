@@ -30,7 +30,7 @@ from referrals.models import (
 )
 from referrals.pdf import ARCHIVE_VARIANT, render_pdf
 from referrals.services import ServiceError
-from referrals.services.uptake import programme_uptake, uptake_view
+from referrals.services.uptake import periods, programme_uptake, uptake_view
 
 
 def render_programme_report(programme: Programme, start: date, end: date, *, version: int):
@@ -125,9 +125,12 @@ def lease() -> timedelta:
 
 
 def request_report(programme: Programme, start: date, end: date, *, actor: User) -> ReportJob:
-    """Queue a new version of the report; the caller commits."""
+    """Queue a new version of the report of a fixed period (services.uptake.periods): a
+    report for funders is never of free dates; the caller commits."""
     if end < start:
         raise ServiceError(_("The end lies before the start."), "end")
+    if periods.named(periods.available(programme), start, end) is None:
+        raise ServiceError(_("Choose one of the periods in the list first."), "period")
     job = ReportJob(
         programme=programme,
         period_start=start,

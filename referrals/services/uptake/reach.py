@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -252,6 +253,9 @@ def import_need_csv(data: bytes, *, actor: User) -> ImportResult:
 
 
 def _csv_row(row: dict) -> tuple[list[str], dict | None]:
+    """One row's values, with the need form's rules: numbers in range (no NaN or infinity),
+    the three K10 shares all or none and adding up to 100, and each figure with its source and
+    year."""
     problems: list[str] = []
 
     def number(name: str, kind=int, low=0, high=None):
@@ -260,14 +264,15 @@ def _csv_row(row: dict) -> tuple[list[str], dict | None]:
             return None
         try:
             value = kind(raw)
-        except ValueError:
+        except (ValueError, OverflowError):
             problems.append(_("%(column)s is not a number", column=name))
             return None
-        if value < low or (high is not None and value > high):
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
             problems.append(_("%(column)s is out of range", column=name))
+            return None
         return value
 
-    programme_id = number("programma_id", low=1)
+    programme_id = number("programma_id", low=1, high=2**31 - 1)
     if programme_id is None and not problems:
         problems.append(_("%(column)s is empty", column="programma_id"))
     values = {
@@ -281,4 +286,21 @@ def _csv_row(row: dict) -> tuple[list[str], dict | None]:
         "k10_source": (row.get("bron_k10") or "").strip()[:200],
         "k10_year": number("jaar_k10", low=2000, high=2100),
     }
+    shares = [values[k] for k in ("k10_low_percent", "k10_moderate_percent", "k10_high_percent")]
+    given = [v for v in shares if v is not None]
+    if given and len(given) < 3:
+        problems.append(_("give all three K10 shares, or none"))
+    elif len(given) == 3 and abs(sum(given) - 100) > 1.0:
+        problems.append(_("the three K10 shares must add up to 100"))
+    for figure, source, year, columns in (
+        (
+            values["adult_residents"],
+            "residents_source",
+            "residents_year",
+            "bron_inwoners, jaar_inwoners",
+        ),
+        (given or None, "k10_source", "k10_year", "bron_k10, jaar_k10"),
+    ):
+        if figure is not None and (not values[source] or values[year] is None):
+            problems.append(_("give the source and year (%(columns)s)", columns=columns))
     return problems, (None if problems else values)

@@ -104,6 +104,10 @@ PROTECTED_METHOD = (
         " total, and no total gives a part away."
     ),
     _l(
+        "One figure is rounded once wherever it shows: the number of referrals in every table,"
+        " a month's own row in its month, quarter and year, and the state at a period's end."
+    ),
+    _l(
         "Shares and amounts are computed from the rounded counts. Means and medians are not"
         " shown: one person more or less moves them, so two periods could be compared to find"
         " that person's score or wait."
@@ -222,21 +226,47 @@ def wait_bands(days_waited: dict[int, int]) -> list[int]:
     return counts
 
 
-class _Builder:
-    """The tables of one Uptake, every count through `rounding` with its own cell name."""
+@dataclass
+class Roundings:
+    """The roundings of one view (services.uptake.disclosure), by what a figure depends on, so
+    that one quantity is rounded once wherever it shows and cannot be averaged over views:
+    `period` for the period's figures, `month(key)` for a month's own row (the same in the
+    month, its quarter, its year and the programme to date), `at_end` for a state at the
+    period's end, `steady` for a figure that does not depend on the period at all."""
 
-    def __init__(self, uptake: Uptake, rounding):
-        self.uptake, self.rounding = uptake, rounding
-        self.protected = rounding.protected
+    period: object
+    at_end: object
+    steady: object
+    months: dict = field(default_factory=dict)
+
+    @property
+    def protected(self) -> bool:
+        return self.period.protected
+
+    def month(self, key: str):
+        return self.months.get(key, self.period)
+
+
+EXACT_ROUNDINGS = Roundings(EXACT, EXACT, EXACT)
+RECEIVED = ("received",)  # the cell of the number of referrals received, wherever it shows
+
+
+class _Builder:
+    """The tables of one Uptake, every count through its rounding with its own cell name."""
+
+    def __init__(self, uptake: Uptake, roundings: Roundings):
+        self.uptake, self.roundings = uptake, roundings
+        self.protected = roundings.protected
 
     def count(self, count: int, *cell: object) -> Shown:
-        return self.rounding.count(count, *cell)
+        return self.roundings.period.count(count, *cell)
 
-    def partition(self, name: str, counts: dict, label_of):
+    def partition(self, name: str, counts: dict, label_of, *, total_cell: tuple | None = None):
         """The rows of a partition with its total, and the shown parts and total themselves,
-        for a figure or chart that must agree with the table."""
+        for a figure or chart that must agree with the table. `total_cell` names a total that
+        shows elsewhere too (the referrals received), so that it is rounded once."""
         parts = {key: self.count(n, name, key) for key, n in counts.items()}
-        total = self.count(sum(counts.values()), name, "total")
+        total = self.count(sum(counts.values()), *(total_cell or (name, "total")))
         rows: list[list[object]] = [[label_of(key), shown] for key, shown in parts.items()]
         rows.append([_("Total"), total])
         return rows, parts, total
@@ -244,15 +274,21 @@ class _Builder:
     def view(self) -> DashboardView:
         uptake = self.uptake
         funnel = {
-            stage: self.count(uptake.funnel.get(stage, 0), "funnel", stage) for stage in FUNNEL
+            stage: self.count(uptake.funnel.get(stage, 0), *self.funnel_cell(stage))
+            for stage in FUNNEL
         }
         attendance_counts = {a.value: uptake.attendance.get(a.value, 0) for a in Attendance}
         attendance_rows, attendance, attendance_total = self.partition(
             "attendance", attendance_counts, lambda k: _label(ATTENDANCE_LABELS, k)
         )
-        month_rows, months, _total = self.partition("month", uptake.by_month, _month)
+        months = {
+            key: self.roundings.month(key).count(n, "month", key)
+            for key, n in uptake.by_month.items()
+        }
+        month_rows: list[list[object]] = [[_month(key), shown] for key, shown in months.items()]
+        month_rows.append([_("Total"), self.count(uptake.received, *RECEIVED)])
         waits = self.wait_rows()
-        view = DashboardView(method=method(self.rounding), protected=self.protected)
+        view = DashboardView(method=method(self.roundings), protected=self.protected)
         # The sessions delivered are the attendance table's "present" cell, and the costs
         # multiply that cell (rounded, where rounded) by the tariff.
         delivered = attendance[Attendance.PRESENT.value]
@@ -332,7 +368,6 @@ class _Builder:
         uptake = self.uptake
         title = _("Lasting effect")
         sport_rows = []
-        closed_total = sum(uptake.sport_at_closing.values())
         for sport, label in (*REGULAR_SPORT_LABELS.items(), (NO_SPORT, _l("Not regularly"))):
             at_closing = uptake.sport_at_closing.get(str(sport), 0) if sport != NO_SPORT else None
             sport_rows.append(
@@ -355,7 +390,7 @@ class _Builder:
         if not uptake.follow_up_months:
             return Section(
                 title,
-                tables=[sport_table] if closed_total else [],
+                tables=[sport_table],
                 note=_("This programme asks for no follow-up questionnaire after closing."),
                 new_page=True,
             )
@@ -377,16 +412,13 @@ class _Builder:
                 due,
             ]
         ]
-        for outcome in uptake.follow_up_outcomes:
-            measured = self.count(outcome.pairs, "follow_pairs", outcome.instrument)
-            lost = self.count(
-                max(uptake.follow_up_due - outcome.pairs, 0), "follow_lost", outcome.instrument
-            )
-            loss_rows += [
-                [_("Measured at the follow-up (%(name)s)", name=outcome.name), measured],
-                [_("Lost to follow-up (%(name)s)", name=outcome.name), lost],
-                [_("Share lost to follow-up (%(name)s)", name=outcome.name), _percent(lost, due)],
-            ]
+        measured = self.count(uptake.follow_up_measured, "follow_measured")
+        lost = self.count(uptake.follow_up_due - uptake.follow_up_measured, "follow_lost")
+        loss_rows += [
+            [_("Measured at the follow-up"), measured],
+            [_("Lost to follow-up"), lost],
+            [_("Share lost to follow-up"), _percent(lost, due)],
+        ]
         tables.append(
             Table(
                 _("Measured and lost at the follow-up"),
@@ -467,7 +499,7 @@ class _Builder:
             )
         ]
         intake = uptake.intake_bands.get("k10")
-        if intake is not None or "k10" in self.programme_questionnaires():
+        if "k10" in self.programme_questionnaires():  # by the programme, not by the data
             counts = {band: (intake or {}).get(band, 0) for band in BAND_LABELS}
             parts = {band: self.count(n, "intake_k10", band) for band, n in counts.items()}
             total = self.count(sum(counts.values()), "intake_k10", "total")
@@ -502,6 +534,7 @@ class _Builder:
             "age",
             {band: uptake.by_age.get(band, 0) for band in AGE_LABELS},
             lambda band: str(AGE_LABELS[band]),
+            total_cell=RECEIVED,
         )[0]
         tables.append(
             Table(
@@ -538,7 +571,11 @@ class _Builder:
         the map stay readable and the report short."""
         uptake = self.uptake
         known = {area.pc4: area for area in uptake.area}
-        pc4s = set(known) | set(uptake.by_pc4) | set(uptake.need.pc4_residents)
+        # A fixed set of rows: the programme's PC4 areas with a known centre and those with
+        # residents entered; every other PC4 together in one row that is always there (a row
+        # that showed only for a count of one or more would give that count away).
+        pc4s = set(known) | set(uptake.need.pc4_residents)
+        elsewhere = sum(n for pc4, n in uptake.by_pc4.items() if pc4 not in pc4s)
         digits = 4
         while digits > 2 and len({pc4 // 10 ** (4 - digits) for pc4 in pc4s}) > MAX_AREAS:
             digits -= 1
@@ -598,6 +635,14 @@ class _Builder:
                     )
                 )
                 dots.append((label, latitude, longitude, value, text))
+        rows.append(
+            [
+                _("Elsewhere (outside the area, or no known centre)"),
+                self.count(elsewhere, f"pc{digits}", "elsewhere"),
+                "–",
+                "–",
+            ]
+        )
         return rows, dots
 
     def area_map(self, dots) -> Chart:
@@ -622,6 +667,10 @@ class _Builder:
                 empty_label=_("The programme has no postcode areas with a known centre."),
             ),
         )
+
+    @staticmethod
+    def funnel_cell(stage: str) -> tuple:
+        return RECEIVED if stage == "referred" else ("funnel", stage)
 
     def cost(self, delivered: Shown) -> int | None:
         """The cost of the sessions delivered as shown: None when they are withheld."""
@@ -653,7 +702,7 @@ class _Builder:
                 _("Active participants against funded places"),
                 _(
                     "%(active)s of %(places)s",
-                    active=self.count(uptake.active_participants, "active").text,
+                    active=self.roundings.at_end.count(uptake.active_participants, "active").text,
                     places=uptake.funded_places,
                 ),
             ),
@@ -661,7 +710,9 @@ class _Builder:
                 _("Therapists' capacity in use"),
                 _(
                     "%(used)s of %(capacity)s places",
-                    used=self.count(uptake.capacity_in_use, "capacity_in_use").text,
+                    used=self.roundings.steady.count(
+                        uptake.capacity_in_use, "capacity_in_use"
+                    ).text,
                     capacity=uptake.capacity,
                 ),
             ),
@@ -682,14 +733,19 @@ class _Builder:
             Table(
                 _("Referrals by referring organisation"),
                 [_("Organisation"), _("Referrals")],
-                self.partition("organisation", uptake.by_organisation, lambda key: key)[0],
+                self.partition(
+                    "organisation", uptake.by_organisation, lambda key: key, total_cell=RECEIVED
+                )[0],
                 sheet_name=_("By referring organisation"),
             ),
             Table(
                 _("Referrals by kind of referrer"),
                 [_("Kind"), _("Referrals")],
                 self.partition(
-                    "kind", uptake.by_organisation_kind, lambda k: _label(KIND_LABELS, k)
+                    "kind",
+                    uptake.by_organisation_kind,
+                    lambda k: _label(KIND_LABELS, k),
+                    total_cell=RECEIVED,
                 )[0],
                 sheet_name=_("By kind of referrer"),
             ),
@@ -803,26 +859,38 @@ class _Builder:
 
 def rounding_of(uptake: Uptake):
     """The rounding of this programme's figures for this period, with what the period holds."""
+    return roundings_of(uptake).period
+
+
+def roundings_of(uptake: Uptake) -> Roundings:
+    """The roundings of this programme's figures: for the period with what it holds, for each
+    month with what that month holds, for the state at the period's end, and for figures that
+    do not depend on the period."""
     from flask import current_app
 
-    return rounding_for(
-        current_app.config["SECRET_KEY"],
-        uptake.programme_id,
-        uptake.start.isoformat(),
-        uptake.end.isoformat(),
-        uptake.fingerprint,
+    secret, programme = current_app.config["SECRET_KEY"], uptake.programme_id
+    return Roundings(
+        period=rounding_for(
+            secret, programme, uptake.start.isoformat(), uptake.end.isoformat(), uptake.fingerprint
+        ),
+        at_end=rounding_for(secret, programme, "at the end of", uptake.end.isoformat()),
+        steady=rounding_for(secret, programme, "steady"),
+        months={
+            month: rounding_for(secret, programme, "month", month, fingerprint)
+            for month, fingerprint in uptake.month_fingerprints.items()
+        },
     )
 
 
 def protected(uptake: Uptake) -> DashboardView:
     """The figures as officers, the downloads and the funder report show them."""
-    return build(uptake, rounding_of(uptake))
+    return build(uptake, roundings_of(uptake))
 
 
-def build(uptake: Uptake, rounding=EXACT) -> DashboardView:
+def build(uptake: Uptake, roundings: Roundings = EXACT_ROUNDINGS) -> DashboardView:
     """The figures of `uptake`, in sections, for the page, the exports and the PDF: exact, or
-    through `rounding` (services.uptake.disclosure.Rounded)."""
-    return _Builder(uptake, rounding).view()
+    through `roundings` (roundings_of)."""
+    return _Builder(uptake, roundings).view()
 
 
 MAX_AREAS = 120  # postcode areas in the table and on the map; more are grouped by PC3 or PC2
