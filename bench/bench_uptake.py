@@ -95,7 +95,9 @@ def measure_pages(app, label: str, dataset, sizes: dict) -> None:
     ):
         with app.test_request_context():
             programme = db.session.get(Programme, programme_id)
-            # The longest period an officer can choose: the programme to date.
+            # The longest period an officer can choose: the programme to date; with the
+            # follow-up, whose section adds a page.
+            programme.follow_up_months = 3
             whole = next(p for p in periods.available(programme) if p.kind == periods.ALL)
             start, end = whole.start, whole.end
             officer = factories.make_user(role=Role.OFFICER, organisation=programme.funder)
@@ -148,6 +150,12 @@ def run(label: str, dataset: datasets.Dataset) -> None:
         "testing", {"SQLALCHEMY_DATABASE_URI": dataset.url, "RATELIMIT_ENABLED": False}
     )
     with app.app_context():
+        # As production has them (`flask load-postcodes`): the reach section's PC4 areas and
+        # map, the longest part of the report for a national programme.
+        from referrals.services.therapists.geo import load_pc4_areas
+
+        load_pc4_areas()
+        db.session.commit()
         sizes = dict(
             db.session.execute(
                 sa.text("SELECT programme_id, COUNT(*) FROM referrals GROUP BY programme_id")

@@ -337,7 +337,7 @@ def dot_map(
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" '
         f'aria-labelledby="{title_id} {desc_id}" viewBox="0 0 {_num(max(width, 320))} '
         f'{_num(height + legend_h)}" width="100%" preserveAspectRatio="xMidYMid meet" '
-        f'id="{prefix}">',
+        f'class="map" id="{prefix}">',
         f'<title id="{title_id}">{escape(title)}</title>',
         f'<desc id="{desc_id}">{escape(desc)}</desc>',
         f'<rect x="0" y="0" width="{_num(max(width, 320))}" height="{_num(height + legend_h)}" '

@@ -545,15 +545,15 @@ class _Builder:
             )
         )
         area_rows, map_areas = self.area_rows()
+        header = [_("Postcode area"), _("Referrals")]
+        if uptake.need.pc4_residents:
+            header += [_("Adult residents"), _("Referrals per 1,000 adult residents")]
+        else:  # nothing entered per area: no columns of dashes
+            area_rows = [row[:2] for row in area_rows]
         tables.append(
             Table(
                 _("Referrals by postcode area (PC4)"),
-                [
-                    _("Postcode area"),
-                    _("Referrals"),
-                    _("Adult residents"),
-                    _("Referrals per 1,000 adult residents"),
-                ],
+                header,
                 area_rows,
                 sheet_name=_("By postcode area"),
             )
@@ -600,10 +600,10 @@ class _Builder:
             places = sorted({area.place for area in areas})
             if not places:
                 label = code
-            elif len(places) <= 2:
-                label = f"{code} {', '.join(places)}"
+            elif digits == 4 or len(places) == 1:
+                label = f"{code} {places[0]}"
             else:
-                label = f"{code} {places[0]}, {places[1]} …"
+                label = f"{code} {places[0]} …"
             shown = self.count(group["referrals"], f"pc{digits}", key)
             people = group["residents"]
             rate = (
