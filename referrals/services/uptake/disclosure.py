@@ -16,7 +16,10 @@ al.); Statistics New Zealand publishes its counts randomly rounded, to base 3.
   attendance it counts) and the cell with its true count. Asking for the same figures again
   gives the same rounding, so they cannot be averaged out. Two periods that differ by one
   referral round every cell afresh, so that the difference of two tables is the difference of
-  two independent roundings: a cell that changes by 5 can be one person or nobody.
+  two independent roundings: a cell that changes by 5 can be one person or nobody. One
+  quantity is rounded once wherever it shows (services.uptake_view.Roundings): a month's own
+  row by what that month holds, the state at a period's end by the end date, a figure that
+  does not depend on the period by the programme alone.
 - The officer can only ask for fixed periods (services.uptake.periods), a bounded number
   that change only when a month closes.
 
