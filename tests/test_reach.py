@@ -406,3 +406,37 @@ def test_a_bad_csv_row_is_named_and_nothing_is_saved(db, client, login_as, area,
     assert response.status_code == 200
     assert message in text(response)
     assert reach.load_need(area.programme.id) == before
+
+
+def test_without_residents_per_area_the_table_has_no_columns_of_dashes(app, db, area):
+    from referrals.services.uptake import programme_uptake
+    from referrals.services.uptake.uptake_view import build
+
+    need = db.session.get(ProgrammeNeed, area.programme.id)
+    need.pc4_residents = []
+    db.session.flush()
+    with app.test_request_context(), force_locale("en"):
+        view = build(programme_uptake(area.programme, date(2026, 10, 1), date(2026, 10, 31)))
+    table = next(t for t in view.tables if t.title == "Referrals by postcode area (PC4)")
+    assert table.header == ["Postcode area", "Referrals"]
+    assert {len(row) for row in table.rows} == {2}
+    rows = {row[0].split()[0]: row[1].text for row in table.rows}
+    assert (rows["2201"], rows["2202"], rows["2204"]) == ("5", "2", "1")
+
+
+def test_reach_and_lasting_effect_each_start_a_page_of_the_report(app, area):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    from referrals.services.uptake.programme_report import generate_programme_report
+
+    with app.test_request_context():
+        report = generate_programme_report(
+            area.programme, date(2026, 10, 1), date(2026, 10, 31), actor=None
+        )
+    firsts = [
+        (page.extract_text().splitlines() or [""])[0].strip()
+        for page in PdfReader(BytesIO(report.pdf)).pages
+    ]
+    assert "Bereik" in firsts and "Blijvend effect" in firsts
