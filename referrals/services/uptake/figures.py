@@ -300,25 +300,38 @@ def _outcomes(
         ),
         else_=0,
     )
+    paired = sa.select(
+        intake.instrument,
+        intake.category,
+        end.category,
+        sa.func.count(),
+        sa.func.sum(change),
+        sa.func.sum(improved),
+    ).join(
+        end,
+        sa.and_(
+            end.trajectory_id == intake.trajectory_id,
+            end.instrument == intake.instrument,
+            end.moment == moment,
+            end.score.is_not(None),
+        ),
+    )
     rows = db.session.execute(
-        sa.select(
-            intake.instrument,
-            intake.category,
-            end.category,
-            sa.func.count(),
-            sa.func.sum(change),
-            sa.func.sum(improved),
+        _cohort_intakes(paired, intake, programme_id, instants).group_by(
+            intake.instrument, intake.category, end.category
         )
-        .join(
-            end,
-            sa.and_(
-                end.trajectory_id == intake.trajectory_id,
-                end.instrument == intake.instrument,
-                end.moment == moment,
-                end.score.is_not(None),
-            ),
-        )
-        .join(Trajectory, Trajectory.id == intake.trajectory_id)
+    ).all()
+    for instrument, before, after_, pairs, change_sum, improved_sum in rows:
+        tally.add(figure, f"{instrument}|{before or ''}|{after_ or ''}", pairs, float(change_sum))
+        if improved_sum:
+            tally.add(improved_figure, instrument, int(improved_sum))
+
+
+def _cohort_intakes(query: sa.Select, intake, programme_id: int, instants) -> sa.Select:
+    """`query` of the scored intake responses (`intake`: the response entity or an alias of
+    it) of the programme's cohort: referrals submitted within `instants`."""
+    return (
+        query.join(Trajectory, Trajectory.id == intake.trajectory_id)
         .join(Referral, Referral.id == Trajectory.referral_id)
         .where(
             Trajectory.programme_id == programme_id,
@@ -327,29 +340,18 @@ def _outcomes(
             intake.moment == Moment.INTAKE,
             intake.score.is_not(None),
         )
-        .group_by(intake.instrument, intake.category, end.category)
-    ).all()
-    for instrument, before, after_, pairs, change_sum, improved_sum in rows:
-        tally.add(figure, f"{instrument}|{before or ''}|{after_ or ''}", pairs, float(change_sum))
-        if improved_sum:
-            tally.add(improved_figure, instrument, int(improved_sum))
+    )
 
 
 def _intake_bands(tally: Tally, programme_id: int, instants) -> None:
     """The cohort's intake scores by instrument and band (all of them, with or without an
     end score: the reach against the municipality's K10 figures)."""
+    response = QuestionnaireResponse
+    bands = sa.select(response.instrument, response.category, sa.func.count())
     rows = db.session.execute(
-        sa.select(QuestionnaireResponse.instrument, QuestionnaireResponse.category, sa.func.count())
-        .join(Trajectory, Trajectory.id == QuestionnaireResponse.trajectory_id)
-        .join(Referral, Referral.id == Trajectory.referral_id)
-        .where(
-            Trajectory.programme_id == programme_id,
-            Referral.programme_id == programme_id,
-            _within(Referral.submitted_at, instants),
-            QuestionnaireResponse.moment == Moment.INTAKE,
-            QuestionnaireResponse.score.is_not(None),
+        _cohort_intakes(bands, response, programme_id, instants).group_by(
+            response.instrument, response.category
         )
-        .group_by(QuestionnaireResponse.instrument, QuestionnaireResponse.category)
     ).all()
     for instrument, band, count in rows:
         tally.add("intake_band", f"{instrument}|{band or ''}", count)

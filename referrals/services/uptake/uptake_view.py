@@ -427,28 +427,13 @@ class _Builder:
                 sheet_name=_("Follow-up measured"),
             )
         )
-        for outcome in uptake.follow_up_outcomes:
-            if outcome.instrument != "k10":
-                continue
-            bands = list(BAND_LABELS)
-            _rows, before, before_total = self.partition(
-                "follow_k10_intake", {b: outcome.bands_before.get(b, 0) for b in bands}, str
-            )
-            _rows, after, after_total = self.partition(
-                "follow_k10", {b: outcome.bands_after.get(b, 0) for b in bands}, str
-            )
-            band_rows: list[list[object]] = [
-                [str(BAND_LABELS[b]), before[b], after[b]] for b in bands
-            ]
-            band_rows.append([_("Total"), before_total, after_total])
-            tables.append(
-                Table(
-                    _("K10 distress bands at intake and at the follow-up"),
-                    [_("Band"), _("At intake"), _("At the follow-up")],
-                    band_rows,
-                    sheet_name=_("K10 at the follow-up"),
-                )
-            )
+        tables += self.k10_band_tables(
+            uptake.follow_up_outcomes,
+            ("follow_k10_intake", "follow_k10"),
+            _("K10 distress bands at intake and at the follow-up"),
+            _("At the follow-up"),
+            _("K10 at the follow-up"),
+        )
         tables.append(sport_table)
         return Section(title, tables=tables, new_page=True)
 
@@ -809,27 +794,36 @@ class _Builder:
         rows = self.outcome_rows(self.uptake.outcomes, "outcome")
         header = self.outcome_header()
         tables = [Table(_("Outcomes from intake to end"), header, rows, sheet_name=_("Outcomes"))]
-        for outcome in self.uptake.outcomes:
+        return tables + self.k10_band_tables(
+            self.uptake.outcomes,
+            ("k10_intake", "k10_end"),
+            _("K10 distress bands before and after"),
+            _("At the end"),
+            _("K10 before and after"),
+        )
+
+    def k10_band_tables(
+        self, found, cells: tuple[str, str], title: str, later: str, sheet: str
+    ) -> list[Table]:
+        """The K10 bands at intake and at a later moment (the end, the follow-up) of the
+        pairs in `found`, each column a partition with its total; `cells` names the two."""
+        tables = []
+        for outcome in found:
             if outcome.instrument != "k10":
                 continue
-            bands = list(BAND_LABELS)
-            before_rows, before, before_total = self.partition(
-                "k10_intake", {b: outcome.bands_before.get(b, 0) for b in bands}, str
-            )
-            after_rows, after, after_total = self.partition(
-                "k10_end", {b: outcome.bands_after.get(b, 0) for b in bands}, str
-            )
+            columns = [
+                self.partition(name, {b: counts.get(b, 0) for b in BAND_LABELS}, str)[1:]
+                for name, counts in zip(
+                    cells, (outcome.bands_before, outcome.bands_after), strict=True
+                )
+            ]
+            (before, before_total), (after, after_total) = columns
             band_rows: list[list[object]] = [
-                [str(BAND_LABELS[b]), before[b], after[b]] for b in bands
+                [str(label), before[b], after[b]] for b, label in BAND_LABELS.items()
             ]
             band_rows.append([_("Total"), before_total, after_total])
             tables.append(
-                Table(
-                    _("K10 distress bands before and after"),
-                    [_("Band"), _("At intake"), _("At the end")],
-                    band_rows,
-                    sheet_name=_("K10 before and after"),
-                )
+                Table(title, [_("Band"), _("At intake"), later], band_rows, sheet_name=sheet)
             )
         return tables
 
